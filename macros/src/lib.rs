@@ -1,0 +1,1 @@
+//! `#[gorun::main]` and `#[gorun::test]`.

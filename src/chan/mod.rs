@@ -1,0 +1,1 @@
+//! `gorun::chan`: see the crate docs.

@@ -1,0 +1,1 @@
+//! `gorun::context`: see the crate docs.

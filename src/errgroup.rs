@@ -1,0 +1,1 @@
+//! `gorun::errgroup`: see the crate docs.

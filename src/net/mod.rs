@@ -1,0 +1,1 @@
+//! `gorun::net`: see the crate docs.

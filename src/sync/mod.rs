@@ -1,0 +1,1 @@
+//! `gorun::sync`: see the crate docs.

@@ -1,0 +1,1 @@
+//! `gorun::time`: see the crate docs.
