@@ -1,4 +1,24 @@
-//! gorun: Go's concurrency for Rust.
+//! gorun: Go's concurrency for Rust — goroutines, Go-exact channels and `select!`,
+//! `WaitGroup`, `Mutex`, `Context`, timers and TCP on one work-stealing runtime.
+//!
+//! `go(fut)` spawns a goroutine: a stackless task scheduled on a multi-threaded work-stealing
+//! executor (per-worker run queues with Go's `runnext` slot, one reactor, one timer wheel).
+//! Outside any runtime, `go` starts a global runtime with one worker per core, so a plain
+//! `fn main` works as in Go; `#[gorun::main]` gives `main` a runtime of its own.
+//!
+//! ```
+//! use gorun::prelude::*;
+//!
+//! #[gorun::main(workers = 2)]
+//! async fn main() {
+//!     let handles: Vec<_> = (1..=3u64).map(|i| go(async move { i * 10 })).collect();
+//!     let mut total = 0;
+//!     for h in handles {
+//!         total += h.await.unwrap();
+//!     }
+//!     assert_eq!(total, 60);
+//! }
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -13,3 +33,112 @@ pub mod net;
 pub mod runtime;
 pub mod sync;
 pub mod time;
+
+pub use gorun_macros::{main, test};
+pub use runtime::{JoinError, JoinHandle};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// The names a Go programmer reaches for: `use gorun::prelude::*;`.
+pub mod prelude {
+    pub use crate::{go, go_blocking, yield_now};
+    pub use std::time::Duration;
+}
+
+/// Spawns a goroutine: runs `fut` concurrently on the current runtime (or, outside any
+/// runtime, on the global one) and returns a [`JoinHandle`] for its result. Dropping the
+/// handle detaches the goroutine, which keeps running — Go's `go f()`.
+///
+/// ```
+/// // From plain synchronous code: the global runtime starts on first use.
+/// let h = gorun::go(async { "hello from a goroutine" });
+/// assert_eq!(gorun::block_on(h).unwrap(), "hello from a goroutine");
+/// ```
+#[track_caller]
+pub fn go<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let location = std::panic::Location::caller();
+    runtime::current_or_global()
+        .shared
+        .spawn(fut, location)
+}
+
+/// Runs blocking code (file I/O, a long computation, a C call) on the runtime's blocking-thread
+/// pool, so it does not stall a worker — what a Go goroutine in a syscall gets for free.
+///
+/// ```
+/// let h = gorun::go_blocking(|| std::fs::read_dir("/").map(|d| d.count()).unwrap_or(0));
+/// assert!(gorun::block_on(h).unwrap() > 0);
+/// ```
+#[track_caller]
+pub fn go_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let location = std::panic::Location::caller();
+    runtime::current_or_global()
+        .shared
+        .spawn_blocking(f, location)
+}
+
+/// Lets other goroutines run: the current one goes to the back of its worker's queue — Go's
+/// `runtime.Gosched()`.
+///
+/// ```
+/// gorun::block_on(async {
+///     gorun::yield_now().await;
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The number of live goroutines on the current runtime (or the global one), counting those
+/// being driven by `block_on` — Go's `runtime.NumGoroutine()`.
+///
+/// ```
+/// gorun::block_on(async {
+///     assert!(gorun::num_goroutine() >= 1);
+/// });
+/// ```
+pub fn num_goroutine() -> usize {
+    runtime::current_or_global().num_goroutine()
+}
+
+/// Runs a future to completion on the global runtime from synchronous code.
+///
+/// # Panics
+/// When called from a goroutine or inside another `block_on` (see [`runtime::Runtime::block_on`]).
+///
+/// ```
+/// assert_eq!(gorun::block_on(async { 1 + 1 }), 2);
+/// ```
+#[track_caller]
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    runtime::global().block_on(fut)
+}

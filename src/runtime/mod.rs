@@ -1,12 +1,77 @@
-//! The runtime: worker threads, the work-stealing scheduler, the blocking pool.
+//! The runtime: worker threads running goroutines on a work-stealing scheduler, one reactor
+//! and timer wheel, and a blocking-thread pool.
+//!
+//! Most programs never touch this module: [`go`](crate::go) outside any runtime starts the
+//! global runtime (one worker per core), and `#[gorun::main]` builds one for `main`. Embed a
+//! runtime of your own with [`Builder`]:
+//!
+//! ```
+//! use gorun::runtime::Builder;
+//! let rt = Builder::new().workers(2).build().unwrap();
+//! let sum = rt.block_on(async {
+//!     let hs: Vec<_> = (0..10u64).map(|i| gorun::go(async move { i * i })).collect();
+//!     let mut sum = 0;
+//!     for h in hs { sum += h.await.unwrap(); }
+//!     sum
+//! });
+//! assert_eq!(sum, 285);
+//! ```
 
+mod blocking;
+mod builder;
 pub(crate) mod coop;
+mod dump;
+mod handle;
+pub(crate) mod scheduler;
+mod task;
 
+pub use builder::Builder;
+pub use dump::dump;
+pub use handle::{Handle, TryCurrentError};
+pub use task::{JoinError, JoinHandle};
+
+use scheduler::Shared;
 use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::atomic::Ordering::*;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+/// What a panicking goroutine does.
+///
+/// ```
+/// use gorun::runtime::{Builder, PanicPolicy};
+/// let rt = Builder::new().panic_policy(PanicPolicy::Contain).build().unwrap();
+/// let err = rt.block_on(gorun::go(async { panic!("oops") })).unwrap_err();
+/// assert!(err.is_panic());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PanicPolicy {
+    /// Print `goroutine N panicked: MSG` on stderr; the goroutine's `JoinHandle` yields a
+    /// [`JoinError`] and every other goroutine keeps running. The default.
+    #[default]
+    Contain,
+    /// Print the same line, then exit the process with status 2, as Go does.
+    Abort,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) thread_name: String,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) panic_policy: PanicPolicy,
+    #[allow(dead_code)]
+    pub(crate) detect_deadlock: bool,
+}
 
 thread_local! {
-    /// Set on runtime worker threads (and while a `block_on` drives a future), so that blocking
-    /// calls made from there can panic with a clear message instead of deadlocking a worker.
+    /// Set on runtime worker threads, so that blocking calls made there can panic with a clear
+    /// message instead of deadlocking a worker.
     static ON_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -15,7 +80,248 @@ pub(crate) fn on_worker_thread() -> bool {
     ON_WORKER.try_with(|w| w.get()).unwrap_or(false)
 }
 
-#[allow(dead_code)]
 pub(crate) fn set_on_worker_thread(on: bool) {
     ON_WORKER.with(|w| w.set(on));
+}
+
+/// A gorun runtime. Dropping it shuts it down: workers stop, unfinished goroutines are dropped
+/// (their destructors run), threads are joined.
+///
+/// ```
+/// let rt = gorun::runtime::Runtime::new().unwrap();
+/// let h = rt.go(async { 40 + 2 });
+/// assert_eq!(rt.block_on(h).unwrap(), 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.handle.shared.config.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime with [`Builder::new`]'s defaults.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    fn start(config: Config) -> io::Result<Runtime> {
+        let driver = crate::reactor::Driver::new()?;
+        let workers = config.workers;
+        let name = config.thread_name.clone();
+        let shared = Arc::new(Shared::new(config, driver));
+        let mut threads = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let s = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("{name}-worker-{i}"))
+                .spawn(move || scheduler::worker::run(s, i));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    let rt = Runtime {
+                        handle: Handle { shared },
+                        threads: Mutex::new(threads),
+                    };
+                    rt.shutdown_inner(Some(Duration::from_secs(1)));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime {
+            handle: Handle { shared },
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// This runtime's [`Handle`].
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns a goroutine on this runtime.
+    ///
+    /// ```
+    /// let rt = gorun::runtime::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(rt.go(async { 7 })).unwrap(), 7);
+    /// ```
+    #[track_caller]
+    pub fn go<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.go(fut)
+    }
+
+    /// Runs `fut` to completion on the current thread, with this runtime entered (so `go`
+    /// inside spawns here); goroutines run on the workers meanwhile.
+    ///
+    /// # Panics
+    /// If called from a runtime worker thread or inside another `block_on`: blocking there
+    /// would stall the goroutines it is meant to wait for. Use `.await` instead.
+    ///
+    /// ```
+    /// let rt = gorun::runtime::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(async { 1 + 2 }), 3);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        if on_worker_thread() {
+            panic!(
+                "Runtime::block_on called from inside a gorun runtime worker (a goroutine): \
+                 blocking a worker would stall the goroutines it waits for; use `.await` instead"
+            );
+        }
+        if handle::is_entered() {
+            panic!(
+                "Runtime::block_on called from inside another block_on (or a go_blocking \
+                 closure): nested blocking is not allowed; use `.await` instead"
+            );
+        }
+        let _enter = handle::enter(self.handle.clone());
+        let shared = &self.handle.shared;
+        shared.block_on_count.fetch_add(1, Relaxed);
+        struct Count<'a>(&'a Shared);
+        impl Drop for Count<'_> {
+            fn drop(&mut self) {
+                self.0.block_on_count.fetch_sub(1, Relaxed);
+            }
+        }
+        let _count = Count(shared);
+        park_on(fut)
+    }
+
+    /// Shuts down, waiting at most `timeout` for worker and blocking threads to stop (threads
+    /// still busy in a long synchronous call are detached). Unfinished goroutines are dropped.
+    ///
+    /// ```
+    /// let rt = gorun::runtime::Runtime::new().unwrap();
+    /// rt.go(std::future::pending::<()>());
+    /// rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        self.shutdown_inner(Some(timeout));
+        // Drop finds it already done.
+    }
+
+    fn shutdown_inner(&self, timeout: Option<Duration>) {
+        let shared = &self.handle.shared;
+        if shared.shutdown.swap(true, SeqCst) {
+            return;
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        shared.unpark_all();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let on_own_worker = scheduler::worker::current_of(shared).is_some();
+        // Wait for the workers to leave their loops (not possible from one of them).
+        if !on_own_worker {
+            let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+            while *exited < threads.len() {
+                match deadline {
+                    None => exited = shared.exited_cv.wait(exited).unwrap_or_else(|e| e.into_inner()),
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            break;
+                        }
+                        exited = shared
+                            .exited_cv
+                            .wait_timeout(exited, d - now)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                    }
+                }
+            }
+            let all_exited = *exited >= threads.len();
+            drop(exited);
+            if all_exited {
+                for t in threads {
+                    let _ = t.join();
+                }
+            }
+        }
+        // Cancel every remaining goroutine: wake it so that it is scheduled into the injection
+        // queue, then drop it from there (dropping its future). Destructors may wake or spawn
+        // more; repeat until nothing is left.
+        loop {
+            let wakers = shared.registry.close_and_take();
+            let had = !wakers.is_empty();
+            for w in wakers {
+                w.wake();
+            }
+            let mut dropped = false;
+            while let Some(r) = shared.inject.pop() {
+                drop(r);
+                dropped = true;
+            }
+            if !had && !dropped {
+                break;
+            }
+        }
+        shared.driver.driver.shutdown();
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        shared.blocking.shutdown(left);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown_inner(None);
+    }
+}
+
+/// Drives `fut` on the current thread, parking it while the future is pending.
+fn park_on<F: Future>(fut: F) -> F::Output {
+    struct ThreadWaker(Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    thread_local! {
+        static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    }
+    let waker = WAKER.with(|w| w.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    loop {
+        if let Poll::Ready(v) = coop::with_budget(|| fut.as_mut().poll(&mut cx)) {
+            return v;
+        }
+        // std's park/unpark is a token: an unpark before the park makes it return at once.
+        thread::park();
+    }
+}
+
+static GLOBAL: OnceLock<Runtime> = OnceLock::new();
+
+/// The global runtime, started on first use with one worker per core.
+pub(crate) fn global() -> &'static Runtime {
+    GLOBAL.get_or_init(|| {
+        Builder::new()
+            .thread_name("gorun-global")
+            .build()
+            .expect("gorun: failed to start the global runtime")
+    })
+}
+
+/// The current runtime's handle, or the global runtime's.
+pub(crate) fn current_or_global() -> Handle {
+    Handle::try_current().unwrap_or_else(|_| global().handle().clone())
+}
+
+/// The reactor of the runtime this thread belongs to, or of the global runtime.
+#[allow(dead_code)]
+pub(crate) fn driver_handle() -> Arc<crate::reactor::Driver> {
+    current_or_global().driver()
 }

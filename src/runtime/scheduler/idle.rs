@@ -1,0 +1,141 @@
+//! Which workers are parked, and how many are searching for work (Go's "spinning M" protocol,
+//! in tokio's shape).
+//!
+//! # Protocol
+//!
+//! `state` packs two counters: `searching` (workers looking for work to steal, low 16 bits)
+//! and `unparked` (workers not parked, high bits). `sleepers` lists parked workers.
+//!
+//! - New work (a spawn, a wake from outside, a task pushed on a local queue) calls
+//!   [`Idle::worker_to_notify`]: only if nobody searches and somebody sleeps, one sleeper is
+//!   taken off the list, counted as unparked *and searching*, and woken. So a burst of work
+//!   wakes one worker at a time; the woken searcher wakes the next one when it finds work
+//!   (see `Worker::transition_from_searching`), which is what keeps all cores busy.
+//! - At most half of the workers search at once ([`Idle::transition_to_searching`]).
+//! - A worker that parks removes itself from the counters and adds itself to `sleepers` under
+//!   the lock ([`Idle::transition_to_parked`]). If it was the *last* searcher it must then look
+//!   at every queue once more before sleeping.
+//!
+//! # Invariant (no lost wake-up)
+//!
+//! If a task sits in a queue, then some worker is unparked and will look at that queue, or a
+//! notification is on its way to a parked worker. Proof sketch: the producer publishes the task
+//! and then (SeqCst) reads `state`. If it reads `searching > 0`, some searcher has not yet done
+//! its final decrement; the last searcher decrements (SeqCst) and then re-checks every queue,
+//! so by the total order of SeqCst operations one of the two sees the other. If it reads
+//! `searching == 0` it wakes a sleeper (any one), unless all workers are unparked, in which case
+//! each of them will look at the queues before it parks (parking re-checks the queues after
+//! putting itself on `sleepers`, under the same lock the notifier takes).
+//!
+//! Modelled under loom in `scheduler::tests_loom`.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::Mutex;
+
+const SEARCH_MASK: usize = 0xFFFF;
+const UNPARK_SHIFT: usize = 16;
+const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
+
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    /// Indices of parked workers; guarded by its lock.
+    sleepers: Mutex<Vec<usize>>,
+    num_workers: usize,
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        Idle {
+            state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    fn searching(state: usize) -> usize {
+        state & SEARCH_MASK
+    }
+
+    fn unparked(state: usize) -> usize {
+        state >> UNPARK_SHIFT
+    }
+
+    /// Whether a notification should wake someone: nobody searches and somebody sleeps.
+    fn should_wake(&self) -> bool {
+        let s = self.state.load(SeqCst);
+        Self::searching(s) == 0 && Self::unparked(s) < self.num_workers
+    }
+
+    /// Picks a parked worker to wake for new work, already counted as unparked and searching.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.should_wake() {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock().unwrap();
+        if !self.should_wake() {
+            return None;
+        }
+        let idx = sleepers.pop()?;
+        self.state.fetch_add(UNPARK_ONE | 1, SeqCst);
+        Some(idx)
+    }
+
+    /// Becomes a searcher, unless half of the workers already search.
+    pub(crate) fn transition_to_searching(&self) -> bool {
+        let s = self.state.load(SeqCst);
+        if 2 * Self::searching(s) >= self.num_workers {
+            return false;
+        }
+        self.state.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// Stops searching; returns whether this was the last searcher.
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        let prev = self.state.fetch_sub(1, SeqCst);
+        debug_assert!(Self::searching(prev) > 0);
+        Self::searching(prev) == 1
+    }
+
+    /// Parks worker `idx`; returns whether it was the last searcher (then the caller must
+    /// re-check every queue before sleeping).
+    pub(crate) fn transition_to_parked(&self, idx: usize, was_searching: bool) -> bool {
+        let mut sleepers = self.sleepers.lock().unwrap();
+        let dec = UNPARK_ONE | usize::from(was_searching);
+        let prev = self.state.fetch_sub(dec, SeqCst);
+        sleepers.push(idx);
+        was_searching && Self::searching(prev) == 1
+    }
+
+    /// Whether worker `idx` is still on the sleepers list (a wake-up that did not come from
+    /// [`worker_to_notify`](Self::worker_to_notify) leaves it there).
+    pub(crate) fn is_parked(&self, idx: usize) -> bool {
+        self.sleepers.lock().unwrap().contains(&idx)
+    }
+
+    /// Takes worker `idx` off the sleepers list by itself (it found work after a spurious or
+    /// driver wake-up). Returns false if a notifier had already taken it off (and counted it as
+    /// searching).
+    pub(crate) fn unpark_self(&self, idx: usize) -> bool {
+        let mut sleepers = self.sleepers.lock().unwrap();
+        if let Some(pos) = sleepers.iter().position(|&i| i == idx) {
+            sleepers.swap_remove(pos);
+            self.state.fetch_add(UNPARK_ONE, SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Number of parked workers (a snapshot).
+    #[allow(dead_code)]
+    pub(crate) fn num_parked(&self) -> usize {
+        self.num_workers - Self::unparked(self.state.load(SeqCst))
+    }
+
+    /// Number of searching workers (a snapshot).
+    #[allow(dead_code)]
+    pub(crate) fn num_searching(&self) -> usize {
+        Self::searching(self.state.load(SeqCst))
+    }
+}

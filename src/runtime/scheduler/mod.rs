@@ -1,0 +1,175 @@
+//! The multi-threaded work-stealing scheduler.
+//!
+//! # Algorithm (Go's `proc.go` and tokio's `multi_thread`)
+//!
+//! Each of N workers owns a bounded local queue ([`queue`], 256 slots, stealable) and a
+//! `runnext` slot; there is one global injection queue ([`inject`]).
+//!
+//! - A task woken by the task running on a worker goes to that worker's `runnext`, displacing
+//!   the previous occupant to the back of the local queue: a channel hand-off runs the receiver
+//!   next on the same core, with the message hot in cache. `runnext` may run at most
+//!   [`worker::MAX_RUNNEXT_STREAK`] times in a row before the local queue gets a turn, and
+//!   thieves take it only in their last pass, so a fresh hand-off is not stolen at once.
+//! - A task that wakes itself (`yield_now`) and a new task go to the back of the local queue;
+//!   when it is full, half of it moves to the injection queue in one batch.
+//! - Wakes from outside the runtime go to the injection queue. Every 61st tick a worker takes
+//!   from the injection queue first, so it cannot starve; when its local queue is empty it
+//!   takes a batch from there.
+//! - An idle worker becomes a *searcher* (at most half of them at once) and steals half of a
+//!   random victim's queue; finding nothing it parks ([`idle`], [`park`]). New work wakes a
+//!   parked worker only when nobody is searching; a searcher that finds work wakes the next.
+//! - The first worker to park drives the reactor (epoll, timers); the others sleep on a
+//!   condvar. Busy workers poll the reactor without blocking every 61 ticks.
+//! - Each task poll gets a cooperative budget (`coop`).
+//!
+//! # Invariants
+//!
+//! - Every scheduled task is in exactly one place: a `runnext` slot, a local queue, the
+//!   injection queue, or a worker's hands. (Queues take each task exactly once: `queue`.)
+//! - No lost wake-up: see `idle` and `park`, modelled under loom in [`tests_loom`].
+//! - After shutdown starts, no task is polled again; tasks are dropped instead.
+
+pub(crate) mod idle;
+pub(crate) mod inject;
+pub(crate) mod park;
+pub(crate) mod queue;
+pub(crate) mod worker;
+
+#[cfg(all(test, loom))]
+mod tests_loom;
+
+use crate::runtime::blocking::BlockingPool;
+use crate::runtime::task::{Registry, Runnable, TaskMeta, STATE_RUNNABLE};
+use crate::runtime::Config;
+use idle::Idle;
+use inject::Inject;
+use park::{DriverSlot, Parker};
+use queue::Queue;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Condvar, Mutex};
+
+impl queue::Task for Runnable {
+    fn into_raw(self) -> NonNull<()> {
+        Runnable::into_raw(self)
+    }
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: the caller passes a pointer from `into_raw`, converted back once.
+        unsafe { Runnable::from_raw(ptr) }
+    }
+}
+
+/// The part of a worker that other threads see.
+pub(crate) struct Remote {
+    pub(crate) queue: Queue<Runnable>,
+    /// A `Runnable` raw pointer or null; taken by `swap`.
+    pub(crate) runnext: AtomicPtr<()>,
+    pub(crate) parker: Parker,
+}
+
+/// State shared by the workers, handles and tasks of one runtime.
+pub(crate) struct Shared {
+    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) inject: Inject<Runnable>,
+    pub(crate) idle: Idle,
+    pub(crate) driver: DriverSlot<Arc<crate::reactor::Driver>>,
+    pub(crate) registry: Registry,
+    pub(crate) blocking: BlockingPool,
+    pub(crate) config: Config,
+    pub(crate) shutdown: AtomicBool,
+    /// Futures being driven by `block_on` (counted by `num_goroutine`, like Go's main).
+    pub(crate) block_on_count: AtomicUsize,
+    /// Workers that have left their loop; guarded by its lock, signalled on `exited_cv`.
+    pub(crate) exited: Mutex<usize>,
+    pub(crate) exited_cv: Condvar,
+}
+
+impl park::Drive for Arc<crate::reactor::Driver> {
+    fn park(&self, timeout: Option<std::time::Duration>) {
+        crate::reactor::Driver::park(self, timeout)
+    }
+    fn unpark(&self) {
+        crate::reactor::Driver::unpark(self)
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, driver: crate::reactor::Driver) -> Shared {
+        let n = config.workers;
+        Shared {
+            remotes: (0..n)
+                .map(|_| Remote {
+                    queue: Queue::new(),
+                    runnext: AtomicPtr::new(ptr::null_mut()),
+                    parker: Parker::new(),
+                })
+                .collect(),
+            inject: Inject::new(),
+            idle: Idle::new(n),
+            driver: DriverSlot::new(Arc::new(driver)),
+            registry: Registry::new(n),
+            blocking: BlockingPool::new(config.max_blocking_threads),
+            config,
+            shutdown: AtomicBool::new(false),
+            block_on_count: AtomicUsize::new(0),
+            exited: Mutex::new(0),
+            exited_cv: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Acquire)
+    }
+
+    /// Schedules a task that was just spawned.
+    pub(crate) fn schedule_new(&self, runnable: Runnable) {
+        match worker::current_of(self) {
+            // SAFETY: `current_of` returns the worker running on this thread.
+            Some(w) => unsafe { (*w).push_local(runnable) },
+            None => self.schedule_remote(runnable),
+        }
+    }
+
+    /// Schedules from a thread that is not one of this runtime's workers.
+    pub(crate) fn schedule_remote(&self, runnable: Runnable) {
+        self.inject.push(runnable);
+        self.notify_parked();
+    }
+
+    /// Wakes a parked worker if nobody is searching for work.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(idx) = self.idle.worker_to_notify() {
+            self.remotes[idx].parker.unpark(&self.driver);
+        }
+    }
+
+    /// Whether any queue holds a task (used by the last searcher before it parks).
+    pub(crate) fn has_work(&self) -> bool {
+        !self.inject.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.queue.is_empty() || !r.runnext.load(Acquire).is_null())
+    }
+
+    pub(crate) fn unpark_all(&self) {
+        for r in self.remotes.iter() {
+            r.parker.unpark(&self.driver);
+        }
+        self.driver.driver.unpark();
+    }
+}
+
+/// The schedule function of every goroutine (called when its waker fires).
+pub(crate) fn schedule(runnable: Runnable, woken_while_running: bool) {
+    let meta: &TaskMeta = runnable.metadata();
+    meta.state.store(STATE_RUNNABLE, Relaxed);
+    let shared: *const Shared = &*meta.shared;
+    // SAFETY: `shared` is kept alive by the metadata of `runnable`, which we hold.
+    let shared = unsafe { &*shared };
+    match worker::current_of(shared) {
+        // SAFETY: `current_of` returns the worker running on this thread.
+        Some(w) => unsafe { (*w).schedule_local(runnable, woken_while_running) },
+        None => shared.schedule_remote(runnable),
+    }
+}

@@ -1,0 +1,287 @@
+//! The worker loop: find a task (runnext, local queue, injection queue, steal), run it with a
+//! cooperative budget, park when there is nothing to do. See the `scheduler` module docs for
+//! the algorithm; this file holds the per-worker state, which only its own thread touches.
+
+use super::{Remote, Shared};
+use crate::runtime::coop;
+use crate::runtime::task::Runnable;
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How many times in a row `runnext` may run before the local queue gets a turn (two
+/// goroutines ping-ponging through `runnext` must not starve the rest of the queue).
+pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
+
+/// Every this many ticks a worker looks at the injection queue first and polls the reactor.
+const GLOBAL_CHECK_INTERVAL: u32 = 61;
+
+/// A busy worker polls the reactor (timers, I/O) at most this often.
+const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(1);
+
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    tick: Cell<u32>,
+    runnext_streak: Cell<u32>,
+    searching: Cell<bool>,
+    last_driver_poll: Cell<Instant>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Worker> = const { Cell::new(ptr::null()) };
+}
+
+/// The worker running on this thread, if it belongs to `shared`'s runtime.
+#[inline]
+pub(crate) fn current_of(shared: &Shared) -> Option<*const Worker> {
+    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    // SAFETY: a non-null pointer in CURRENT points to the `Worker` on this thread's stack,
+    // alive for as long as it is installed (see `run`).
+    if !w.is_null() && ptr::eq(unsafe { &*(*w).shared }, shared) {
+        Some(w)
+    } else {
+        None
+    }
+}
+
+/// The runtime whose worker runs on this thread, if any.
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    // SAFETY: as in `current_of`.
+    (!w.is_null()).then(|| unsafe { (*w).shared.clone() })
+}
+
+/// Runs worker `index` of `shared` until shutdown.
+pub(crate) fn run(shared: Arc<Shared>, index: usize) {
+    let worker = Worker {
+        shared,
+        index,
+        tick: Cell::new(0),
+        runnext_streak: Cell::new(0),
+        searching: Cell::new(false),
+        last_driver_poll: Cell::new(Instant::now()),
+    };
+    struct Uninstall;
+    impl Drop for Uninstall {
+        fn drop(&mut self) {
+            let _ = CURRENT.try_with(|c| c.set(ptr::null()));
+            crate::runtime::set_on_worker_thread(false);
+        }
+    }
+    CURRENT.with(|c| c.set(&worker));
+    crate::runtime::set_on_worker_thread(true);
+    let uninstall = Uninstall;
+    worker.run_loop();
+    // Shutdown: drop what is left in our queues (their futures' destructors may schedule
+    // more, locally or remotely; keep draining until empty).
+    while let Some(t) = worker.take_runnext().or_else(|| worker.pop_local()) {
+        drop(t);
+    }
+    drop(uninstall);
+    let shared = worker.shared.clone();
+    drop(worker);
+    let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+    *exited += 1;
+    shared.exited_cv.notify_all();
+}
+
+impl Worker {
+    fn remote(&self) -> &Remote {
+        &self.shared.remotes[self.index]
+    }
+
+    fn run_loop(&self) {
+        while !self.shared.is_shutdown() {
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if tick % GLOBAL_CHECK_INTERVAL == 0 {
+                self.maintenance();
+            }
+            if let Some(t) = self.next_task(tick) {
+                self.run_task(t);
+                continue;
+            }
+            if let Some(t) = self.search() {
+                self.run_task(t);
+                continue;
+            }
+            self.park();
+        }
+    }
+
+    fn maintenance(&self) {
+        let now = Instant::now();
+        if now.duration_since(self.last_driver_poll.get()) >= DRIVER_POLL_INTERVAL {
+            self.last_driver_poll.set(now);
+            self.shared.driver.poll_now();
+        }
+    }
+
+    fn run_task(&self, task: Runnable) {
+        if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
+            // We were the last searcher and found work: there may be more, so wake another
+            // worker to look for it (this is how a burst of work spreads over every core).
+            self.shared.notify_parked();
+        }
+        coop::with_budget(|| task.run());
+    }
+
+    fn take_runnext(&self) -> Option<Runnable> {
+        let p = self.remote().runnext.swap(ptr::null_mut(), AcqRel);
+        // SAFETY: a non-null `runnext` holds a pointer from `Runnable::into_raw`, and the swap
+        // made it ours alone.
+        ptr::NonNull::new(p).map(|p| unsafe { Runnable::from_raw(p) })
+    }
+
+    fn pop_local(&self) -> Option<Runnable> {
+        // SAFETY: this thread owns its local queue.
+        unsafe { self.remote().queue.pop() }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Runnable> {
+        if tick % GLOBAL_CHECK_INTERVAL == 0 {
+            if let Some(t) = self.shared.inject.pop() {
+                return Some(t);
+            }
+        }
+        if self.runnext_streak.get() < MAX_RUNNEXT_STREAK {
+            if let Some(t) = self.take_runnext() {
+                self.runnext_streak.set(self.runnext_streak.get() + 1);
+                return Some(t);
+            }
+        }
+        self.runnext_streak.set(0);
+        self.pop_local()
+            .or_else(|| self.take_runnext())
+            .or_else(|| self.take_from_inject())
+    }
+
+    /// Takes a task from the injection queue and moves a fair share of the rest into the
+    /// local queue.
+    fn take_from_inject(&self) -> Option<Runnable> {
+        let inject = &self.shared.inject;
+        if inject.is_empty() {
+            return None;
+        }
+        let first = inject.pop()?;
+        let share = inject.len() / self.shared.remotes.len();
+        let n = share.min(super::queue::CAP / 2);
+        let mut moved = 0;
+        for _ in 0..n {
+            match inject.pop() {
+                Some(t) => {
+                    // SAFETY: this thread owns its local queue.
+                    unsafe { self.remote().queue.push_back(t, inject) };
+                    moved += 1;
+                }
+                None => break,
+            }
+        }
+        if moved > 0 {
+            self.shared.notify_parked();
+        }
+        Some(first)
+    }
+
+    /// Looks for work on other workers (if allowed to search).
+    fn search(&self) -> Option<Runnable> {
+        if !self.searching.get() {
+            if !self.shared.idle.transition_to_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        let start = crate::rand::below(n as u32) as usize;
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == self.index {
+                continue;
+            }
+            // SAFETY: this thread owns its local queue, which is empty (we only search when
+            // `next_task` found nothing).
+            if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
+                return Some(t);
+            }
+        }
+        if let Some(t) = self.take_from_inject() {
+            return Some(t);
+        }
+        // Last pass: runnext slots of others (a worker stuck in a long poll must not keep its
+        // runnext task forever).
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == self.index {
+                continue;
+            }
+            let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
+            if let Some(p) = ptr::NonNull::new(p) {
+                // SAFETY: as in `take_runnext`.
+                return Some(unsafe { Runnable::from_raw(p) });
+            }
+        }
+        None
+    }
+
+    fn has_local_work(&self) -> bool {
+        !self.remote().queue.is_empty() || !self.remote().runnext.load(Acquire).is_null()
+    }
+
+    fn park(&self) {
+        let shared = &*self.shared;
+        let was_searching = self.searching.replace(false);
+        if shared.idle.transition_to_parked(self.index, was_searching) && shared.has_work() {
+            // The last searcher must not sleep on work that appeared while it searched.
+            shared.notify_parked();
+        }
+        loop {
+            self.remote().parker.park(&shared.driver, None);
+            self.last_driver_poll.set(Instant::now());
+            if shared.is_shutdown() {
+                return;
+            }
+            if self.has_local_work() {
+                // Woken by the reactor (I/O, timer) with tasks scheduled on us.
+                if !shared.idle.unpark_self(self.index) {
+                    // A notifier took us off the list at the same time and counted us as a
+                    // searcher.
+                    self.searching.set(true);
+                }
+                return;
+            }
+            if !shared.idle.is_parked(self.index) {
+                // Notified: the notifier counted us as a searcher.
+                self.searching.set(true);
+                return;
+            }
+            // Spurious wake-up, or the reactor fired with nothing for us: sleep again.
+        }
+    }
+
+    /// Schedules a task woken on this worker's thread.
+    pub(crate) fn schedule_local(&self, task: Runnable, yielded: bool) {
+        if yielded || self.shared.is_shutdown() {
+            self.push_local(task);
+            return;
+        }
+        let prev = self
+            .remote()
+            .runnext
+            .swap(Runnable::into_raw(task).as_ptr(), AcqRel);
+        if let Some(prev) = ptr::NonNull::new(prev) {
+            // SAFETY: as in `take_runnext`: the swap handed us the previous occupant.
+            self.push_local(unsafe { Runnable::from_raw(prev) });
+        }
+    }
+
+    /// Pushes onto the back of the local queue and lets a parked worker know.
+    pub(crate) fn push_local(&self, task: Runnable) {
+        // SAFETY: this thread owns its local queue.
+        unsafe { self.remote().queue.push_back(task, &self.shared.inject) };
+        self.shared.notify_parked();
+    }
+}

@@ -1,0 +1,612 @@
+//! Goroutines as `async-task` tasks: metadata, the wrapper future that catches panics and
+//! honours `abort`, the registry of live tasks, `JoinHandle` and `JoinError`.
+//!
+//! # Design
+//!
+//! A goroutine is an `async_task` allocation holding the user's future wrapped in
+//! [`Goroutine`], plus a [`TaskMeta`] (id, spawn location, owning runtime, abort flag, state).
+//! The schedule function captures nothing: it finds the runtime through the metadata.
+//!
+//! Every live task is in the runtime's [`Registry`] with one of its wakers, as
+//! `async-executor` keeps its `active` slab. That one structure serves:
+//! - shutdown: waking every registered task after the workers stopped makes each one be
+//!   scheduled into a queue that is then drained, dropping the `Runnable`, which drops the
+//!   future — so the destructors of tasks blocked forever (on a channel nobody will send on)
+//!   run too, and nothing leaks;
+//! - `JoinHandle::abort` (set the flag, wake the task: its next poll returns `Cancelled`);
+//! - `num_goroutine` and `runtime::dump`.
+//!
+//! The registry is sharded by task id (one `Mutex<Slab>` per shard) so that spawning and
+//! finishing on different workers rarely contend.
+//!
+//! # Invariants
+//!
+//! - A task's registry entry exists from before its first poll until its wrapper future is
+//!   dropped (at completion or cancellation); the entry's `meta` pointer is valid that long
+//!   because the entry's waker keeps the task allocation alive.
+//! - Once a shard is closed (shutdown), nothing is inserted into it; a spawn then cancels the
+//!   new task at once, and its `JoinHandle` yields a cancelled `JoinError`.
+//! - Wakers taken out of the registry are woken only after its lock is released, because
+//!   waking may drop a future whose destructor removes its own entry.
+
+use super::scheduler::Shared;
+use super::PanicPolicy;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
+
+/// What a task is doing, for `runtime::dump`.
+pub(crate) const STATE_RUNNABLE: u8 = 0;
+pub(crate) const STATE_RUNNING: u8 = 1;
+pub(crate) const STATE_WAITING: u8 = 2;
+
+const UNREGISTERED: usize = usize::MAX;
+
+/// Per-task data stored inside the `async-task` allocation.
+pub(crate) struct TaskMeta {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: u64,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) blocking: bool,
+    aborted: AtomicBool,
+    /// Slab key in the registry shard chosen by `id`; written once before the first poll.
+    key: AtomicUsize,
+    pub(crate) state: AtomicU8,
+}
+
+/// Goroutine ids are unique in the process. Each thread takes them from the global counter in
+/// blocks, so spawning does not contend on one cache line.
+fn next_task_id() -> u64 {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicU64;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    const BLOCK: u64 = 1024;
+    thread_local! {
+        static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    RANGE.with(|r| {
+        let (mut next, mut end) = r.get();
+        if next == end {
+            next = NEXT.fetch_add(BLOCK, Relaxed);
+            end = next + BLOCK;
+        }
+        r.set((next + 1, end));
+        next
+    })
+}
+
+impl Shared {
+    /// Spawns `fut` as a goroutine of this runtime.
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        fut: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (runnable, task) = self.build_task(fut, location, false, |r, info| {
+            super::scheduler::schedule(r, info.woken_while_running)
+        });
+        if let Some(runnable) = runnable {
+            self.schedule_new(runnable);
+        }
+        JoinHandle::new(task)
+    }
+
+    /// Runs the blocking closure `f` on the blocking pool.
+    pub(crate) fn spawn_blocking<F, R>(
+        self: &Arc<Self>,
+        f: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (runnable, task) =
+            self.build_task(BlockingFn(Some(f)), location, true, |r: Runnable, _| {
+                let shared = r.metadata().shared.clone();
+                shared.blocking.push(r, &shared)
+            });
+        if let Some(runnable) = runnable {
+            let shared = self.clone();
+            shared.blocking.push(runnable, &shared);
+        }
+        JoinHandle::new(task)
+    }
+
+    fn build_task<F, S>(
+        self: &Arc<Self>,
+        fut: F,
+        location: &'static Location<'static>,
+        blocking: bool,
+        schedule: S,
+    ) -> (Option<Runnable>, async_task::Task<Result<F::Output, JoinError>, TaskMeta>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        S: Fn(Runnable, async_task::ScheduleInfo) + Send + Sync + 'static,
+    {
+        let meta = TaskMeta {
+            shared: self.clone(),
+            id: next_task_id(),
+            location,
+            blocking,
+            aborted: AtomicBool::new(false),
+            key: AtomicUsize::new(UNREGISTERED),
+            state: AtomicU8::new(STATE_RUNNABLE),
+        };
+        // SAFETY: `spawn_unchecked` lifts the `Send`/`'static` checks of `spawn`. They hold
+        // here: `F` is `Send + 'static`, the schedule closure is `Send + Sync + 'static`, and the
+        // only borrow of the wrapper is of the task's own metadata, which async-task keeps alive
+        // for as long as the future exists (the documented exception for metadata).
+        let (runnable, task) = unsafe {
+            async_task::Builder::new()
+                .metadata(meta)
+                .spawn_unchecked(|meta| Goroutine { meta, fut }, async_task::WithInfo(schedule))
+        };
+        let meta = runnable.metadata();
+        match self.registry.insert(meta.id, runnable.waker(), meta) {
+            Some(key) => {
+                meta.key.store(key, Relaxed);
+                (Some(runnable), task)
+            }
+            None => {
+                // The runtime is shut down: cancel the task now (drops the future).
+                drop(runnable);
+                (None, task)
+            }
+        }
+    }
+}
+
+/// The user's future, with panics caught and `abort` honoured.
+struct Goroutine<'a, F> {
+    meta: &'a TaskMeta,
+    fut: F,
+}
+
+impl<F: Future> Future for Goroutine<'_, F> {
+    type Output = Result<F::Output, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and is dropped
+        // in place; `meta` is a plain reference.
+        let this = unsafe { self.get_unchecked_mut() };
+        let meta = this.meta;
+        if meta.aborted.load(Acquire) {
+            return Poll::Ready(Err(JoinError::cancelled(meta.id)));
+        }
+        meta.state.store(STATE_RUNNING, Relaxed);
+        // SAFETY: see above: `fut` stays pinned inside the pinned `Goroutine`.
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => {
+                // Unless a wake-up already marked it runnable during the poll.
+                let _ = meta
+                    .state
+                    .compare_exchange(STATE_RUNNING, STATE_WAITING, Relaxed, Relaxed);
+                Poll::Pending
+            }
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => {
+                let msg = panic_message(&*payload);
+                eprintln!("goroutine {} panicked: {msg}", meta.id);
+                if meta.shared.config.panic_policy == PanicPolicy::Abort {
+                    eprintln!("gorun: PanicPolicy::Abort: exiting with status 2");
+                    std::process::exit(2);
+                }
+                Poll::Ready(Err(JoinError::panic(meta.id, payload)))
+            }
+        }
+    }
+}
+
+impl<F> Drop for Goroutine<'_, F> {
+    fn drop(&mut self) {
+        let meta = self.meta;
+        let key = meta.key.load(Relaxed);
+        if key != UNREGISTERED {
+            meta.shared.registry.remove(meta.id, key, meta);
+        }
+    }
+}
+
+/// A blocking closure as a future that completes in its first poll.
+struct BlockingFn<F>(Option<F>);
+
+// The closure is never pinned structurally: it is moved out before being called.
+impl<F> Unpin for BlockingFn<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingFn<F> {
+    type Output = R;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<R> {
+        let f = self.0.take().expect("blocking task polled after completion");
+        Poll::Ready(f())
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "Box<dyn Any>"
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry
+
+pub(crate) struct Registry {
+    shards: Box<[Mutex<Shard>]>,
+    mask: u64,
+}
+
+struct Shard {
+    tasks: slab::Slab<Entry>,
+    closed: bool,
+}
+
+struct Entry {
+    waker: Waker,
+    meta: *const TaskMeta,
+}
+
+// SAFETY: `meta` points into a task allocation that the entry's own waker keeps alive, and
+// `TaskMeta` is `Sync`; it is only read through `&TaskMeta`.
+unsafe impl Send for Entry {}
+
+/// A snapshot of one live goroutine, for `dump`.
+pub(crate) struct TaskInfo {
+    pub(crate) id: u64,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) state: u8,
+    pub(crate) blocking: bool,
+}
+
+impl Registry {
+    pub(crate) fn new(workers: usize) -> Registry {
+        let n = (workers * 4).next_power_of_two();
+        Registry {
+            shards: (0..n)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        tasks: slab::Slab::new(),
+                        closed: false,
+                    })
+                })
+                .collect(),
+            mask: n as u64 - 1,
+        }
+    }
+
+    fn shard(&self, id: u64) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[(id & self.mask) as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, id: u64, waker: Waker, meta: &TaskMeta) -> Option<usize> {
+        let mut shard = self.shard(id);
+        if shard.closed {
+            return None;
+        }
+        Some(shard.tasks.insert(Entry { waker, meta }))
+    }
+
+    fn remove(&self, id: u64, key: usize, meta: &TaskMeta) {
+        let waker = {
+            let mut shard = self.shard(id);
+            match shard.tasks.get(key) {
+                Some(e) if std::ptr::eq(e.meta, meta) => Some(shard.tasks.remove(key).waker),
+                _ => None,
+            }
+        };
+        // Dropped outside the lock.
+        drop(waker);
+    }
+
+    /// Wakes the task whose entry is `(id, key, meta)`, if it is still registered.
+    fn wake(&self, id: u64, key: usize, meta: &TaskMeta) {
+        let waker = {
+            let shard = self.shard(id);
+            match shard.tasks.get(key) {
+                Some(e) if std::ptr::eq(e.meta, meta) => Some(e.waker.clone()),
+                _ => None,
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Closes the registry to new tasks and takes the wakers of every live task.
+    pub(crate) fn close_and_take(&self) -> Vec<Waker> {
+        let mut all = Vec::new();
+        for s in self.shards.iter() {
+            let mut shard = s.lock().unwrap_or_else(|e| e.into_inner());
+            shard.closed = true;
+            all.extend(shard.tasks.drain().map(|e| e.waker));
+        }
+        all
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).tasks.len())
+            .sum()
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            let shard = s.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, e) in shard.tasks.iter() {
+                // SAFETY: the entry's waker keeps the task (and so its metadata) alive while
+                // the entry exists, and we hold the shard lock.
+                let meta = unsafe { &*e.meta };
+                out.push(TaskInfo {
+                    id: meta.id,
+                    location: meta.location,
+                    state: meta.state.load(Relaxed),
+                    blocking: meta.blocking,
+                });
+            }
+        }
+        out.sort_by_key(|t| t.id);
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JoinHandle and JoinError
+
+/// An owned permission to await a goroutine's result.
+///
+/// Awaiting it gives `Ok(value)`, or a [`JoinError`] if the goroutine panicked or was
+/// cancelled (by [`abort`](JoinHandle::abort) or runtime shutdown). Dropping it *detaches* the
+/// goroutine: it keeps running, as a `go` statement's goroutine does in Go.
+///
+/// ```
+/// # gorun::block_on(async {
+/// let h = gorun::go(async { 6 * 7 });
+/// assert_eq!(h.await.unwrap(), 42);
+/// # });
+/// ```
+pub struct JoinHandle<T> {
+    /// `None` once the result was taken.
+    task: Option<async_task::FallibleTask<Result<T, JoinError>, TaskMeta>>,
+    /// The task's metadata; valid while `task` is `Some` (the task handle keeps the
+    /// allocation alive).
+    meta: *const TaskMeta,
+    id: u64,
+}
+
+// SAFETY: `meta` is only dereferenced while `task` keeps the allocation alive, and `TaskMeta`
+// is `Sync`; the rest is `FallibleTask`, which is `Send`/`Sync` for `T: Send`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above; `&JoinHandle` only reads `TaskMeta` atomics.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    fn new(task: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
+        let meta: *const TaskMeta = task.metadata();
+        let id = task.metadata().id;
+        JoinHandle {
+            task: Some(task.fallible()),
+            meta,
+            id,
+        }
+    }
+
+    /// The task's metadata, while the task handle is held.
+    fn meta(&self) -> Option<&TaskMeta> {
+        // SAFETY: `meta` is valid while `task` is `Some` (see the field's comment).
+        self.task.as_ref().map(|_| unsafe { &*self.meta })
+    }
+
+    /// Cancels the goroutine: its future is dropped at its next scheduling point (or at once,
+    /// if it is waiting), and awaiting this handle gives a `JoinError` whose
+    /// [`is_cancelled`](JoinError::is_cancelled) is true. A goroutine that already finished
+    /// keeps its result.
+    ///
+    /// ```
+    /// # gorun::block_on(async {
+    /// let h = gorun::go(std::future::pending::<()>());
+    /// h.abort();
+    /// assert!(h.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn abort(&self) {
+        let Some(meta) = self.meta() else { return };
+        meta.aborted.store(true, Release);
+        let key = meta.key.load(Relaxed);
+        if key != UNREGISTERED {
+            meta.shared.registry.wake(meta.id, key, meta);
+        }
+    }
+
+    /// Whether the goroutine has finished (returned, panicked or was cancelled).
+    ///
+    /// ```
+    /// # gorun::block_on(async {
+    /// let h = gorun::go(async {});
+    /// while !h.is_finished() { gorun::yield_now().await; }
+    /// # });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// The goroutine's id, as shown by [`runtime::dump`](crate::runtime::dump) and in panic
+    /// messages.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = self.id;
+        let task = self
+            .task
+            .as_mut()
+            .expect("JoinHandle polled after completion");
+        match Pin::new(task).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(out) => {
+                self.task = None;
+                Poll::Ready(out.unwrap_or_else(|| Err(JoinError::cancelled(id))))
+            }
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why a goroutine gave no value: it panicked, or it was cancelled.
+///
+/// ```
+/// # gorun::runtime::Builder::new().build().unwrap().block_on(async {
+/// let err = gorun::go(async { panic!("boom") }).await.unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// # });
+/// ```
+pub struct JoinError {
+    id: u64,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(SyncPayload),
+}
+
+/// The panic payload, made `Sync` by never handing out a shared reference to it.
+struct SyncPayload(Box<dyn Any + Send + 'static>);
+
+// SAFETY: the payload leaves only by value (`into_panic`, `try_into_panic`). Through `&self`
+// the only uses are `type_id` (reads no data) and downcasts to `&'static str` or `String`,
+// which are `Sync`; no `&dyn Any` escapes, so sharing `&JoinError` cannot race on a `!Sync`
+// payload.
+unsafe impl Sync for SyncPayload {}
+
+impl JoinError {
+    pub(crate) fn cancelled(id: u64) -> JoinError {
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
+    }
+
+    fn panic(id: u64, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError {
+            id,
+            repr: Repr::Panic(SyncPayload(payload)),
+        }
+    }
+
+    /// Whether the goroutine panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// Whether the goroutine was cancelled (`abort` or runtime shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The id of the goroutine this error is about.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The panic payload, to re-raise it with `std::panic::resume_unwind` (Go's `recover`
+    /// value). Panics if the goroutine was cancelled instead.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("JoinError::into_panic called on a cancelled goroutine's error")
+    }
+
+    /// The panic payload, or the error itself if the goroutine was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p.0),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    fn message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => {
+                let any: &(dyn Any + Send) = &*p.0;
+                if let Some(s) = any.downcast_ref::<&'static str>() {
+                    Some(s)
+                } else {
+                    any.downcast_ref::<String>().map(|s| s.as_str())
+                }
+            }
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.message()) {
+            (Repr::Cancelled, _) => write!(f, "goroutine {} was cancelled", self.id),
+            (Repr::Panic(_), Some(m)) => write!(f, "goroutine {} panicked: {m}", self.id),
+            (Repr::Panic(_), None) => write!(f, "goroutine {} panicked", self.id),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.message()) {
+            (Repr::Cancelled, _) => write!(f, "JoinError::Cancelled({})", self.id),
+            (Repr::Panic(_), Some(m)) => write!(f, "JoinError::Panic({}, {m:?})", self.id),
+            (Repr::Panic(_), None) => write!(f, "JoinError::Panic({}, ..)", self.id),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e.to_string())
+    }
+}

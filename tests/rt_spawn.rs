@@ -1,0 +1,261 @@
+//! Spawning goroutines, joining them, and their results.
+mod common;
+
+use gorun::runtime::{Builder, Runtime};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn rt(workers: usize) -> Runtime {
+    Builder::new().workers(workers).build().unwrap()
+}
+
+#[test]
+fn a_million_goroutines_all_complete() {
+    let _w = common::watchdog("a_million_goroutines_all_complete", 120);
+    let rt = rt(2);
+    let n = 1_000_000;
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    rt.block_on(async move {
+        let wg_done = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let d = d.clone();
+            let w = wg_done.clone();
+            handles.push(gorun::go(async move {
+                d.fetch_add(1, Relaxed);
+                w.fetch_add(1, Relaxed);
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(done.load(Relaxed), n);
+}
+
+#[test]
+fn nested_spawns_reach_the_bottom() {
+    let _w = common::watchdog("nested_spawns_reach_the_bottom", 30);
+    fn spawn_tree(depth: u32) -> gorun::JoinHandle<u64> {
+        gorun::go(async move {
+            if depth == 0 {
+                return 1;
+            }
+            let a = spawn_tree(depth - 1);
+            let b = spawn_tree(depth - 1);
+            a.await.unwrap() + b.await.unwrap()
+        })
+    }
+    let leaves = rt(2).block_on(async { spawn_tree(12).await.unwrap() });
+    assert_eq!(leaves, 1 << 12);
+}
+
+#[test]
+fn chain_of_goroutines_each_spawning_the_next() {
+    let _w = common::watchdog("chain_of_goroutines_each_spawning_the_next", 30);
+    fn link(left: u32, done: Arc<AtomicBool>) {
+        gorun::go(async move {
+            if left == 0 {
+                done.store(true, Release);
+            } else {
+                link(left - 1, done);
+            }
+        });
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let rt = rt(2);
+    let d = done.clone();
+    rt.block_on(async move {
+        link(100_000, d.clone());
+        while !d.load(Acquire) {
+            gorun::yield_now().await;
+        }
+    });
+    assert!(done.load(Acquire));
+}
+
+#[test]
+fn values_come_back_through_join_handles() {
+    let _w = common::watchdog("values_come_back_through_join_handles", 20);
+    let out = rt(2).block_on(async {
+        let s = gorun::go(async { String::from("gopher") });
+        let v = gorun::go(async { vec![1, 2, 3] });
+        (s.await.unwrap(), v.await.unwrap())
+    });
+    assert_eq!(out, ("gopher".to_string(), vec![1, 2, 3]));
+}
+
+#[test]
+fn abort_cancels_a_waiting_goroutine_and_drops_its_future() {
+    let _w = common::watchdog("abort_cancels_a_waiting_goroutine", 20);
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Release);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let (d, s) = (dropped.clone(), started.clone());
+    let err = rt(2).block_on(async move {
+        let h = gorun::go(async move {
+            let _guard = SetOnDrop(d);
+            s.store(true, Release);
+            std::future::pending::<()>().await;
+        });
+        while !started.load(Acquire) {
+            gorun::yield_now().await;
+        }
+        h.abort();
+        h.await.unwrap_err()
+    });
+    assert!(err.is_cancelled());
+    assert!(!err.is_panic());
+    assert!(
+        dropped.load(Acquire),
+        "the aborted goroutine's future was not dropped"
+    );
+}
+
+#[test]
+fn abort_after_completion_keeps_the_result() {
+    let _w = common::watchdog("abort_after_completion_keeps_the_result", 20);
+    let v = rt(2).block_on(async {
+        let h = gorun::go(async { 9 });
+        while !h.is_finished() {
+            gorun::yield_now().await;
+        }
+        h.abort();
+        h.await
+    });
+    assert_eq!(v.unwrap(), 9);
+}
+
+#[test]
+fn dropping_the_handle_detaches_the_goroutine() {
+    let _w = common::watchdog("dropping_the_handle_detaches_the_goroutine", 20);
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let rt = rt(2);
+    rt.block_on(async move {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        drop(gorun::go(async move {
+            // Keep running well after the handle is gone.
+            for _ in 0..100 {
+                gorun::yield_now().await;
+            }
+            r.store(true, Release);
+            tx.send(()).unwrap();
+        }));
+        gorun::go_blocking(move || rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .await
+            .unwrap();
+    });
+    assert!(ran.load(Acquire));
+}
+
+#[test]
+fn a_panicking_goroutine_does_not_stop_the_others() {
+    let _w = common::watchdog("a_panicking_goroutine_does_not_stop_the_others", 20);
+    let rt = rt(2);
+    let (errs, oks) = rt.block_on(async {
+        let hs: Vec<_> = (0..100)
+            .map(|i| {
+                gorun::go(async move {
+                    if i % 10 == 0 {
+                        panic!("goroutine failed on purpose: {i}");
+                    }
+                    i
+                })
+            })
+            .collect();
+        let (mut errs, mut oks) = (0, 0);
+        for h in hs {
+            match h.await {
+                Ok(_) => oks += 1,
+                Err(e) => {
+                    assert!(e.is_panic());
+                    assert!(e.to_string().contains("failed on purpose"), "{e}");
+                    errs += 1;
+                }
+            }
+        }
+        (errs, oks)
+    });
+    assert_eq!((errs, oks), (10, 90));
+    // The workers survived: the runtime still runs goroutines.
+    assert_eq!(rt.block_on(gorun::go(async { 5 })).unwrap(), 5);
+}
+
+#[test]
+fn into_panic_returns_the_payload() {
+    let _w = common::watchdog("into_panic_returns_the_payload", 20);
+    let err = rt(1)
+        .block_on(gorun::go(async { std::panic::panic_any(17u32) }))
+        .unwrap_err();
+    assert_eq!(*err.into_panic().downcast::<u32>().unwrap(), 17);
+}
+
+#[test]
+fn num_goroutine_counts_live_goroutines() {
+    let _w = common::watchdog("num_goroutine_counts_live_goroutines", 20);
+    let rt = rt(2);
+    rt.block_on(async {
+        let base = gorun::num_goroutine();
+        assert!(base >= 1, "block_on's future counts as a goroutine");
+        let hs: Vec<_> = (0..10)
+            .map(|_| gorun::go(std::future::pending::<()>()))
+            .collect();
+        assert_eq!(gorun::num_goroutine(), base + 10);
+        for h in &hs {
+            h.abort();
+        }
+        for h in hs {
+            assert!(h.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(gorun::num_goroutine(), base);
+    });
+}
+
+#[test]
+fn go_blocking_runs_on_the_blocking_pool() {
+    let _w = common::watchdog("go_blocking_runs_on_the_blocking_pool", 20);
+    let rt = Builder::new()
+        .workers(1)
+        .max_blocking_threads(4)
+        .build()
+        .unwrap();
+    let names = rt.block_on(async {
+        let hs: Vec<_> = (0..8)
+            .map(|_| {
+                gorun::go_blocking(|| {
+                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::current().name().unwrap_or("").to_string()
+                })
+            })
+            .collect();
+        let mut names = vec![];
+        for h in hs {
+            names.push(h.await.unwrap());
+        }
+        names
+    });
+    assert!(names.iter().all(|n| n.contains("blocking")), "{names:?}");
+    let distinct: std::collections::HashSet<_> = names.iter().collect();
+    assert!(
+        distinct.len() <= 4,
+        "more blocking threads than the bound: {distinct:?}"
+    );
+}
+
+#[test]
+fn a_panicking_blocking_closure_gives_a_join_error() {
+    let _w = common::watchdog("a_panicking_blocking_closure_gives_a_join_error", 20);
+    let rt = rt(1);
+    let err = rt
+        .block_on(gorun::go_blocking(|| -> u8 { panic!("blocking boom") }))
+        .unwrap_err();
+    assert!(err.is_panic());
+}
