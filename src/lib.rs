@@ -63,9 +63,7 @@ where
     F::Output: Send + 'static,
 {
     let location = std::panic::Location::caller();
-    runtime::current_or_global()
-        .shared
-        .spawn(fut, location)
+    runtime::current_or_global().shared.spawn(fut, location)
 }
 
 /// Runs blocking code (file I/O, a long computation, a C call) on the runtime's blocking-thread

@@ -52,7 +52,10 @@ impl Builder {
     /// If `n` is 0.
     #[track_caller]
     pub fn workers(mut self, n: usize) -> Builder {
-        assert!(n > 0, "runtime::Builder::workers: the worker count must be at least 1");
+        assert!(
+            n > 0,
+            "runtime::Builder::workers: the worker count must be at least 1"
+        );
         assert!(
             n <= 0x7FFF,
             "runtime::Builder::workers: at most 32767 workers are supported"

@@ -44,9 +44,7 @@ pub(crate) fn enter(handle: Handle) -> EnterGuard {
 
 /// Whether this thread is inside `block_on` (or a blocking-pool thread) of some runtime.
 pub(crate) fn is_entered() -> bool {
-    ENTERED
-        .try_with(|e| e.borrow().is_some())
-        .unwrap_or(false)
+    ENTERED.try_with(|e| e.borrow().is_some()).unwrap_or(false)
 }
 
 /// The error of [`Handle::try_current`] outside any runtime.
@@ -126,7 +124,8 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.spawn_blocking(f, std::panic::Location::caller())
+        self.shared
+            .spawn_blocking(f, std::panic::Location::caller())
     }
 
     /// Live goroutines on this runtime (spawned ones not yet finished, plus futures being

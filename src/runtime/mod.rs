@@ -225,7 +225,12 @@ impl Runtime {
             let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
             while *exited < threads.len() {
                 match deadline {
-                    None => exited = shared.exited_cv.wait(exited).unwrap_or_else(|e| e.into_inner()),
+                    None => {
+                        exited = shared
+                            .exited_cv
+                            .wait(exited)
+                            .unwrap_or_else(|e| e.into_inner())
+                    }
                     Some(d) => {
                         let now = Instant::now();
                         if now >= d {

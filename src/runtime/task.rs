@@ -130,7 +130,10 @@ impl Shared {
         location: &'static Location<'static>,
         blocking: bool,
         schedule: S,
-    ) -> (Option<Runnable>, async_task::Task<Result<F::Output, JoinError>, TaskMeta>)
+    ) -> (
+        Option<Runnable>,
+        async_task::Task<Result<F::Output, JoinError>, TaskMeta>,
+    )
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -150,9 +153,10 @@ impl Shared {
         // only borrow of the wrapper is of the task's own metadata, which async-task keeps alive
         // for as long as the future exists (the documented exception for metadata).
         let (runnable, task) = unsafe {
-            async_task::Builder::new()
-                .metadata(meta)
-                .spawn_unchecked(|meta| Goroutine { meta, fut }, async_task::WithInfo(schedule))
+            async_task::Builder::new().metadata(meta).spawn_unchecked(
+                |meta| Goroutine { meta, fut },
+                async_task::WithInfo(schedule),
+            )
         };
         let meta = runnable.metadata();
         match self.registry.insert(meta.id, runnable.waker(), meta) {
@@ -230,7 +234,10 @@ impl<F> Unpin for BlockingFn<F> {}
 impl<F: FnOnce() -> R, R> Future for BlockingFn<F> {
     type Output = R;
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<R> {
-        let f = self.0.take().expect("blocking task polled after completion");
+        let f = self
+            .0
+            .take()
+            .expect("blocking task polled after completion");
         Poll::Ready(f())
     }
 }

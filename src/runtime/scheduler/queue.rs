@@ -163,7 +163,11 @@ impl<T: Task> Queue<T> {
     /// Only `dst`'s owning worker may call this, and `dst` must be empty.
     pub(crate) unsafe fn steal_into(&self, dst: &Queue<T>) -> Option<T> {
         let dst_tail = dst.tail.load(Relaxed);
-        debug_assert_eq!(dst_tail, dst.head.load(Acquire), "steal into a non-empty queue");
+        debug_assert_eq!(
+            dst_tail,
+            dst.head.load(Acquire),
+            "steal into a non-empty queue"
+        );
         loop {
             let head = self.head.load(Acquire);
             let tail = self.tail.load(Acquire);
@@ -311,7 +315,12 @@ pub(crate) mod tests {
             taken[*t].fetch_add(1, Relaxed);
         }
         for (i, c) in taken.iter().enumerate() {
-            assert_eq!(c.load(Relaxed), 1, "task {i} taken {} times", c.load(Relaxed));
+            assert_eq!(
+                c.load(Relaxed),
+                1,
+                "task {i} taken {} times",
+                c.load(Relaxed)
+            );
         }
     }
 }
