@@ -61,8 +61,13 @@ impl Idle {
     }
 
     /// Whether a notification should wake someone: nobody searches and somebody sleeps.
+    ///
+    /// A read-modify-write rather than a load: an RMW reads the latest value in `state`'s
+    /// modification order and synchronizes with the parking worker's RMW, so the argument in
+    /// the module docs holds even with only acquire/release reasoning (which is all loom
+    /// models of SeqCst, and all this needs).
     fn should_wake(&self) -> bool {
-        let s = self.state.load(SeqCst);
+        let s = self.state.fetch_add(0, SeqCst);
         Self::searching(s) == 0 && Self::unparked(s) < self.num_workers
     }
 

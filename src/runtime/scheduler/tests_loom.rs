@@ -35,10 +35,13 @@ struct Rt {
     slot: DriverSlot<FakeDriver>,
     /// The run queues, reduced to a count of tasks.
     queue: AtomicUsize,
+    /// Tasks run so far; the model ends (like a shutdown) when all `total` have run.
+    consumed: AtomicUsize,
+    total: usize,
 }
 
 impl Rt {
-    fn new(workers: usize) -> Arc<Rt> {
+    fn new(workers: usize, total: usize) -> Arc<Rt> {
         Arc::new(Rt {
             idle: Idle::new(workers),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
@@ -47,6 +50,8 @@ impl Rt {
                 cv: Condvar::new(),
             }),
             queue: AtomicUsize::new(0),
+            consumed: AtomicUsize::new(0),
+            total,
         })
     }
 
@@ -73,11 +78,23 @@ impl Rt {
         self.notify_parked();
     }
 
-    /// One worker: runs until it has taken `want` tasks.
-    fn worker(&self, idx: usize, want: usize) {
-        let mut got = 0;
+    fn finished(&self) -> bool {
+        self.consumed.load(SeqCst) == self.total
+    }
+
+    /// Runs one task; the one that runs the last task shuts the model down (wakes everyone).
+    fn run_task(&self) {
+        if self.consumed.fetch_add(1, SeqCst) + 1 == self.total {
+            for p in &self.parkers {
+                p.unpark(&self.slot);
+            }
+        }
+    }
+
+    /// One worker, as `Worker::run_loop`: runs until every task has run.
+    fn worker(&self, idx: usize) {
         let mut searching = false;
-        while got < want {
+        while !self.finished() {
             if self.take() {
                 if searching {
                     searching = false;
@@ -85,7 +102,7 @@ impl Rt {
                         self.notify_parked();
                     }
                 }
-                got += 1;
+                self.run_task();
                 continue;
             }
             if !searching && self.idle.transition_to_searching() {
@@ -99,6 +116,9 @@ impl Rt {
             }
             loop {
                 self.parkers[idx].park(&self.slot, None);
+                if self.finished() {
+                    return;
+                }
                 if self.queue.load(SeqCst) > 0 {
                     if !self.idle.unpark_self(idx) {
                         searching = true;
@@ -111,18 +131,15 @@ impl Rt {
                 }
             }
         }
-        if searching {
-            self.idle.transition_from_searching();
-        }
     }
 }
 
 #[test]
 fn one_worker_one_external_submit() {
     crate::loom::model(|| {
-        let rt = Rt::new(1);
+        let rt = Rt::new(1, 1);
         let r = rt.clone();
-        let w = thread::spawn(move || r.worker(0, 1));
+        let w = thread::spawn(move || r.worker(0));
         rt.submit();
         w.join().unwrap();
     });
@@ -130,11 +147,11 @@ fn one_worker_one_external_submit() {
 
 #[test]
 fn two_workers_two_submits() {
-    crate::loom::model(|| {
-        let rt = Rt::new(2);
+    crate::loom::model_bounded(3, || {
+        let rt = Rt::new(2, 2);
         let (r0, r1) = (rt.clone(), rt.clone());
-        let w0 = thread::spawn(move || r0.worker(0, 1));
-        let w1 = thread::spawn(move || r1.worker(1, 1));
+        let w0 = thread::spawn(move || r0.worker(0));
+        let w1 = thread::spawn(move || r1.worker(1));
         rt.submit();
         rt.submit();
         w0.join().unwrap();
@@ -145,7 +162,7 @@ fn two_workers_two_submits() {
 #[test]
 fn parker_unpark_before_and_during_park() {
     crate::loom::model(|| {
-        let rt = Rt::new(2);
+        let rt = Rt::new(2, 0);
         // Hold the driver so worker 1 parks on its condvar.
         let r = rt.clone();
         let t = thread::spawn(move || {
