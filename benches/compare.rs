@@ -111,7 +111,11 @@ pub struct Tally {
 
 impl Tally {
     pub fn new(open: u64) -> Tally {
-        Tally { sum: 0, count: 0, open }
+        Tally {
+            sum: 0,
+            count: 0,
+            open,
+        }
     }
 
     /// Records one receive; returns false when it reported a closed channel.
@@ -349,7 +353,8 @@ fn parse_options(args: &[String]) -> Options {
             "--quick" => opts.quick = true,
             "--rounds" => opts.rounds = value("--rounds").parse().expect("--rounds N"),
             "--timeout" => {
-                opts.timeout = Duration::from_secs(value("--timeout").parse().expect("--timeout SECS"))
+                opts.timeout =
+                    Duration::from_secs(value("--timeout").parse().expect("--timeout SECS"))
             }
             s if s.starts_with("--") => eprintln!("compare: ignoring unknown option {s}"),
             s => names.push(s.to_string()),
@@ -545,43 +550,61 @@ fn measure(w: &Workload, size: u64, opts: &Options, programs: &[Option<PathBuf>]
     }
 }
 
-/// gorun's cell and the fastest and the leanest peer (column index, ms or MB) of a row.
-fn best_peers(row: &Row) -> (Option<(f64, f64)>, Option<(usize, f64)>, Option<(usize, f64)>) {
-    let mut fastest: Option<(usize, f64)> = None;
-    let mut leanest: Option<(usize, f64)> = None;
-    let mut gorun = None;
-    for (col, cell) in row.cells.iter().enumerate() {
-        if let Cell::Median { ms, rss_mb } = *cell {
-            if COLUMNS[col] == "gorun" {
-                gorun = Some((ms, rss_mb));
-                continue;
-            }
-            if fastest.map_or(true, |(_, b)| ms < b) {
-                fastest = Some((col, ms));
-            }
-            if leanest.map_or(true, |(_, b)| rss_mb < b) {
-                leanest = Some((col, rss_mb));
+/// What a row says about gorun against its peers.
+struct Standing {
+    /// gorun's median (ms, MB), if measured.
+    gorun: Option<(f64, f64)>,
+    /// The fastest peer: (column, ms).
+    fastest: Option<(usize, f64)>,
+    /// The peer with the lowest peak RSS: (column, MB).
+    leanest: Option<(usize, f64)>,
+}
+
+impl Standing {
+    fn of(row: &Row) -> Standing {
+        let mut st = Standing {
+            gorun: None,
+            fastest: None,
+            leanest: None,
+        };
+        for (col, cell) in row.cells.iter().enumerate() {
+            if let Cell::Median { ms, rss_mb } = *cell {
+                if COLUMNS[col] == "gorun" {
+                    st.gorun = Some((ms, rss_mb));
+                    continue;
+                }
+                if st.fastest.map_or(true, |(_, b)| ms < b) {
+                    st.fastest = Some((col, ms));
+                }
+                if st.leanest.map_or(true, |(_, b)| rss_mb < b) {
+                    st.leanest = Some((col, rss_mb));
+                }
             }
         }
+        st
     }
-    (gorun, fastest, leanest)
+
+    /// gorun's time over the fastest peer's.
+    fn ratio(&self) -> Option<f64> {
+        match (self.gorun, self.fastest) {
+            (Some((g, _)), Some((_, b))) if b > 0.0 => Some(g / b),
+            _ => None,
+        }
+    }
 }
 
 /// The machine-readable line printed after each workload.
 fn result_line(row: &Row) -> String {
-    let (gorun, fastest, leanest) = best_peers(row);
+    let st = Standing::of(row);
+    let (gorun, fastest, leanest) = (st.gorun, st.fastest, st.leanest);
     let num = |x: Option<f64>, prec: usize| x.map_or("NA".to_string(), |v| format!("{v:.prec$}"));
-    let ratio = match (gorun, fastest) {
-        (Some((g, _)), Some((_, b))) if b > 0.0 => Some(g / b),
-        _ => None,
-    };
     format!(
         "RESULT workload={} gorun_ms={} best_peer={} best_ms={} ratio={} gorun_rss_mb={} best_rss_mb={} best_rss_peer={}",
         row.name,
         num(gorun.map(|g| g.0), 1),
         fastest.map_or("NA", |(c, _)| COLUMNS[c]),
         num(fastest.map(|f| f.1), 1),
-        num(ratio, 2),
+        num(st.ratio(), 2),
         num(gorun.map(|g| g.1), 1),
         num(leanest.map(|l| l.1), 1),
         leanest.map_or("NA", |(c, _)| COLUMNS[c]),
@@ -612,10 +635,9 @@ fn print_table(rows: &[Row]) {
                 Cell::Absent => format!(" {:>10}", "-"),
             };
         }
-        let ratio = match best_peers(row) {
-            (Some((g, _)), Some((_, b)), _) if b > 0.0 => format!("{:.2}", g / b),
-            _ => "-".into(),
-        };
+        let ratio = Standing::of(row)
+            .ratio()
+            .map_or("-".into(), |r| format!("{r:.2}"));
         line += &format!(" {ratio:>7}");
         for cell in &row.cells {
             line += &match cell {
@@ -652,7 +674,9 @@ fn main() {
             },
             _ if SIDES.iter().any(|(n, _)| *n == c) => Some(exe.clone()),
             _ => {
-                notes.push(format!("{c} is not built into this binary; its column is empty"));
+                notes.push(format!(
+                    "{c} is not built into this binary; its column is empty"
+                ));
                 None
             }
         })

@@ -201,7 +201,10 @@ fn mpmc(n: u64) -> Duration {
             sum += s;
             count += c;
         }
-        assert_eq!((count, sum), (per * MPMC_SENDERS, sum_below(per * MPMC_SENDERS)));
+        assert_eq!(
+            (count, sum),
+            (per * MPMC_SENDERS, sum_below(per * MPMC_SENDERS))
+        );
     })
 }
 
@@ -239,7 +242,8 @@ fn skynet_node(out: Sender<u64>, num: u64, size: u64) {
 fn select(n: u64) -> Duration {
     run(async move {
         let per = n / SELECT_CHANNELS;
-        let mut rxs: Vec<Receiver<u64>> = (0..SELECT_CHANNELS)
+        // Boxed: `next()` needs an `Unpin` stream and async-channel's `Receiver` is not.
+        let mut rxs: Vec<Pin<Box<Receiver<u64>>>> = (0..SELECT_CHANNELS)
             .map(|s| {
                 let (tx, rx) = bounded(1);
                 EX.spawn(async move {
@@ -248,7 +252,7 @@ fn select(n: u64) -> Duration {
                     }
                 })
                 .detach();
-                rx
+                Box::pin(rx)
             })
             .collect();
         let [r0, r1, r2, r3] = &mut rxs[..] else {

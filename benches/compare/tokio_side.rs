@@ -163,7 +163,10 @@ fn mpmc(n: u64) -> Duration {
             sum += s;
             count += c;
         }
-        assert_eq!((count, sum), (per * MPMC_SENDERS, sum_below(per * MPMC_SENDERS)));
+        assert_eq!(
+            (count, sum),
+            (per * MPMC_SENDERS, sum_below(per * MPMC_SENDERS))
+        );
     })
 }
 
