@@ -414,6 +414,22 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The first `h` and last `t` lines of `s` (a panic message tends to be at one end or the
+/// other: Rust's at the end, Go's before the goroutine dump).
+fn head_tail(s: &str, h: usize, t: usize) -> String {
+    let lines: Vec<&str> = s.trim_end().lines().collect();
+    if lines.len() <= h + t {
+        return lines.join("\n");
+    }
+    let skipped = format!("... ({} lines)", lines.len() - h - t);
+    let kept = lines[..h]
+        .iter()
+        .copied()
+        .chain([skipped.as_str()])
+        .chain(lines[lines.len() - t..].iter().copied());
+    kept.collect::<Vec<_>>().join("\n")
+}
+
 /// Runs `program --child WORKLOAD RUNTIME SIZE` in a fresh process, killing it past `timeout`,
 /// and parses its `ms=.. rss_kb=..` line.
 fn run_child(
@@ -426,6 +442,7 @@ fn run_child(
     let mut cmd = Command::new(program);
     cmd.args(["--child", workload, runtime, &size.to_string()])
         .env("GOMAXPROCS", WORKERS.to_string())
+        .env("RUST_BACKTRACE", "0") // the panic message, not a backtrace, in the stderr tail
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -465,7 +482,15 @@ fn run_child(
             None => format!("no `ms=.. rss_kb=..` line in stdout {:?}", tail(&stdout, 3)),
         },
     };
-    Err(format!("{why}\n{}", tail(&stderr, 12)))
+    let stderr = head_tail(&stderr, 4, 10);
+    if stderr.is_empty() {
+        Err(why)
+    } else {
+        Err(format!(
+            "{why}; stderr ends:\n    {}",
+            stderr.replace('\n', "\n    ")
+        ))
+    }
 }
 
 fn parse_sample(stdout: &str) -> Option<Sample> {
@@ -650,7 +675,7 @@ fn print_table(rows: &[Row]) {
     }
     println!("(median wall ms of the workload; ratio = gorun / fastest peer; MB = peak RSS)");
     for f in failures {
-        println!("\nFAILED {f}");
+        println!("FAILED {f}");
     }
 }
 

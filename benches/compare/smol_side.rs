@@ -10,8 +10,9 @@
 //! - there is no WaitGroup: `waitgroup` and `sleep` give each task a clone of a `Sender<()>`
 //!   that it drops when done; the waiter's `recv` fails once the last clone is gone (the
 //!   counter-and-wake-up a WaitGroup is).
-//! - `select` is `futures::select!` over the receivers as fused streams: a closed receiver is
-//!   terminated and never chosen again, as Go's nil channel.
+//! - `select` is `futures::select!` over the receivers as fused streams: a closed and drained
+//!   receiver is terminated and never chosen again, as Go's nil channel; `complete` ends the
+//!   loop once all are.
 //! - `async_io::Timer` registers on first poll, so `timers` polls each once and stops it by
 //!   dropping it (which deregisters it).
 
@@ -268,7 +269,8 @@ fn select(n: u64) -> Duration {
                 complete => break,
             }
         }
-        assert_eq!(t.open, 0);
+        // No check of `t.open`: a closed and drained async-channel receiver reports itself
+        // terminated, so `select!` may skip it before it yields its `None`.
         t.check(per * SELECT_CHANNELS);
     })
 }
