@@ -1,0 +1,3 @@
+module gorun.local/benches/go
+
+go 1.19
