@@ -65,7 +65,7 @@ async fn run(cap: usize, total: u64) {
     for r in 0..RECEIVERS {
         let c = c.receiver();
         receivers.push(tokio::spawn(async move {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (r as u64 + 1) * 7919);
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((r as u64 + 1) * 7919));
             let mut got = Vec::new();
             let mut last = [None::<u64>; SENDERS as usize];
             let mut cancelled = 0u64;

@@ -223,18 +223,23 @@ fn bodies_can_break_continue_and_use_question_mark() {
 
 #[test]
 fn bodies_can_await_and_return() {
-    async fn first(a: &Chan<u8>) -> u8 {
-        select! {
-            recv(a) -> v => {
-                let w = async { v.unwrap() * 2 }.await;
-                return w;
-            },
+    async fn first_nonzero(a: &Chan<u8>) -> u8 {
+        loop {
+            select! {
+                recv(a) -> v => {
+                    let w = async { v.unwrap() * 2 }.await;
+                    if w > 0 {
+                        return w;
+                    }
+                },
+            }
         }
     }
     futures::executor::block_on(async {
-        let a = chan(1);
+        let a = chan(2);
+        a.try_send(0).unwrap();
         a.try_send(21).unwrap();
-        assert_eq!(first(&a).await, 42);
+        assert_eq!(first_nonzero(&a).await, 42);
     });
 }
 

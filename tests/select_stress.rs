@@ -95,7 +95,10 @@ async fn run(cap: usize) {
     for s in senders {
         to_a += s.await.unwrap();
     }
-    assert!(to_a > 0 && u64::from(to_a) < n, "one channel never chosen: {to_a}");
+    assert!(
+        to_a > 0 && u64::from(to_a) < n,
+        "one channel never chosen: {to_a}"
+    );
     a.close();
     b.close();
     let mut seen = vec![false; n as usize];
