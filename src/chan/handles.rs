@@ -474,3 +474,54 @@ impl<T> Sink<T> for Sender<T> {
         Pin::new(this).poll_flush(cx)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::chan;
+
+    /// Runs `f` on a fresh thread marked as a gorun worker and returns its panic message.
+    fn panic_on_worker(f: impl FnOnce() + Send + 'static) -> String {
+        let r = std::thread::spawn(move || {
+            crate::runtime::set_on_worker_thread(true);
+            f();
+        })
+        .join();
+        let e = r.expect_err("blocking call did not panic on a worker thread");
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn recv_blocking_panics_on_a_worker_thread() {
+        let msg = panic_on_worker(|| {
+            let c = chan::<u8>(1);
+            c.try_send(1).unwrap();
+            let _ = c.recv_blocking();
+        });
+        assert!(
+            msg.contains("recv_blocking") && msg.contains("worker thread"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn send_blocking_panics_on_a_worker_thread() {
+        let msg = panic_on_worker(|| {
+            let c = chan::<u8>(1);
+            let _ = c.sender().send_blocking(1);
+        });
+        assert!(
+            msg.contains("send_blocking") && msg.contains("worker thread"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn blocking_calls_work_on_plain_threads() {
+        let c = chan::<u8>(1);
+        c.send_blocking(1).unwrap();
+        assert_eq!(c.receiver().recv_blocking(), Some(1));
+    }
+}
