@@ -369,3 +369,31 @@ fn select_future_is_send() {
         select! { recv(c) -> _v => () }
     });
 }
+
+#[test]
+fn bodies_may_set_a_channel_to_nil() {
+    // Go's idiom for disabling a case once its channel is closed.
+    futures::executor::block_on(async {
+        let mut a = chan::<u8>(2);
+        let mut b = chan::<u8>(2);
+        a.try_send(1).unwrap();
+        b.try_send(2).unwrap();
+        a.close();
+        b.close();
+        let mut got = vec![];
+        while !(a.is_nil() && b.is_nil()) {
+            select! {
+                recv(a) -> v => match v {
+                    Some(v) => got.push(v),
+                    None => a = Chan::nil(),
+                },
+                recv(b) -> v => match v {
+                    Some(v) => got.push(v),
+                    None => b = Chan::nil(),
+                },
+            }
+        }
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}

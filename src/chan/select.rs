@@ -671,26 +671,39 @@ macro_rules! __select_gen {
     (@cases [$([$kind:ident $i:tt ($($op:tt)*) ($p:pat) ($body:expr)])*]
      @default [$($def:tt)*]) => {{
         // Operands and send values, once each, in source order. Temporaries in a match
-        // scrutinee live until the end of the match, so `recv(after(d))` borrows fine.
-        match ($($crate::__select_gen!(@operand $kind $($op)*),)*) {
-            #[allow(unused_variables, unused_mut, clippy::unused_unit)]
-            mut __gorun_ops => {
-                #[allow(unused_mut, clippy::unused_unit)]
-                let mut __gorun_cases = ($($crate::__select_gen!(@case $kind __gorun_ops . $i),)*);
-                let __gorun_idx = $crate::chan::__private::select(
-                    [$(&mut __gorun_cases.$i as &mut (dyn $crate::chan::__private::SelectCase + ::core::marker::Send),)*],
-                    $crate::__select_gen!(@has_default $($def)*),
-                )
-                .await;
-                #[allow(unreachable_patterns)]
-                match __gorun_idx {
-                    $($i => {
-                        let $p = __gorun_cases.$i.take();
-                        $body
-                    })*
-                    _ => $crate::__select_gen!(@default_body $($def)*),
+        // scrutinee live until the end of the match, so `recv(after(d))` borrows fine. The
+        // chosen case's result is moved out before the borrows end, so bodies may reassign or
+        // move the channels (`c = Chan::nil()`).
+        #[allow(unused_mut, unused_variables, clippy::unused_unit)]
+        let (__gorun_idx, mut __gorun_res) =
+            match ($($crate::__select_gen!(@operand $kind $($op)*),)*) {
+                mut __gorun_ops => {
+                    let mut __gorun_cases =
+                        ($($crate::__select_gen!(@case $kind __gorun_ops . $i),)*);
+                    let __gorun_idx = $crate::chan::__private::select(
+                        [$(&mut __gorun_cases.$i
+                            as &mut (dyn $crate::chan::__private::SelectCase
+                                + ::core::marker::Send),)*],
+                        $crate::__select_gen!(@has_default $($def)*),
+                    )
+                    .await;
+                    (
+                        __gorun_idx,
+                        ($(if __gorun_idx == $i {
+                            ::core::option::Option::Some(__gorun_cases.$i.take())
+                        } else {
+                            ::core::option::Option::None
+                        },)*),
+                    )
                 }
-            }
+            };
+        #[allow(unreachable_patterns)]
+        match __gorun_idx {
+            $($i => {
+                let $p = __gorun_res.$i.take().unwrap();
+                $body
+            })*
+            _ => $crate::__select_gen!(@default_body $($def)*),
         }
     }};
     (@operand recv $ch:expr) => { &$ch };
