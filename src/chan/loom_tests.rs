@@ -133,3 +133,30 @@ fn dropped_select_returns_handed_value() {
         assert_eq!(a.try_recv(), Err(TryRecvError::Empty));
     });
 }
+
+/// Two receivers wait; a blocking send notifies one, which is dropped at any moment: the
+/// other must still get the value (the wake-up is passed on), and the send must complete.
+#[test]
+fn notification_is_passed_on_by_a_dropped_receiver() {
+    crate::loom::model(|| {
+        let c = make::<u32>(0);
+        let (c2, c3) = (c.clone(), c.clone());
+        let mut r1 = c.recv();
+        assert!(poll_once(&mut r1).is_pending());
+        let other = thread::spawn(move || block_on(c3.recv()));
+        let sender = thread::spawn(move || block_on(c2.send(1)).is_ok());
+        match poll_once(&mut r1) {
+            Poll::Ready(v) => {
+                // r1 got it; unblock the other receiver.
+                assert_eq!(v, Some(1));
+                c.close();
+                assert_eq!(other.join().unwrap(), None);
+            }
+            Poll::Pending => {
+                drop(r1);
+                assert_eq!(other.join().unwrap(), Some(1));
+            }
+        }
+        assert!(sender.join().unwrap());
+    });
+}
