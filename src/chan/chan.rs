@@ -562,12 +562,11 @@ impl<T> Inner<T> {
         &self,
         value: &mut Option<T>,
         key: &mut Option<usize>,
-        cx: Option<&mut Context<'_>>,
+        mut cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), SendError<T>>> {
-        if let Some(cx) = &cx {
-            // `cx` is only absent for `Sink::start_send`, which must not yield.
-            let mut cx2 = Context::from_waker(cx.waker());
-            if coop::poll_proceed(&mut cx2).is_pending() {
+        // `cx` is only absent for `Sink::start_send`, which must not yield.
+        if let Some(cx) = cx.as_deref_mut() {
+            if coop::poll_proceed(cx).is_pending() {
                 return Poll::Pending;
             }
         }
