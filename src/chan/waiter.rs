@@ -26,7 +26,7 @@ pub(crate) enum Status {
     Notified,
     /// Receive waiter: unlinked, and the channel's one in-flight value is in `value`
     /// (unbuffered channels only, from a non-blocking send). Leaving without taking it must
-    /// give it back (`Inner::return_handed`).
+    /// give it back (`State::return_handed`).
     Handed,
     /// Send waiter: a receiver took `value`; the send has completed.
     Done,
