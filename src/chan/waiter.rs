@@ -1,0 +1,217 @@
+//! Waiter records and the two intrusive wait queues of a channel.
+//!
+//! A blocked operation is one [`Waiter`] in the channel's slab (so parking allocates nothing
+//! once the slab has grown to the channel's peak number of waiters). Queues are doubly linked
+//! lists threaded through the slab by key, so unlinking a cancelled waiter is O(1), as with
+//! Go's `sudog` lists. Everything here is guarded by the channel's lock; only the
+//! [`SelectCell`] is shared between channels and is therefore atomic.
+
+use std::task::Waker;
+
+use slab::Slab;
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Arc;
+
+/// The "no key" link value.
+pub(crate) const NIL: usize = usize::MAX;
+
+/// Where a waiter stands. Written only under the channel lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Linked in `recvq` or `sendq`, waiting.
+    Queued,
+    /// Receive waiter: unlinked and woken because a value became available; it has not looked
+    /// yet. If it leaves without taking a value it must pass the wake-up on.
+    Notified,
+    /// Receive waiter: unlinked, and the channel's one in-flight value is in `value`
+    /// (unbuffered channels only, from a non-blocking send). Leaving without taking it must
+    /// give it back (`State::return_handed`).
+    Handed,
+    /// Send waiter: a receiver took `value`; the send has completed.
+    Done,
+    /// Unlinked for another reason: the channel was closed, or the waiter belongs to a
+    /// `select!` that was already decided elsewhere. It looks again when polled.
+    Woken,
+}
+
+/// One blocked operation. Guarded by the channel lock.
+pub(crate) struct Waiter<T> {
+    pub(crate) prev: usize,
+    pub(crate) next: usize,
+    pub(crate) status: Status,
+    /// The waker to call; taken (not cloned) by whoever wakes the waiter.
+    pub(crate) waker: Option<Waker>,
+    /// Send waiter: the value to send until a receiver takes it. Receive waiter: the handed
+    /// value while `status == Handed`.
+    pub(crate) value: Option<T>,
+    /// For a `select!` case: its shared claim cell and the case index.
+    pub(crate) select: Option<(Arc<SelectCell>, usize)>,
+}
+
+impl<T> Waiter<T> {
+    pub(crate) fn new(waker: Option<Waker>, value: Option<T>) -> Self {
+        Waiter {
+            prev: NIL,
+            next: NIL,
+            status: Status::Queued,
+            waker,
+            value,
+            select: None,
+        }
+    }
+
+    /// Whether an operation may still complete this waiter: plain waiters always, `select!`
+    /// cases only while their select is undecided.
+    pub(crate) fn is_live(&self) -> bool {
+        match &self.select {
+            None => true,
+            Some((cell, _)) => cell.is_waiting(),
+        }
+    }
+
+    /// Claims the waiter for completion by another party: plain waiters trivially; a
+    /// `select!` case by winning its select's claim cell.
+    pub(crate) fn claim(&self) -> bool {
+        match &self.select {
+            None => true,
+            Some((cell, idx)) => cell.try_claim(*idx),
+        }
+    }
+
+    /// Replaces the stored waker unless it already wakes the same task.
+    pub(crate) fn set_waker(&mut self, w: &Waker) {
+        match &self.waker {
+            Some(old) if old.will_wake(w) => {}
+            _ => self.waker = Some(w.clone()),
+        }
+    }
+}
+
+/// The two ends of one wait queue threaded through the slab.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    head: usize,
+    tail: usize,
+}
+
+impl Queue {
+    pub(crate) const fn new() -> Self {
+        Queue {
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == NIL
+    }
+
+    pub(crate) fn head(&self) -> Option<usize> {
+        (self.head != NIL).then_some(self.head)
+    }
+
+    pub(crate) fn push_back<T>(&mut self, slab: &mut Slab<Waiter<T>>, key: usize) {
+        let old_tail = self.tail;
+        {
+            let w = &mut slab[key];
+            w.prev = old_tail;
+            w.next = NIL;
+            w.status = Status::Queued;
+        }
+        if old_tail == NIL {
+            self.head = key;
+        } else {
+            slab[old_tail].next = key;
+        }
+        self.tail = key;
+    }
+
+    pub(crate) fn push_front<T>(&mut self, slab: &mut Slab<Waiter<T>>, key: usize) {
+        let old_head = self.head;
+        {
+            let w = &mut slab[key];
+            w.prev = NIL;
+            w.next = old_head;
+            w.status = Status::Queued;
+        }
+        if old_head == NIL {
+            self.tail = key;
+        } else {
+            slab[old_head].prev = key;
+        }
+        self.head = key;
+    }
+
+    /// Unlinks `key`, which must be linked in this queue. Leaves its status to the caller.
+    pub(crate) fn unlink<T>(&mut self, slab: &mut Slab<Waiter<T>>, key: usize) {
+        let (prev, next) = {
+            let w = &mut slab[key];
+            debug_assert_eq!(w.status, Status::Queued);
+            let pn = (w.prev, w.next);
+            w.prev = NIL;
+            w.next = NIL;
+            pn
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            slab[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            slab[next].prev = prev;
+        }
+    }
+
+    /// Unlinks and returns the head.
+    pub(crate) fn pop_front<T>(&mut self, slab: &mut Slab<Waiter<T>>) -> Option<usize> {
+        let key = self.head()?;
+        self.unlink(slab, key);
+        Some(key)
+    }
+}
+
+/// The "selected" word one `select!` shares among all its registered cases, as in Go's
+/// `selectDone`. `WAITING` while undecided; `SELF` while the select itself is looking at its
+/// cases; otherwise the index of the case another party completed. Only a transition away from
+/// `WAITING` decides the select, so exactly one party ever completes one of its cases.
+pub(crate) struct SelectCell {
+    state: AtomicUsize,
+}
+
+pub(crate) const WAITING: usize = usize::MAX;
+pub(crate) const SELF: usize = usize::MAX - 1;
+
+impl SelectCell {
+    pub(crate) fn new() -> Self {
+        SelectCell {
+            state: AtomicUsize::new(WAITING),
+        }
+    }
+
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
+    }
+
+    /// Another party's claim of case `idx`; true if it won.
+    pub(crate) fn try_claim(&self, idx: usize) -> bool {
+        self.state
+            .compare_exchange(WAITING, idx, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The select's own claim. `Err(k)`: case `k` was already completed by another party.
+    pub(crate) fn claim_self(&self) -> Result<(), usize> {
+        self.state
+            .compare_exchange(WAITING, SELF, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+    }
+
+    /// Re-arms the cell. Only the select calls this, while it holds `SELF` and has no case
+    /// registered anywhere, so no other party can be looking at it.
+    pub(crate) fn reset(&self) {
+        self.state.store(WAITING, Ordering::Release);
+    }
+}
