@@ -43,6 +43,8 @@ use std::task::{Context, Poll};
 
 /// The names a Go programmer reaches for: `use gorun::prelude::*;`.
 pub mod prelude {
+    pub use crate::chan::{chan, Chan};
+    pub use crate::select;
     pub use crate::{go, go_blocking, yield_now};
     pub use std::time::Duration;
 }
