@@ -9,14 +9,30 @@ use std::fmt::Write;
 /// ```
 /// gorun::block_on(async {
 ///     let h = gorun::go(std::future::pending::<()>());
-///     let d = gorun::runtime::dump();
-///     assert!(d.contains(&format!("goroutine {} [", h.id())), "{d}");
+///     let entry = format!("goroutine {} [waiting]", h.id());
+///     // Once it has started waiting, it is listed with where it was spawned.
+///     let mut tries = 0;
+///     while !gorun::runtime::dump().contains(&entry) {
+///         tries += 1;
+///         assert!(tries < 100_000, "never listed");
+///         gorun::yield_now().await;
+///     }
 ///     h.abort();
 /// });
 /// ```
 pub fn dump() -> String {
     let handle = super::current_or_global();
-    format_tasks(&handle.shared.registry.snapshot())
+    let waiting = handle.shared.registry.snapshot();
+    let mut out = format_tasks(&waiting);
+    let others = handle.shared.live_count().saturating_sub(waiting.len());
+    if others > 0 {
+        let _ = writeln!(
+            out,
+            "({others} more goroutines are runnable, running or in go_blocking and have not \
+             waited yet)"
+        );
+    }
+    out
 }
 
 pub(crate) fn format_tasks(tasks: &[TaskInfo]) -> String {

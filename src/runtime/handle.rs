@@ -131,7 +131,7 @@ impl Handle {
     /// Live goroutines on this runtime (spawned ones not yet finished, plus futures being
     /// driven by `block_on`).
     pub fn num_goroutine(&self) -> usize {
-        self.shared.registry.len()
+        self.shared.live_count()
             + self
                 .shared
                 .block_on_count

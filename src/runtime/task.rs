@@ -7,25 +7,34 @@
 //! [`Goroutine`], plus a [`TaskMeta`] (id, spawn location, owning runtime, abort flag, state).
 //! The schedule function captures nothing: it finds the runtime through the metadata.
 //!
-//! Every live task is in the runtime's [`Registry`] with one of its wakers, as
-//! `async-executor` keeps its `active` slab. That one structure serves:
-//! - shutdown: waking every registered task after the workers stopped makes each one be
-//!   scheduled into a queue that is then drained, dropping the `Runnable`, which drops the
-//!   future — so the destructors of tasks blocked forever (on a channel nobody will send on)
-//!   run too, and nothing leaks;
-//! - `JoinHandle::abort` (set the flag, wake the task: its next poll returns `Cancelled`);
-//! - `num_goroutine` and `runtime::dump`.
+//! Every task that has waited at least once (returned `Pending`) is in the runtime's
+//! [`Registry`] with one of its wakers, as `async-executor` keeps its `active` slab, but
+//! registered lazily: a goroutine that finishes in its first poll (most short ones) never
+//! touches it, which keeps the registry's locks off the spawn path. The registry serves:
+//! - shutdown: a task that is not in it is in a run queue (never polled, or woken), and the
+//!   queues are drained; a task in it is woken after the workers stopped, so it is scheduled
+//!   into the injection queue, which is drained too. Dropping a `Runnable` drops the future,
+//!   so the destructors of tasks blocked forever (on a channel nobody will send on) run and
+//!   nothing leaks;
+//! - `JoinHandle::abort` (set the flag, wake the task if registered: its next poll returns
+//!   `Cancelled`);
+//! - `runtime::dump` (waiting goroutines).
 //!
-//! The registry is sharded by task id (one `Mutex<Slab>` per shard) so that spawning and
-//! finishing on different workers rarely contend.
+//! `num_goroutine` comes from per-thread counters instead (spawns minus finishes), so that
+//! neither spawning nor finishing writes a cache line another worker writes.
+//!
+//! The registry is sharded by task id (one `Mutex<Slab>` per shard).
 //!
 //! # Invariants
 //!
-//! - A task's registry entry exists from before its first poll until its wrapper future is
-//!   dropped (at completion or cancellation); the entry's `meta` pointer is valid that long
+//! - A task is registered, before its first `Pending` is returned, until its wrapper future
+//!   is dropped (at completion or cancellation); the entry's `meta` pointer is valid that long
 //!   because the entry's waker keeps the task allocation alive.
-//! - Once a shard is closed (shutdown), nothing is inserted into it; a spawn then cancels the
-//!   new task at once, and its `JoinHandle` yields a cancelled `JoinError`.
+//! - `abort` vs. registration is a Dekker pair on (`aborted`, `key`), both SeqCst: either
+//!   `abort` sees the key and wakes the task, or the poll that registers sees the flag and
+//!   completes as cancelled instead of returning `Pending`.
+//! - Once a shard is closed (shutdown), nothing is inserted into it; a task that tries to
+//!   register then completes as cancelled.
 //! - Wakers taken out of the registry are woken only after its lock is released, because
 //!   waking may drop a future whose destructor removes its own entry.
 
@@ -56,7 +65,8 @@ pub(crate) struct TaskMeta {
     pub(crate) location: &'static Location<'static>,
     pub(crate) blocking: bool,
     aborted: AtomicBool,
-    /// Slab key in the registry shard chosen by `id`; written once before the first poll.
+    /// Slab key in the registry shard chosen by `id`, or `UNREGISTERED`; written once, by the
+    /// first poll that returns `Pending`.
     key: AtomicUsize,
     pub(crate) state: AtomicU8,
 }
@@ -158,18 +168,31 @@ impl Shared {
                 async_task::WithInfo(schedule),
             )
         };
-        let meta = runnable.metadata();
-        match self.registry.insert(meta.id, runnable.waker(), meta) {
-            Some(key) => {
-                meta.key.store(key, Relaxed);
-                (Some(runnable), task)
-            }
-            None => {
-                // The runtime is shut down: cancel the task now (drops the future).
-                drop(runnable);
-                (None, task)
-            }
+        self.live_add(1);
+        if self.is_shutdown() {
+            // The runtime is shut down: cancel the task now (drops the future).
+            drop(runnable);
+            return (None, task);
         }
+        (Some(runnable), task)
+    }
+
+    /// Adjusts the live-goroutine count in this thread's counter slot.
+    pub(crate) fn live_add(&self, n: isize) {
+        let slot = super::scheduler::worker::current_of(self)
+            // SAFETY: `current_of` returns the worker running on this thread.
+            .map(|w| unsafe { (*w).index() })
+            .unwrap_or(self.live.len() - 1);
+        self.live[slot].0.fetch_add(n, Relaxed);
+    }
+
+    /// Live goroutines: spawned and not yet finished.
+    pub(crate) fn live_count(&self) -> usize {
+        self.live
+            .iter()
+            .map(|c| c.0.load(Relaxed))
+            .sum::<isize>()
+            .max(0) as usize
     }
 }
 
@@ -195,6 +218,20 @@ impl<F: Future> Future for Goroutine<'_, F> {
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
         match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => {
+                if meta.key.load(Relaxed) == UNREGISTERED {
+                    // First wait: register, then re-check `aborted` (see the invariants).
+                    match meta
+                        .shared
+                        .registry
+                        .insert(meta.id, cx.waker().clone(), meta)
+                    {
+                        Some(key) => meta.key.store(key, SeqCst),
+                        None => return Poll::Ready(Err(JoinError::cancelled(meta.id))),
+                    }
+                    if meta.aborted.load(SeqCst) {
+                        return Poll::Ready(Err(JoinError::cancelled(meta.id)));
+                    }
+                }
                 // Unless a wake-up already marked it runnable during the poll.
                 let _ = meta
                     .state
@@ -222,6 +259,7 @@ impl<F> Drop for Goroutine<'_, F> {
         if key != UNREGISTERED {
             meta.shared.registry.remove(meta.id, key, meta);
         }
+        meta.shared.live_add(-1);
     }
 }
 
@@ -349,13 +387,6 @@ impl Registry {
         all
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).tasks.len())
-            .sum()
-    }
-
     pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
         let mut out = Vec::new();
         for s in self.shards.iter() {
@@ -440,8 +471,8 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn abort(&self) {
         let Some(meta) = self.meta() else { return };
-        meta.aborted.store(true, Release);
-        let key = meta.key.load(Relaxed);
+        meta.aborted.store(true, SeqCst);
+        let key = meta.key.load(SeqCst);
         if key != UNREGISTERED {
             meta.shared.registry.wake(meta.id, key, meta);
         }

@@ -29,7 +29,10 @@
 //!
 //! Modelled under loom in `scheduler::tests_loom`.
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{
+    AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use crate::loom::sync::Mutex;
 
 const SEARCH_MASK: usize = 0xFFFF;
@@ -68,6 +71,15 @@ impl Idle {
     /// models of SeqCst, and all this needs).
     fn should_wake(&self) -> bool {
         let s = self.state.fetch_add(0, SeqCst);
+        Self::searching(s) == 0 && Self::unparked(s) < self.num_workers
+    }
+
+    /// A cheap, possibly stale guess of [`should_wake`](Self::should_wake) (a plain load, no
+    /// cache-line ownership). Only for notifications that are not needed for liveness: a
+    /// worker pushing onto its *own* queue will run that task itself if nobody steals it, so
+    /// waking a helper there is only about parallelism.
+    pub(crate) fn may_need_wake(&self) -> bool {
+        let s = self.state.load(Relaxed);
         Self::searching(s) == 0 && Self::unparked(s) < self.num_workers
     }
 

@@ -46,7 +46,11 @@ use inject::Inject;
 use park::{DriverSlot, Parker};
 use queue::Queue;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering::*};
+
+/// Keeps a value on its own cache line (so per-thread counters do not false-share).
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
 use std::sync::{Arc, Condvar, Mutex};
 
 impl queue::Task for Runnable {
@@ -79,6 +83,9 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// Futures being driven by `block_on` (counted by `num_goroutine`, like Go's main).
     pub(crate) block_on_count: AtomicUsize,
+    /// Live-goroutine counters: one slot per worker and a last one for other threads; a
+    /// spawn adds 1 to its thread's slot, a finish subtracts 1 from its own (see `task`).
+    pub(crate) live: Box<[CachePadded<AtomicIsize>]>,
     /// Workers that have left their loop; guarded by its lock, signalled on `exited_cv`.
     pub(crate) exited: Mutex<usize>,
     pub(crate) exited_cv: Condvar,
@@ -112,6 +119,7 @@ impl Shared {
             config,
             shutdown: AtomicBool::new(false),
             block_on_count: AtomicUsize::new(0),
+            live: (0..=n).map(|_| CachePadded(AtomicIsize::new(0))).collect(),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
         }
@@ -125,8 +133,19 @@ impl Shared {
     pub(crate) fn schedule_new(&self, runnable: Runnable) {
         match worker::current_of(self) {
             // SAFETY: `current_of` returns the worker running on this thread.
-            Some(w) => unsafe { (*w).push_local(runnable) },
-            None => self.schedule_remote(runnable),
+            Some(w) => unsafe { (*w).spawn_local(runnable) },
+            None => {
+                self.schedule_remote(runnable);
+                // A spawn racing with shutdown may land after shutdown's last drain of the
+                // injection queue: shutdown sets the flag before draining, so re-checking it
+                // after the push means one of us drops the task. (Safe here: a spawner holds
+                // no lock that a dropped future could need.)
+                if self.is_shutdown() {
+                    while let Some(r) = self.inject.pop() {
+                        drop(r);
+                    }
+                }
+            }
         }
     }
 

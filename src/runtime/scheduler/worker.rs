@@ -89,6 +89,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
 }
 
 impl Worker {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
     fn remote(&self) -> &Remote {
         &self.shared.remotes[self.index]
     }
@@ -278,10 +282,20 @@ impl Worker {
         }
     }
 
-    /// Pushes onto the back of the local queue and lets a parked worker know.
+    /// Pushes onto the back of the local queue and, if a worker is parked and nobody
+    /// searches, wakes one to steal it. The notification is not needed for liveness (this
+    /// worker is running and will pop the task itself), so the cheap check is enough to skip.
     pub(crate) fn push_local(&self, task: Runnable) {
         // SAFETY: this thread owns its local queue.
         unsafe { self.remote().queue.push_back(task, &self.shared.inject) };
-        self.shared.notify_parked();
+        if self.shared.idle.may_need_wake() {
+            self.shared.notify_parked();
+        }
+    }
+
+    /// A goroutine spawned by the running one goes to `runnext`, as in Go's `newproc`: a
+    /// spawn-then-wait pattern (a chain, a fan-out the parent waits on) stays on this core.
+    pub(crate) fn spawn_local(&self, task: Runnable) {
+        self.schedule_local(task, false);
     }
 }
