@@ -13,3 +13,5 @@ pub mod net;
 pub mod runtime;
 pub mod sync;
 pub mod time;
+
+pub use runtime::scaffold::{go, go_blocking};

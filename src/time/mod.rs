@@ -1,1 +1,3 @@
-//! `gorun::time`: see the crate docs.
+//! `gorun::time`: sleeping, timers, tickers and timeouts, fed by the runtime's timer wheel.
+
+pub(crate) mod wheel;
