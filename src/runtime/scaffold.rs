@@ -4,7 +4,7 @@
 //!
 //! - [`driver_handle`]: a global [`Driver`] driven by one background thread looping
 //!   `park(None)` (the real runtime drives its driver from the worker about to park).
-//! - [`go`]: one OS thread per future, run with `futures::executor::block_on`.
+//! - [`go`]: one OS thread per future, run with a parking `block_on`.
 //! - [`go_blocking`]: one OS thread per closure.
 //! - [`chan`]: a minimal capacity-1 channel with the method names of `gorun::chan` that the
 //!   time module uses (`chan`, `Chan::try_send`, `Chan::receiver`, `Receiver::recv`,
@@ -72,9 +72,28 @@ where
 {
     let (tx, rx) = futures::channel::oneshot::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(f));
+        let _ = tx.send(block_on(f));
     });
     JoinHandle { rx }
+}
+
+/// Runs `f` to completion on this thread (parks between polls).
+fn block_on<F: Future>(f: F) -> F::Output {
+    struct Unparker(std::thread::Thread);
+    impl std::task::Wake for Unparker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
 }
 
 /// Stand-in `go_blocking`: runs `f` on its own OS thread.

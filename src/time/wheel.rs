@@ -200,6 +200,13 @@ impl<T> Wheel<T> {
         &mut self.entries[key as usize].payload
     }
 
+    /// Calls `f` with the key of every allocated entry.
+    pub(crate) fn for_each_key(&self, mut f: impl FnMut(u32)) {
+        for (k, _) in self.entries.iter() {
+            f(k as u32);
+        }
+    }
+
     /// Whether entry `key` is scheduled.
     pub(crate) fn is_scheduled(&self, key: u32) -> bool {
         self.entries[key as usize].level != UNSCHEDULED
@@ -285,7 +292,7 @@ impl<T> Wheel<T> {
         self.next_expiration().map(|e| e.deadline)
     }
 
-    /// Advances the wheel to tick `now`, calling `fire(key, payload)` for each entry that comes
+    /// Advances the wheel to tick `now`, calling `fire(key, when, payload)` for each entry that comes
     /// due, in deadline order (entries due in the same tick in any order). The entry is already
     /// unscheduled when `fire` runs; its return value says what happens next. Stops after `max`
     /// firings and returns `true` if more may be due (call again with the same `now`).
@@ -293,7 +300,7 @@ impl<T> Wheel<T> {
         &mut self,
         now: u64,
         max: usize,
-        mut fire: impl FnMut(u32, &mut T) -> Fired,
+        mut fire: impl FnMut(u32, u64, &mut T) -> Fired,
     ) -> bool {
         let mut fired = 0;
         while let Some(exp) = self.next_expiration() {
@@ -313,11 +320,12 @@ impl<T> Wheel<T> {
                     if fired >= max {
                         return true;
                     }
-                    debug_assert!(self.entries[key as usize].when <= exp.deadline);
                     self.unlink(key);
                     self.scheduled -= 1;
                     fired += 1;
-                    match fire(key, &mut self.entries[key as usize].payload) {
+                    let e = &mut self.entries[key as usize];
+                    debug_assert!(e.when <= exp.deadline);
+                    match fire(key, e.when, &mut e.payload) {
                         Fired::Keep => {}
                         Fired::Remove => {
                             self.entries.remove(key as usize);
@@ -358,7 +366,7 @@ mod tests {
 
     fn drain(w: &mut Wheel<u64>, now: u64) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
-        while w.poll(now, usize::MAX, |_, p| {
+        while w.poll(now, usize::MAX, |_, _, p| {
             out.push((*p, now));
             Fired::Remove
         }) {}
@@ -453,7 +461,7 @@ mod tests {
         assert_eq!(w.scheduled(), 1);
         assert_eq!(w.next_deadline(), Some(20));
         let mut n = 0;
-        w.poll(20, usize::MAX, |_, _| {
+        w.poll(20, usize::MAX, |_, _, _| {
             n += 1;
             Fired::Keep
         });
@@ -512,12 +520,12 @@ mod tests {
             w.schedule(k, 3);
         }
         let mut n = 0;
-        assert!(w.poll(3, 4, |_, _| {
+        assert!(w.poll(3, 4, |_, _, _| {
             n += 1;
             Fired::Remove
         }));
         assert_eq!(n, 4);
-        while w.poll(3, 4, |_, _| {
+        while w.poll(3, 4, |_, _, _| {
             n += 1;
             Fired::Remove
         }) {}
@@ -532,7 +540,7 @@ mod tests {
         w.schedule(k, 10);
         let mut ticks = Vec::new();
         for now in (1..=55).step_by(1) {
-            w.poll(now, usize::MAX, |_, _| {
+            w.poll(now, usize::MAX, |_, _, _| {
                 ticks.push(now);
                 Fired::Reschedule(now + 10)
             });
