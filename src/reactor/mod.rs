@@ -219,4 +219,47 @@ mod tests {
         assert!(t.elapsed() >= Duration::from_millis(20));
         assert!(!d.has_pending_work());
     }
+
+    #[test]
+    fn timer_fires_in_park_and_not_before() {
+        let d = Driver::new().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        struct W(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+        impl std::task::Wake for W {
+            fn wake(self: Arc<Self>) {
+                let _ = self.0.lock().unwrap().send(());
+            }
+        }
+        let waker = Waker::from(Arc::new(W(std::sync::Mutex::new(tx))));
+        let deadline = Instant::now() + Duration::from_millis(30);
+        let key = d.sleep_register(deadline, &waker).unwrap();
+        assert!(d.has_pending_work());
+        while rx.try_recv().is_err() {
+            d.park(None);
+        }
+        assert!(Instant::now() >= deadline);
+        assert!(!d.has_pending_work());
+        d.timer_remove(key);
+    }
+
+    #[test]
+    fn shutdown_fails_io_and_drops_timer_wakers() {
+        let d = Driver::new().unwrap();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        use std::os::fd::AsFd;
+        let (key, state) = d.register(sock.as_fd()).unwrap();
+        let waker = futures::task::noop_waker();
+        let t = d.sleep_register(Instant::now() + Duration::from_secs(60), &waker).unwrap();
+        d.shutdown();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(matches!(
+            state.poll_ready(&mut cx, Direction::Read),
+            std::task::Poll::Ready(Err(_))
+        ));
+        assert!(!lock(&d.timers).wheel.is_scheduled(t));
+        assert!(d.register(sock.as_fd()).is_err());
+        assert!(d.sleep_register(Instant::now(), &waker).is_none());
+        d.deregister(sock.as_fd(), key);
+        d.timer_remove(t);
+    }
 }

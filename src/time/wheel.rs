@@ -389,6 +389,12 @@ mod tests {
     }
 
     #[test]
+    fn driver_entries_are_small() {
+        let size = std::mem::size_of::<Entry<crate::reactor::TimerAction>>();
+        assert!(size <= 48, "a timer entry takes {size} bytes");
+    }
+
+    #[test]
     fn level_for_picks_the_window() {
         assert_eq!(level_for(0, 1), 0);
         assert_eq!(level_for(0, 63), 0);
