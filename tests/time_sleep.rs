@@ -39,7 +39,10 @@ fn sleep_never_returns_early_and_is_late_by_a_few_ms() {
     sorted.sort();
     let median = sorted[sorted.len() / 2];
     // The machine is shared with other builds: judge the typical case, not the worst.
-    assert!(median < Duration::from_millis(4), "median lateness {median:?}: {sorted:?}");
+    assert!(
+        median < Duration::from_millis(4),
+        "median lateness {median:?}: {sorted:?}"
+    );
 }
 
 #[test]

@@ -27,7 +27,10 @@ fn ticker_ticks_every_period() {
         let t = Ticker::new(Duration::from_millis(10));
         for i in 1..=5u32 {
             t.c().recv().await.unwrap();
-            assert!(t0.elapsed() >= Duration::from_millis(10) * i, "tick {i} early");
+            assert!(
+                t0.elapsed() >= Duration::from_millis(10) * i,
+                "tick {i} early"
+            );
         }
         t.stop();
     });

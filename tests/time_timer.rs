@@ -73,7 +73,10 @@ fn reset_on_a_pending_timer_moves_it_and_it_fires_once() {
         let t = Timer::new(Duration::from_millis(10));
         assert!(t.reset(Duration::from_millis(60)));
         let at = t.c().recv().await.unwrap();
-        assert!(at >= t0 + Duration::from_millis(60), "fired at the old deadline");
+        assert!(
+            at >= t0 + Duration::from_millis(60),
+            "fired at the old deadline"
+        );
         sleep(Duration::from_millis(20)).await;
         assert!(t.c().try_recv().is_err());
     });
@@ -131,7 +134,10 @@ fn after_func_runs_in_its_own_goroutine_and_stop_cancels_it() {
         // Reset schedules it again.
         assert!(!t.reset(Duration::from_millis(5)));
         while runs.load(Ordering::SeqCst) == 1 {
-            assert!(Instant::now() < deadline, "after_func did not run after reset");
+            assert!(
+                Instant::now() < deadline,
+                "after_func did not run after reset"
+            );
             sleep(Duration::from_millis(1)).await;
         }
         let r = runs.clone();

@@ -156,7 +156,9 @@ pub(crate) async fn blocking<R: Send + 'static>(
 ) -> io::Result<R> {
     match crate::go_blocking(f).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::other("the blocking-pool task failed or was cancelled")),
+        Err(_) => Err(io::Error::other(
+            "the blocking-pool task failed or was cancelled",
+        )),
     }
 }
 

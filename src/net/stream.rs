@@ -90,11 +90,17 @@ macro_rules! stream_impls {
                     ) -> Poll<io::Result<usize>> {
                         poll_write_vectored(&self.inner, cx, bufs)
                     }
-                    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                    fn poll_flush(
+                        self: Pin<&mut Self>,
+                        _: &mut Context<'_>,
+                    ) -> Poll<io::Result<()>> {
                         Poll::Ready(Ok(()))
                     }
                     /// Shuts the write direction down (the peer reads end-of-stream).
-                    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                    fn poll_close(
+                        self: Pin<&mut Self>,
+                        _: &mut Context<'_>,
+                    ) -> Poll<io::Result<()>> {
                         poll_close(&self.inner)
                     }
                 }
@@ -140,4 +146,3 @@ macro_rules! stream_impls {
         }
     };
 }
-

@@ -223,4 +223,9 @@ impl UnixStream {
     }
 }
 
-stream_impls!(UnixStream, ReadHalf, WriteHalf, std::os::unix::net::UnixStream);
+stream_impls!(
+    UnixStream,
+    ReadHalf,
+    WriteHalf,
+    std::os::unix::net::UnixStream
+);

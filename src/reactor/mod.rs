@@ -181,8 +181,11 @@ impl Driver {
         // closed. The only caller, `IoSource`, owns the descriptor and calls `deregister` (which
         // deletes it) in its `Drop` before the descriptor's own drop closes it.
         let added = unsafe {
-            self.poller
-                .add_with_mode(fd.as_raw_fd(), polling::Event::all(key), polling::PollMode::Edge)
+            self.poller.add_with_mode(
+                fd.as_raw_fd(),
+                polling::Event::all(key),
+                polling::PollMode::Edge,
+            )
         };
         if let Err(e) = added {
             io.sources.remove(key);
@@ -249,7 +252,9 @@ mod tests {
         use std::os::fd::AsFd;
         let (key, state) = d.register(sock.as_fd()).unwrap();
         let waker = futures::task::noop_waker();
-        let t = d.sleep_register(Instant::now() + Duration::from_secs(60), &waker).unwrap();
+        let t = d
+            .sleep_register(Instant::now() + Duration::from_secs(60), &waker)
+            .unwrap();
         d.shutdown();
         let mut cx = std::task::Context::from_waker(&waker);
         assert!(matches!(

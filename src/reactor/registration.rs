@@ -113,7 +113,11 @@ impl IoState {
 
     /// `Ready(Ok(snapshot))` once `dir` is ready (the snapshot is passed to
     /// [`clear`](Self::clear) after a `WouldBlock`); otherwise registers the waker.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+    ) -> Poll<io::Result<usize>> {
         let cur = self.readiness.load(SeqCst);
         if let Some(r) = Self::check(cur, dir) {
             return Poll::Ready(r);
@@ -204,7 +208,10 @@ mod tests {
         let mut out = Vec::new();
         s.shutdown(&mut out);
         assert_eq!(out.len(), 1);
-        assert!(matches!(s.poll_ready(&mut cx, Direction::Write), Poll::Ready(Err(_))));
+        assert!(matches!(
+            s.poll_ready(&mut cx, Direction::Write),
+            Poll::Ready(Err(_))
+        ));
     }
 }
 

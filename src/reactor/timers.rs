@@ -68,7 +68,13 @@ impl Deferred {
 }
 
 /// Fires `action` (due at tick `when`) at time `now` / tick `now_tick`.
-fn fire(action: &mut TimerAction, when: u64, now: Instant, now_tick: u64, out: &mut Deferred) -> Fired {
+fn fire(
+    action: &mut TimerAction,
+    when: u64,
+    now: Instant,
+    now_tick: u64,
+    out: &mut Deferred,
+) -> Fired {
     match action {
         TimerAction::Wake(w) => {
             if let Some(w) = w.take() {
@@ -177,7 +183,10 @@ impl Driver {
         let mut dropped = Vec::with_capacity(keys.len());
         for k in keys {
             st.wheel.unschedule(k);
-            dropped.push(std::mem::replace(st.wheel.payload_mut(k), TimerAction::Wake(None)));
+            dropped.push(std::mem::replace(
+                st.wheel.payload_mut(k),
+                TimerAction::Wake(None),
+            ));
         }
         dropped
     }
@@ -237,7 +246,8 @@ impl Driver {
                 return false;
             }
             let was = st.wheel.unschedule(key);
-            if let (Some(p), TimerAction::Chan { period, .. }) = (period, st.wheel.payload_mut(key)) {
+            if let (Some(p), TimerAction::Chan { period, .. }) = (period, st.wheel.payload_mut(key))
+            {
                 *period = p;
             }
             let now = Instant::now();

@@ -1,7 +1,8 @@
 //! The runtime: worker threads, the work-stealing scheduler, the blocking pool.
 
 pub(crate) mod coop;
-pub(crate) mod scaffold; pub(crate) use scaffold::driver_handle;
+pub(crate) mod scaffold;
+pub(crate) use scaffold::driver_handle;
 
 use std::cell::Cell;
 

@@ -183,7 +183,12 @@ pub mod chan {
     impl<T> Receiver<T> {
         /// Takes the value if there is one.
         pub fn try_recv(&self) -> Result<T, TryRecvError> {
-            self.0.lock().unwrap().slot.take().ok_or(TryRecvError::Empty)
+            self.0
+                .lock()
+                .unwrap()
+                .slot
+                .take()
+                .ok_or(TryRecvError::Empty)
         }
 
         /// Waits for a value (never `None`: the stand-in cannot be closed).

@@ -103,8 +103,11 @@ impl Ticker {
     pub fn reset(&self, d: Duration) {
         assert!(!d.is_zero(), "non-positive interval for Ticker.Reset");
         self.stop();
-        self.driver
-            .timer_arm(self.key, deadline_after(d.max(RESOLUTION)), Some(period_ticks(d)));
+        self.driver.timer_arm(
+            self.key,
+            deadline_after(d.max(RESOLUTION)),
+            Some(period_ticks(d)),
+        );
     }
 }
 

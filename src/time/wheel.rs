@@ -408,7 +408,18 @@ mod tests {
 
     #[test]
     fn fires_at_exact_tick_on_each_level() {
-        for &when in &[1u64, 5, 63, 64, 100, 4095, 4096, 300_000, 20_000_000, 5_000_000_000] {
+        for &when in &[
+            1u64,
+            5,
+            63,
+            64,
+            100,
+            4095,
+            4096,
+            300_000,
+            20_000_000,
+            5_000_000_000,
+        ] {
             let mut w = Wheel::new();
             let k = w.alloc(when);
             w.schedule(k, when);
