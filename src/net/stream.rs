@@ -5,7 +5,7 @@
 /// Generates, for a stream type `$stream` wrapping `Arc<IoSource<$std>>` in field `inner`, its
 /// futures-io impls (also on `&$stream`), and the halves `$read`/`$write` with theirs.
 macro_rules! stream_impls {
-    ($stream:ident, $read:ident, $write:ident, $std:ty) => {
+    ($stream:ident, $read:ident, $write:ident, $std:ty, $setup:literal) => {
         use futures::io::{AsyncRead, AsyncWrite};
         use std::io::{IoSlice, IoSliceMut, Read as _, Write as _};
         use std::pin::Pin;
@@ -115,6 +115,13 @@ macro_rules! stream_impls {
         write_impl!($write);
 
         /// The reading half of a stream, from `split`.
+        #[doc = concat!(
+            "```\nuse futures::io::{AsyncReadExt, AsyncWriteExt};\n",
+            "# futures::executor::block_on(async {\n", $setup,
+            "\nlet (mut rd, _wr) = a.split();\n(&b).write_all(b\"x\").await?;\n",
+            "let mut buf = [0; 1];\nrd.read_exact(&mut buf).await?;\n",
+            "# std::io::Result::Ok(()) }).unwrap();\n```"
+        )]
         #[derive(Debug)]
         pub struct $read {
             inner: std::sync::Arc<crate::reactor::IoSource<$std>>,
@@ -122,6 +129,13 @@ macro_rules! stream_impls {
 
         /// The writing half of a stream, from `split`. Closing it (`AsyncWriteExt::close`)
         /// shuts the write direction down.
+        #[doc = concat!(
+            "```\nuse futures::io::{AsyncReadExt, AsyncWriteExt};\n",
+            "# futures::executor::block_on(async {\n", $setup,
+            "\nlet (_rd, mut wr) = a.split();\nwr.write_all(b\"x\").await?;\nwr.close().await?;\n",
+            "let mut all = Vec::new();\n(&b).read_to_end(&mut all).await?;\nassert_eq!(all, b\"x\");\n",
+            "# std::io::Result::Ok(()) }).unwrap();\n```"
+        )]
         #[derive(Debug)]
         pub struct $write {
             inner: std::sync::Arc<crate::reactor::IoSource<$std>>,
@@ -130,6 +144,11 @@ macro_rules! stream_impls {
         impl $stream {
             /// Splits the stream into a reading and a writing half, which may be moved to two
             /// goroutines. The socket closes when both are dropped.
+            #[doc = concat!(
+                "```\n# futures::executor::block_on(async {\n", $setup,
+                "\nlet (rd, wr) = a.split();\n# drop((rd, wr, b));\n",
+                "# std::io::Result::Ok(()) }).unwrap();\n```"
+            )]
             pub fn split(self) -> ($read, $write) {
                 (
                     $read {
@@ -140,6 +159,12 @@ macro_rules! stream_impls {
             }
 
             /// Shuts down the read, write or both directions.
+            #[doc = concat!(
+                "```\nuse futures::io::AsyncReadExt;\n# futures::executor::block_on(async {\n", $setup,
+                "\na.shutdown(std::net::Shutdown::Write)?;\nlet mut all = Vec::new();\n",
+                "(&b).read_to_end(&mut all).await?;\nassert!(all.is_empty());\n",
+                "# std::io::Result::Ok(()) }).unwrap();\n```"
+            )]
             pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
                 self.inner.get_ref().shutdown(how)
             }

@@ -261,4 +261,12 @@ impl TcpStream {
     }
 }
 
-stream_impls!(TcpStream, ReadHalf, WriteHalf, std::net::TcpStream);
+stream_impls!(
+    TcpStream,
+    ReadHalf,
+    WriteHalf,
+    std::net::TcpStream,
+    "let l = gorun::net::TcpListener::bind(\"127.0.0.1:0\").await?;\n\
+     let a = gorun::net::TcpStream::connect(l.local_addr()?).await?;\n\
+     let (b, _) = l.accept().await?;"
+);

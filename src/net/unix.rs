@@ -227,5 +227,6 @@ stream_impls!(
     UnixStream,
     ReadHalf,
     WriteHalf,
-    std::os::unix::net::UnixStream
+    std::os::unix::net::UnixStream,
+    "let (a, b) = gorun::net::UnixStream::pair()?;"
 );

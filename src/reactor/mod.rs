@@ -248,6 +248,32 @@ mod tests {
     }
 
     #[test]
+    fn an_earlier_timer_unparks_a_thread_parked_without_timeout() {
+        let d = Arc::new(Driver::new().unwrap());
+        let d2 = d.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let parker = std::thread::spawn(move || {
+            d2.park(None); // no timer yet: would sleep forever unless unparked
+            tx.send(Instant::now()).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let waker = futures::task::noop_waker();
+        let deadline = Instant::now() + Duration::from_millis(10);
+        let key = d.sleep_register(deadline, &waker).unwrap();
+        let woke = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("registering a timer did not unpark the parked thread");
+        parker.join().unwrap();
+        // It was woken to recompute its timeout; a later park fires the timer on time.
+        while d.has_pending_work() {
+            d.park(None);
+        }
+        assert!(Instant::now() >= deadline);
+        let _ = woke;
+        d.timer_remove(key);
+    }
+
+    #[test]
     fn shutdown_fails_io_and_drops_timer_wakers() {
         let d = Driver::new().unwrap();
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
