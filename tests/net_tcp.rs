@@ -130,3 +130,28 @@ fn a_read_waits_for_data_instead_of_failing() {
         assert_eq!(&reader.await.unwrap(), b"later");
     });
 }
+
+#[test]
+fn handles_are_send_and_sync_and_their_futures_are_send() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<TcpListener>();
+    send_sync::<TcpStream>();
+    send_sync::<gorun::net::tcp::ReadHalf>();
+    send_sync::<gorun::net::tcp::WriteHalf>();
+    send_sync::<gorun::net::UdpSocket>();
+    send_sync::<gorun::net::UnixListener>();
+    send_sync::<gorun::net::UnixStream>();
+    send_sync::<gorun::time::Sleep>();
+    send_sync::<gorun::time::Timer>();
+    send_sync::<gorun::time::Ticker>();
+    send(&TcpStream::connect("127.0.0.1:1"));
+    send(&TcpListener::bind(("localhost", 0)));
+    send(&gorun::net::UdpSocket::bind("127.0.0.1:0"));
+    send(&gorun::net::UnixStream::connect("/nonexistent"));
+    send(&gorun::time::timeout(Duration::from_secs(1), async {}));
+    let u = futures::executor::block_on(gorun::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    let mut buf = [0u8; 4];
+    send(&u.send_to(b"x", "127.0.0.1:9"));
+    send(&u.recv_from(&mut buf));
+}
