@@ -1,19 +1,91 @@
-//! The reactor: one per runtime, on the `polling` crate (epoll on Linux).
+//! The reactor: one per runtime, on the `polling` crate (epoll on Linux), plus the runtime's
+//! timer wheel.
 //!
-//! Whichever worker is about to park with nothing to run calls [`Driver::park`], which blocks
-//! in `epoll_wait` until an I/O source is ready, the next timer is due, or [`Driver::unpark`]
-//! (the poller's notifier) is called because work was submitted. Only one thread drives the
-//! reactor at a time; the scheduler guarantees that (see `runtime::scheduler::park`).
+//! # Who drives it
+//!
+//! There is no reactor thread. Whichever worker is about to park with nothing to run calls
+//! [`Driver::park`], which blocks in `epoll_wait` until an I/O source is ready, the next timer
+//! is due, or [`Driver::unpark`] (the poller's notifier, an eventfd) is called because work was
+//! submitted. A busy runtime calls `park(Some(Duration::ZERO))` every few dozen scheduler ticks
+//! so timers and I/O are served even when no worker ever idles. The scheduler guarantees that
+//! only one thread is inside `park` at a time (Go's netpoller is driven the same way from
+//! `findrunnable`; tokio's driver is "taken" by the parking worker).
+//!
+//! # What `park` does
+//!
+//! 1. Under the timer lock: compute the wait, `min(timeout, time to the next wheel
+//!    deadline)`, and record the tick it sleeps towards in `parked_until`.
+//! 2. `epoll_wait` for at most that long.
+//! 3. Dispatch I/O events: set readiness on each source's [`IoState`] and wake its waiters.
+//! 4. Fire every timer due by now, in batches of [`FIRE_BATCH`] so the lock is held briefly,
+//!    waking the tasks only after the lock is released.
+//!
+//! # Invariants
+//!
+//! - `parked_until` (guarded by the timer lock) is `0` unless a thread is inside `park`, and
+//!   is then at most the tick that thread will wake at. Scheduling a timer due before it lowers
+//!   it and calls `unpark`, so the parked thread recomputes its timeout. The poller's notify is
+//!   sticky (an eventfd), so a notify that comes before the `epoll_wait` is not lost.
+//! - No timer fires before its deadline: deadlines round *up* to whole milliseconds, the clock
+//!   rounds *down* (see `timers.rs`).
+//! - A registered source is deleted from epoll before its file descriptor is closed.
+//! - After [`Driver::shutdown`], every I/O waiter has been woken and every I/O operation fails
+//!   with an error; timers stay pending forever (never fired early), their wakers, channels and
+//!   callbacks dropped at once, so the tasks they refer to are freed.
+
+mod registration;
+mod source;
+mod timers;
+
+pub(crate) use registration::{Direction, IoState};
+pub(crate) use source::IoSource;
+pub(crate) use timers::TimerAction;
 
 use std::io;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::time::wheel::Wheel;
+
+/// Timers fired per lock acquisition in `park`.
+const FIRE_BATCH: usize = 1024;
+
+/// Registered I/O sources.
+struct IoRegistry {
+    /// Key = the epoll event key of the source.
+    sources: Slab<Arc<IoState>>,
+    shutdown: bool,
+}
+
+/// The timer half of the driver (see `timers.rs`).
+pub(crate) struct TimerState {
+    wheel: Wheel<TimerAction>,
+    /// The tick the parked thread sleeps towards; 0 when nobody is parked, `u64::MAX` when it
+    /// sleeps with no timer to wait for.
+    parked_until: u64,
+    shutdown: bool,
+}
 
 /// The runtime's reactor and timer driver.
 pub(crate) struct Driver {
     poller: polling::Poller,
     /// Buffer for `epoll_wait` results; guarded by its lock, taken only by the driving thread.
     events: Mutex<polling::Events>,
+    /// Guarded by its lock: the I/O sources.
+    io: Mutex<IoRegistry>,
+    /// Guarded by its lock: the timer wheel and the parked thread's deadline.
+    timers: Mutex<TimerState>,
+    /// Tick 0 of the wheel.
+    start: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing panics while holding these locks except on allocation failure; keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Driver {
@@ -21,16 +93,31 @@ impl Driver {
         Ok(Driver {
             poller: polling::Poller::new()?,
             events: Mutex::new(polling::Events::new()),
+            io: Mutex::new(IoRegistry {
+                sources: Slab::new(),
+                shutdown: false,
+            }),
+            timers: Mutex::new(TimerState {
+                wheel: Wheel::new(),
+                parked_until: 0,
+                shutdown: false,
+            }),
+            start: Instant::now(),
         })
     }
 
-    /// Blocks for at most `timeout` (`None`: until woken) for I/O readiness, a due timer or an
-    /// [`unpark`](Self::unpark). Only one thread may be inside `park` at a time.
+    /// Blocks for at most `timeout` (`None`: until woken) or until the next timer is due, then
+    /// dispatches I/O readiness and fires every due timer. Only one thread may be inside `park`
+    /// at a time.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut events = lock(&self.events);
         events.clear();
+        let wait = self.before_park(timeout);
         // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate.
-        let _ = self.poller.wait(&mut events, timeout);
+        let _ = self.poller.wait(&mut events, wait);
+        self.dispatch(&events);
+        drop(events);
+        self.fire_due_timers();
     }
 
     /// Wakes the thread blocked in [`park`](Self::park), or makes its next `park` return at once.
@@ -38,6 +125,174 @@ impl Driver {
         let _ = self.poller.notify();
     }
 
-    /// Called once when the runtime shuts down.
-    pub(crate) fn shutdown(&self) {}
+    /// Called once when the runtime shuts down (by the runtime's `Drop`, not in this branch yet,
+    /// hence the `allow`): fails every I/O waiter (and later operation),
+    /// drops every timer's waker, channel and callback (the timers stay pending forever).
+    #[allow(dead_code)]
+    pub(crate) fn shutdown(&self) {
+        let mut wakers = Vec::new();
+        {
+            let mut io = lock(&self.io);
+            io.shutdown = true;
+            for (_, s) in io.sources.iter() {
+                s.shutdown(&mut wakers);
+            }
+        }
+        for w in wakers {
+            w.wake();
+        }
+        let dropped = self.shutdown_timers();
+        drop(dropped);
+        self.unpark();
+    }
+
+    /// True while any timer is pending or any I/O source is registered.
+    #[allow(dead_code)]
+    pub(crate) fn has_pending_work(&self) -> bool {
+        lock(&self.timers).wheel.scheduled() > 0 || !lock(&self.io).sources.is_empty()
+    }
+
+    fn dispatch(&self, events: &polling::Events) {
+        if events.is_empty() {
+            return;
+        }
+        let mut wakers: Vec<Waker> = Vec::new();
+        {
+            let io = lock(&self.io);
+            for ev in events.iter() {
+                if let Some(s) = io.sources.get(ev.key) {
+                    s.set_ready(ev.readable, ev.writable, &mut wakers);
+                }
+            }
+        }
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Registers `fd` (edge-triggered, both directions). The caller must call
+    /// [`deregister`](Self::deregister) before closing `fd`.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<(usize, Arc<IoState>)> {
+        let mut io = lock(&self.io);
+        if io.shutdown {
+            return Err(registration::shut_down());
+        }
+        let state = Arc::new(IoState::new());
+        let key = io.sources.insert(state.clone());
+        // SAFETY: `add` requires that the source be deleted from the poller before it is
+        // closed. The only caller, `IoSource`, owns the descriptor and calls `deregister` (which
+        // deletes it) in its `Drop` before the descriptor's own drop closes it.
+        let added = unsafe {
+            self.poller.add_with_mode(
+                fd.as_raw_fd(),
+                polling::Event::all(key),
+                polling::PollMode::Edge,
+            )
+        };
+        if let Err(e) = added {
+            io.sources.remove(key);
+            return Err(e);
+        }
+        Ok((key, state))
+    }
+
+    /// Removes the source registered under `key`.
+    pub(crate) fn deregister(&self, fd: BorrowedFd<'_>, key: usize) {
+        let _ = self.poller.delete(fd);
+        lock(&self.io).sources.try_remove(key);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpark_before_park_is_not_lost() {
+        let d = Driver::new().unwrap();
+        d.unpark();
+        let t = Instant::now();
+        d.park(Some(Duration::from_secs(5)));
+        assert!(t.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn park_honours_timeout_without_timers() {
+        let d = Driver::new().unwrap();
+        let t = Instant::now();
+        d.park(Some(Duration::from_millis(20)));
+        assert!(t.elapsed() >= Duration::from_millis(20));
+        assert!(!d.has_pending_work());
+    }
+
+    #[test]
+    fn timer_fires_in_park_and_not_before() {
+        let d = Driver::new().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        struct W(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+        impl std::task::Wake for W {
+            fn wake(self: Arc<Self>) {
+                let _ = self.0.lock().unwrap().send(());
+            }
+        }
+        let waker = Waker::from(Arc::new(W(std::sync::Mutex::new(tx))));
+        let deadline = Instant::now() + Duration::from_millis(30);
+        let key = d.sleep_register(deadline, &waker).unwrap();
+        assert!(d.has_pending_work());
+        while rx.try_recv().is_err() {
+            d.park(None);
+        }
+        assert!(Instant::now() >= deadline);
+        assert!(!d.has_pending_work());
+        d.timer_remove(key);
+    }
+
+    #[test]
+    fn an_earlier_timer_unparks_a_thread_parked_without_timeout() {
+        let d = Arc::new(Driver::new().unwrap());
+        let d2 = d.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let parker = std::thread::spawn(move || {
+            d2.park(None); // no timer yet: would sleep forever unless unparked
+            tx.send(Instant::now()).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let waker = futures::task::noop_waker();
+        let deadline = Instant::now() + Duration::from_millis(10);
+        let key = d.sleep_register(deadline, &waker).unwrap();
+        let woke = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("registering a timer did not unpark the parked thread");
+        parker.join().unwrap();
+        // It was woken to recompute its timeout; a later park fires the timer on time.
+        while d.has_pending_work() {
+            d.park(None);
+        }
+        assert!(Instant::now() >= deadline);
+        let _ = woke;
+        d.timer_remove(key);
+    }
+
+    #[test]
+    fn shutdown_fails_io_and_drops_timer_wakers() {
+        let d = Driver::new().unwrap();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        use std::os::fd::AsFd;
+        let (key, state) = d.register(sock.as_fd()).unwrap();
+        let waker = futures::task::noop_waker();
+        let t = d
+            .sleep_register(Instant::now() + Duration::from_secs(60), &waker)
+            .unwrap();
+        d.shutdown();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(matches!(
+            state.poll_ready(&mut cx, Direction::Read),
+            std::task::Poll::Ready(Err(_))
+        ));
+        assert!(!lock(&d.timers).wheel.is_scheduled(t));
+        assert!(d.register(sock.as_fd()).is_err());
+        assert!(d.sleep_register(Instant::now(), &waker).is_none());
+        d.deregister(sock.as_fd(), key);
+        d.timer_remove(t);
+    }
 }

@@ -1,0 +1,39 @@
+//! A TCP echo server with one goroutine per connection, Go's classic shape.
+//!
+//! ```text
+//! cargo run --example echo_server [ADDR] [--once]
+//! ```
+//!
+//! `ADDR` defaults to `127.0.0.1:8000` (`127.0.0.1:0` picks a free port, printed on stdout).
+//! With `--once` the server echoes a single connection until the client closes it, then exits,
+//! so tests can run it as a child process.
+
+use gorun::net::TcpListener;
+
+#[gorun::main]
+async fn main() -> std::io::Result<()> {
+    let mut addr = String::from("127.0.0.1:8000");
+    let mut once = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--once" => once = true,
+            _ => addr = arg,
+        }
+    }
+    let listener = TcpListener::bind(addr.as_str()).await?;
+    println!("echo server listening on {}", listener.local_addr()?);
+    loop {
+        let (conn, peer) = listener.accept().await?;
+        let handler = gorun::go(async move {
+            let (mut rd, mut wr) = conn.split();
+            match futures::io::copy(&mut rd, &mut wr).await {
+                Ok(n) => eprintln!("{peer}: echoed {n} bytes"),
+                Err(e) => eprintln!("{peer}: {e}"),
+            }
+        });
+        if once {
+            let _ = handler.await;
+            return Ok(());
+        }
+    }
+}

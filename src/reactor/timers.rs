@@ -1,0 +1,307 @@
+//! The timer half of the driver: what a wheel entry does when it fires, and the operations
+//! `gorun::time` uses on entries (all under the driver's timer lock, each O(1)).
+//!
+//! # Clock
+//!
+//! A tick is 1 ms since the driver was created. A deadline converts to the tick that *ends*
+//! after it (`ceil`), the current time to the tick in progress (`floor`), so an entry fires at
+//! the earliest when `now >= deadline`: never early, at most ~1 ms plus wake-up latency late.
+//!
+//! # Entries
+//!
+//! An entry is a [`TimerAction`] in the wheel's slab (48 bytes with its links):
+//! - `Wake`: a [`Sleep`](crate::time::Sleep). Firing takes the waker; the `Sleep` sees for itself
+//!   (comparing `Instant::now()` with its deadline) that it is done, and frees the entry.
+//! - `Chan`: `after`, `tick`, `Timer`, `Ticker`. Firing does `try_send(now)` on a capacity-1
+//!   channel, *under the timer lock*, so that `stop`/`reset` (which take the same lock, then
+//!   drain the channel) can guarantee no stale value arrives after they return, as Go 1.23
+//!   does. A full channel drops the value: that is how a slow ticker reader loses ticks. A
+//!   periodic entry is rescheduled at the next multiple of its period after now (missed ticks
+//!   are skipped, phase kept, as Go's `runtime.timer` does).
+//! - `Func`: `after_func`; firing spawns a goroutine running the callback (after the lock is
+//!   released).
+//!
+//! A `detached` entry (its `Timer` was dropped, or it came from `after`) frees itself after
+//! firing; an owned one stays allocated (unscheduled) for its owner's `reset`/`stop`.
+
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::{lock, Driver, FIRE_BATCH};
+use crate::chan::Chan;
+use crate::time::wheel::Fired;
+
+/// What a timer entry does when it fires.
+pub(crate) enum TimerAction {
+    /// A `Sleep`'s waker.
+    Wake(Option<Waker>),
+    /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot.
+    Chan {
+        chan: Chan<Instant>,
+        period: u64,
+        detached: bool,
+    },
+    /// Run the callback in a new goroutine.
+    Func {
+        f: Arc<dyn Fn() + Send + Sync>,
+        detached: bool,
+    },
+}
+
+/// Work collected under the lock, done after it is released.
+#[derive(Default)]
+struct Deferred {
+    wakers: Vec<Waker>,
+    funcs: Vec<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Deferred {
+    fn run(self) {
+        for w in self.wakers {
+            w.wake();
+        }
+        for f in self.funcs {
+            drop(crate::go(async move { f() }));
+        }
+    }
+}
+
+/// Fires `action` (due at tick `when`) at time `now` / tick `now_tick`.
+fn fire(
+    action: &mut TimerAction,
+    when: u64,
+    now: Instant,
+    now_tick: u64,
+    out: &mut Deferred,
+) -> Fired {
+    match action {
+        TimerAction::Wake(w) => {
+            if let Some(w) = w.take() {
+                out.wakers.push(w);
+            }
+            Fired::Keep
+        }
+        TimerAction::Chan {
+            chan,
+            period,
+            detached,
+        } => {
+            let _ = chan.try_send(now);
+            if *period > 0 {
+                let behind = now_tick.saturating_sub(when);
+                Fired::Reschedule(when + *period * (1 + behind / *period))
+            } else if *detached {
+                Fired::Remove
+            } else {
+                Fired::Keep
+            }
+        }
+        TimerAction::Func { f, detached } => {
+            out.funcs.push(f.clone());
+            if *detached {
+                Fired::Remove
+            } else {
+                Fired::Keep
+            }
+        }
+    }
+}
+
+impl Driver {
+    /// The first tick at or after `deadline` (round up: never early).
+    pub(crate) fn tick_at(&self, deadline: Instant) -> u64 {
+        let d = deadline.saturating_duration_since(self.start);
+        let ns = d.as_nanos();
+        ns.div_ceil(1_000_000).min(u64::MAX as u128 / 2) as u64
+    }
+
+    /// The tick in progress at `now` (round down).
+    fn tick_now(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.start).as_millis() as u64
+    }
+
+    /// Schedules `key` at `tick` (caller holds the lock); returns whether the parked thread
+    /// must be woken to shorten its sleep.
+    fn schedule_locked(st: &mut super::TimerState, key: u32, tick: u64) -> bool {
+        st.wheel.schedule(key, tick);
+        if tick < st.parked_until {
+            st.parked_until = tick;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Computes how long `park` may sleep and records what it sleeps towards.
+    pub(super) fn before_park(&self, timeout: Option<Duration>) -> Option<Duration> {
+        let mut st = lock(&self.timers);
+        let next = st.wheel.next_deadline();
+        let until_timer = next.map(|t| {
+            (self.start + Duration::from_millis(t)).saturating_duration_since(Instant::now())
+        });
+        let wait = match (timeout, until_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        st.parked_until = if wait == Some(Duration::ZERO) {
+            0
+        } else {
+            next.unwrap_or(u64::MAX).max(1)
+        };
+        wait
+    }
+
+    /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition.
+    pub(super) fn fire_due_timers(&self) {
+        loop {
+            let mut out = Deferred::default();
+            let more = {
+                let mut st = lock(&self.timers);
+                st.parked_until = 0;
+                let now = Instant::now();
+                let now_tick = self.tick_now(now);
+                st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
+                    fire(a, when, now, now_tick, &mut out)
+                })
+            };
+            out.run();
+            if !more {
+                break;
+            }
+        }
+    }
+
+    /// Drops every timer's payload (see the module docs of `reactor`), keeping the slab keys
+    /// valid for their owners. Returns the payloads so they are dropped outside the lock.
+    pub(super) fn shutdown_timers(&self) -> Vec<TimerAction> {
+        let mut st = lock(&self.timers);
+        st.shutdown = true;
+        st.parked_until = 0;
+        let mut keys = Vec::new();
+        st.wheel.for_each_key(|k| keys.push(k));
+        let mut dropped = Vec::with_capacity(keys.len());
+        for k in keys {
+            st.wheel.unschedule(k);
+            dropped.push(std::mem::replace(
+                st.wheel.payload_mut(k),
+                TimerAction::Wake(None),
+            ));
+        }
+        dropped
+    }
+
+    /// Registers a sleep due at `deadline` that wakes `waker`. `None` once shut down (the sleep
+    /// then stays pending forever).
+    pub(crate) fn sleep_register(&self, deadline: Instant, waker: &Waker) -> Option<u32> {
+        let tick = self.tick_at(deadline);
+        let unpark = {
+            let mut st = lock(&self.timers);
+            if st.shutdown {
+                return None;
+            }
+            let key = st.wheel.alloc(TimerAction::Wake(Some(waker.clone())));
+            let u = Self::schedule_locked(&mut st, key, tick);
+            (key, u)
+        };
+        if unpark.1 {
+            self.unpark();
+        }
+        Some(unpark.0)
+    }
+
+    /// Replaces the waker of sleep `key` if it would wake a different task.
+    pub(crate) fn sleep_update_waker(&self, key: u32, waker: &Waker) {
+        let mut st = lock(&self.timers);
+        if st.shutdown {
+            return;
+        }
+        if let TimerAction::Wake(w) = st.wheel.payload_mut(key) {
+            match w {
+                Some(old) if old.will_wake(waker) => {}
+                _ => *w = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// Frees entry `key` (a dropped `Sleep`, `Ticker`, or a stopped `Timer` being dropped).
+    pub(crate) fn timer_remove(&self, key: u32) {
+        let payload = lock(&self.timers).wheel.remove(key);
+        drop(payload);
+    }
+
+    /// Allocates an unscheduled channel or callback entry.
+    pub(crate) fn timer_alloc(&self, action: TimerAction) -> u32 {
+        lock(&self.timers).wheel.alloc(action)
+    }
+
+    /// (Re)arms entry `key` to fire at `deadline`, first setting its period (in ticks) if
+    /// `period` is given. A deadline already reached fires at once. Returns whether the entry
+    /// was pending before.
+    pub(crate) fn timer_arm(&self, key: u32, deadline: Instant, period: Option<u64>) -> bool {
+        let mut out = Deferred::default();
+        let (was, unpark) = {
+            let mut st = lock(&self.timers);
+            if st.shutdown {
+                return false;
+            }
+            let was = st.wheel.unschedule(key);
+            if let (Some(p), TimerAction::Chan { period, .. }) = (period, st.wheel.payload_mut(key))
+            {
+                *period = p;
+            }
+            let now = Instant::now();
+            let unpark = if deadline <= now {
+                let now_tick = self.tick_now(now);
+                match fire(st.wheel.payload_mut(key), now_tick, now, now_tick, &mut out) {
+                    Fired::Keep => false,
+                    Fired::Remove => {
+                        st.wheel.remove(key);
+                        false
+                    }
+                    Fired::Reschedule(t) => Self::schedule_locked(&mut st, key, t),
+                }
+            } else {
+                let tick = self.tick_at(deadline);
+                Self::schedule_locked(&mut st, key, tick)
+            };
+            (was, unpark)
+        };
+        if unpark {
+            self.unpark();
+        }
+        out.run();
+        was
+    }
+
+    /// Unschedules entry `key`; returns whether it was pending.
+    pub(crate) fn timer_disarm(&self, key: u32) -> bool {
+        lock(&self.timers).wheel.unschedule(key)
+    }
+
+    /// The owner of entry `key` lets go of it: a pending entry keeps running and frees itself
+    /// after firing (Go's timers keep firing when unreferenced); an idle one is freed now.
+    /// Periodic entries are always freed (nobody could ever stop them again).
+    pub(crate) fn timer_detach(&self, key: u32) {
+        let mut st = lock(&self.timers);
+        let keep = st.wheel.is_scheduled(key)
+            && match st.wheel.payload_mut(key) {
+                TimerAction::Chan {
+                    period, detached, ..
+                } if *period == 0 => {
+                    *detached = true;
+                    true
+                }
+                TimerAction::Func { detached, .. } => {
+                    *detached = true;
+                    true
+                }
+                _ => false,
+            };
+        if !keep {
+            let payload = st.wheel.remove(key);
+            drop(st);
+            drop(payload);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! [`sleep`] and [`sleep_until`]: a future that completes at a deadline.
+//!
+//! A `Sleep` is 32 bytes: the driver handle, its deadline and the slab key of its wheel entry
+//! (the entry, 48 bytes, holds the waker). The entry is allocated on the first `Pending` poll and
+//! freed when the sleep completes or is dropped, so a cancelled sleep costs nothing afterwards.
+//! Completion is decided by comparing `Instant::now()` with the deadline, never by a flag: the
+//! wheel only wakes the task, so a sleep can neither complete early nor miss its wake-up (the
+//! wheel fires an entry only once the clock has passed its deadline, see `reactor::timers`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::reactor::Driver;
+
+const NO_KEY: u32 = u32::MAX;
+
+/// `now + d`, or a deadline about 30 years away if that overflows (`Duration::MAX`).
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
+/// Waits until `d` has elapsed (Go's `time.Sleep`). Never returns early; when the runtime is
+/// idle it is late by about a millisecond at most.
+///
+/// ```
+/// use gorun::time::{sleep, Duration, Instant};
+/// futures::executor::block_on(async {
+///     let t = Instant::now();
+///     sleep(Duration::from_millis(20)).await;
+///     assert!(t.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+pub fn sleep(d: Duration) -> Sleep {
+    sleep_until(deadline_after(d))
+}
+
+/// Waits until `deadline`; completes at once if it has passed.
+///
+/// ```
+/// use gorun::time::{sleep_until, Duration, Instant};
+/// futures::executor::block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(10);
+///     sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        driver: crate::runtime::driver_handle(),
+        deadline,
+        key: NO_KEY,
+    }
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+///
+/// It uses the reactor of the runtime it was created on (outside any runtime, the global
+/// one's). If that runtime shuts down first, the sleep never completes.
+///
+/// ```
+/// use gorun::time::{sleep, Duration};
+/// let s = sleep(Duration::from_secs(1));
+/// assert!(!s.is_elapsed());
+/// drop(s); // cancelled: its timer is freed at once
+/// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Sleep {
+    driver: Arc<Driver>,
+    deadline: Instant,
+    /// The wheel entry, or `NO_KEY` before the first pending poll and after completion.
+    key: u32,
+}
+
+impl Sleep {
+    /// The instant this sleep completes at.
+    ///
+    /// ```
+    /// use gorun::time::{sleep_until, Instant};
+    /// let t = Instant::now();
+    /// assert_eq!(sleep_until(t).deadline(), t);
+    /// ```
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    ///
+    /// ```
+    /// use gorun::time::{sleep, Duration};
+    /// assert!(sleep(Duration::ZERO).is_elapsed());
+    /// ```
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (the sleep may be reused after it completed).
+    ///
+    /// ```
+    /// use gorun::time::{sleep, Duration, Instant};
+    /// futures::executor::block_on(async {
+    ///     let mut s = sleep(Duration::from_secs(3600));
+    ///     s.reset(Instant::now() + Duration::from_millis(5));
+    ///     (&mut s).await;
+    /// });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.release();
+        self.deadline = deadline;
+    }
+
+    fn release(&mut self) {
+        if self.key != NO_KEY {
+            self.driver.timer_remove(self.key);
+            self.key = NO_KEY;
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        ready!(crate::runtime::coop::poll_proceed(cx));
+        if Instant::now() >= this.deadline {
+            this.release();
+            return Poll::Ready(());
+        }
+        if this.key == NO_KEY {
+            if let Some(key) = this.driver.sleep_register(this.deadline, cx.waker()) {
+                this.key = key;
+            }
+        } else {
+            this.driver.sleep_update_waker(this.key, cx.waker());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl std::fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    #[test]
+    fn sleep_is_small() {
+        assert!(std::mem::size_of::<super::Sleep>() <= 32);
+    }
+}

@@ -1,0 +1,159 @@
+//! [`Timer`] and [`after_func`]: one-shot timers with Go's `Stop`/`Reset` semantics.
+//!
+//! The timer's channel has capacity 1 and is fed by the wheel under the timer lock. `stop` and
+//! `reset` unschedule the entry (same lock), then drain the channel: as in Go 1.23, once they
+//! return no value prepared before the call can be received, and they report `true` if the timer
+//! was pending *or* its value had not been received yet (from the receiver's point of view the
+//! timer had not fired).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::sleep::deadline_after;
+use crate::reactor::{Driver, TimerAction};
+use crate::chan::{chan, Receiver};
+
+/// A single event after a duration (Go's `time.Timer`). Its channel [`c`](Self::c) receives the
+/// firing time.
+///
+/// Dropping a `Timer` does not stop it (as in Go, a timer nobody references still fires, so a
+/// clone of its receiver still gets the value); call [`stop`](Self::stop) to cancel it.
+///
+/// ```
+/// use gorun::time::{Duration, Timer};
+/// futures::executor::block_on(async {
+///     let t = Timer::new(Duration::from_millis(10));
+///     let fired_at = t.c().recv().await.unwrap();
+///     assert!(!t.stop(), "already fired and received");
+///     # let _ = fired_at;
+/// });
+/// ```
+pub struct Timer {
+    driver: Arc<Driver>,
+    key: u32,
+    rx: Receiver<Instant>,
+    /// An `after_func` timer: nothing is ever sent on `rx`.
+    func: bool,
+}
+
+impl Timer {
+    /// A timer that sends the current time on its channel after `d`.
+    ///
+    /// ```
+    /// use gorun::time::{Duration, Timer};
+    /// let t = Timer::new(Duration::from_secs(60));
+    /// assert!(t.stop());
+    /// ```
+    pub fn new(d: Duration) -> Timer {
+        let ch = chan::<Instant>(1);
+        let driver = crate::runtime::driver_handle();
+        let key = driver.timer_alloc(TimerAction::Chan {
+            chan: ch.clone(),
+            period: 0,
+            detached: false,
+        });
+        driver.timer_arm(key, deadline_after(d), None);
+        Timer {
+            driver,
+            key,
+            rx: ch.receiver(),
+            func: false,
+        }
+    }
+
+    /// The channel the firing time is sent on (works in `select!`).
+    ///
+    /// ```
+    /// use gorun::time::{Duration, Timer};
+    /// let t = Timer::new(Duration::ZERO);
+    /// let v = futures::executor::block_on(t.c().recv());
+    /// assert!(v.is_some());
+    /// ```
+    pub fn c(&self) -> &Receiver<Instant> {
+        &self.rx
+    }
+
+    /// Stops the timer. Returns `true` if that prevented the firing from being observed: the
+    /// timer was pending, or it had fired but its value was still in the channel (now removed).
+    /// Does not close the channel.
+    ///
+    /// ```
+    /// use gorun::time::{Duration, Timer};
+    /// let t = Timer::new(Duration::from_secs(60));
+    /// assert!(t.stop());
+    /// assert!(!t.stop(), "a stopped timer is not pending");
+    /// ```
+    pub fn stop(&self) -> bool {
+        let was = self.driver.timer_disarm(self.key);
+        let drained = !self.func && self.rx.try_recv().is_ok();
+        was || drained
+    }
+
+    /// Makes the timer fire `d` from now (again, if it already fired or was stopped); any value
+    /// not yet received is discarded. Returns what [`stop`](Self::stop) would have returned.
+    ///
+    /// ```
+    /// use gorun::time::{Duration, Timer};
+    /// futures::executor::block_on(async {
+    ///     let t = Timer::new(Duration::from_secs(60));
+    ///     assert!(t.reset(Duration::from_millis(5)), "was pending");
+    ///     t.c().recv().await;
+    ///     assert!(!t.reset(Duration::from_millis(5)), "had fired");
+    ///     t.c().recv().await;
+    /// });
+    /// ```
+    pub fn reset(&self, d: Duration) -> bool {
+        let was = self.stop();
+        self.driver.timer_arm(self.key, deadline_after(d), None);
+        was
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.driver.timer_detach(self.key);
+    }
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer").finish_non_exhaustive()
+    }
+}
+
+/// Runs `f` in its own goroutine after `d` (Go's `time.AfterFunc`). The returned timer's
+/// [`stop`](Timer::stop) cancels the call if it has not started; [`reset`](Timer::reset)
+/// schedules it again (so `f` is `Fn`: it may run more than once). Its channel never receives.
+/// Dropping the timer does not cancel the call.
+///
+/// ```
+/// use gorun::time::{after_func, Duration};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let ran = Arc::new(AtomicBool::new(false));
+/// let r = ran.clone();
+/// let t = after_func(Duration::from_millis(5), move || r.store(true, Ordering::SeqCst));
+/// let start = std::time::Instant::now();
+/// while !ran.load(Ordering::SeqCst) {
+///     assert!(start.elapsed().as_secs() < 10);
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
+/// assert!(!t.stop(), "it already ran");
+/// ```
+pub fn after_func<F>(d: Duration, f: F) -> Timer
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let driver = crate::runtime::driver_handle();
+    let key = driver.timer_alloc(TimerAction::Func {
+        f: Arc::new(f),
+        detached: false,
+    });
+    driver.timer_arm(key, deadline_after(d), None);
+    Timer {
+        driver,
+        key,
+        rx: chan::<Instant>(1).receiver(),
+        func: true,
+    }
+}

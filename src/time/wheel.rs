@@ -1,0 +1,567 @@
+//! A hierarchical timing wheel: the data structure behind every gorun timer.
+//!
+//! # Algorithm
+//!
+//! Time is counted in ticks of 1 ms since the runtime's driver started. The wheel has
+//! [`LEVELS`] = 6 levels of 64 slots each. A slot of level `L` spans `64^L` ticks, so level 0
+//! covers the next 64 ms at 1 ms resolution, level 1 the next ~4 s at 64 ms, and level 5 about
+//! 2.2 years at ~12.4 days per slot. This is tokio's `runtime/time/wheel` (itself Varghese and
+//! Lauck's "hashed and hierarchical timing wheels", 1987), written over a slab instead of
+//! intrusive pointers.
+//!
+//! An entry due at tick `when` goes into the lowest level whose current "window" also contains
+//! `when`: the level is given by the highest bit in which `elapsed ^ when` differs, divided by 6
+//! (see [`level_for`]); the slot is `(when >> 6*L) % 64`. Advancing time finds the earliest
+//! occupied slot (one `rotate_right` + `trailing_zeros` on each level's occupancy bitmap) and
+//! processes it: entries whose `when` has come fire, the others (only possible above level 0)
+//! cascade down to a lower level, where they will be found again at a finer resolution.
+//!
+//! Each slot holds a doubly linked list threaded through the entries (`prev`/`next` are slab
+//! keys), so insertion and cancellation are O(1): link or unlink one node and maybe flip one
+//! occupancy bit. Entries live in one [`Slab`]; removing an entry frees its memory at once (the
+//! slot goes back to the slab's free list). With the driver's payload an entry is 48 bytes.
+//!
+//! # Invariants
+//!
+//! - `elapsed` only grows, and never passes the start of an occupied slot without processing it
+//!   (`poll` handles expirations one slot at a time, in deadline order).
+//! - An entry is *scheduled* iff it is linked into exactly one slot list; then its `level` is
+//!   `< LEVELS`, its slot's occupancy bit is set, and `when > elapsed` held when it was linked.
+//!   An unscheduled entry has `level == UNSCHEDULED` and `prev == next == NIL`.
+//! - An entry never fires before its `when`: a slot's deadline is at most the `when` of every
+//!   entry in it, and on processing each entry is compared with its exact `when`.
+//! - An entry more than [`MAX_SPAN`] ticks ahead is fudged into the top level, used as a ring,
+//!   and simply cascades again when its slot comes round (at most `MAX_SPAN` ticks later).
+//! - A level-0 slot holds only entries due exactly at its tick; a slot of a higher level holds
+//!   only entries due within its span (or, at the top level, later).
+//!
+//! # Rejected
+//!
+//! - A binary heap (Go's per-P 4-ary heap): O(log n) insert and, worse, O(n) or lazy cancel;
+//!   a million cancelled sleeps would linger in it.
+//! - Intrusive nodes inside each `Sleep` (tokio): saves the slab indirection but needs pinned,
+//!   `unsafe` linked lists shared across threads; the slab gives the same O(1) with safe code and
+//!   a small, dense allocation.
+
+use slab::Slab;
+
+/// Number of levels.
+pub(crate) const LEVELS: usize = 6;
+const SLOT_BITS: u32 = 6;
+const SLOTS: usize = 1 << SLOT_BITS;
+const SLOT_MASK: u64 = SLOTS as u64 - 1;
+/// The farthest ahead (in ticks) an entry can be placed: about 2.2 years of milliseconds.
+pub(crate) const MAX_SPAN: u64 = (1 << (SLOT_BITS as usize * LEVELS)) - 1;
+const NIL: u32 = u32::MAX;
+const UNSCHEDULED: u8 = u8::MAX;
+
+/// What the wheel does with an entry after its firing callback ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fired {
+    /// Leave it allocated and unscheduled (its owner will look at it or free it).
+    Keep,
+    /// Free it now.
+    Remove,
+    /// Schedule it again at this tick (a ticker).
+    Reschedule(u64),
+}
+
+struct Entry<T> {
+    /// The exact tick this entry is due at.
+    when: u64,
+    prev: u32,
+    next: u32,
+    level: u8,
+    slot: u8,
+    payload: T,
+}
+
+#[derive(Clone, Copy)]
+struct Level {
+    /// Bit `s` is set iff `heads[s] != NIL`.
+    occupied: u64,
+    heads: [u32; SLOTS],
+}
+
+/// The slot to process next and the tick at which it is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Expiration {
+    level: usize,
+    slot: usize,
+    deadline: u64,
+}
+
+/// A hierarchical timing wheel over payloads `T`, indexed by `u32` keys.
+pub(crate) struct Wheel<T> {
+    /// Ticks processed so far: every entry due at or before `elapsed` has fired.
+    elapsed: u64,
+    levels: [Level; LEVELS],
+    entries: Slab<Entry<T>>,
+    /// Number of scheduled entries.
+    scheduled: usize,
+}
+
+/// The level at which an entry due at `when` goes while the wheel is at `elapsed`.
+fn level_for(elapsed: u64, when: u64) -> usize {
+    // Or-ing SLOT_MASK makes anything within level 0's range land on level 0.
+    let mut masked = (elapsed ^ when) | SLOT_MASK;
+    if masked >= MAX_SPAN {
+        masked = MAX_SPAN - 1;
+    }
+    let significant = 63 - masked.leading_zeros() as usize;
+    significant / SLOT_BITS as usize
+}
+
+fn slot_for(when: u64, level: usize) -> usize {
+    ((when >> (level as u32 * SLOT_BITS)) & SLOT_MASK) as usize
+}
+
+/// Ticks spanned by one slot of `level`.
+fn slot_range(level: usize) -> u64 {
+    1 << (level as u32 * SLOT_BITS)
+}
+
+/// Ticks spanned by the whole of `level`.
+fn level_range(level: usize) -> u64 {
+    1 << ((level as u32 + 1) * SLOT_BITS)
+}
+
+impl Level {
+    const EMPTY: Level = Level {
+        occupied: 0,
+        heads: [NIL; SLOTS],
+    };
+
+    fn next_expiration(&self, level: usize, now: u64) -> Option<Expiration> {
+        if self.occupied == 0 {
+            return None;
+        }
+        let now_slot = (now / slot_range(level)) & SLOT_MASK;
+        let rotated = self.occupied.rotate_right(now_slot as u32);
+        let slot = ((rotated.trailing_zeros() as u64 + now_slot) & SLOT_MASK) as usize;
+        let level_start = now & !(level_range(level) - 1);
+        let mut deadline = level_start + slot as u64 * slot_range(level);
+        if level > 0 && deadline <= now {
+            // Only the top level wraps: an entry more than one rotation of the top level away
+            // (or crossing its boundary) is fudged into it and found on the next rotation.
+            deadline += level_range(level);
+        }
+        Some(Expiration {
+            level,
+            slot,
+            deadline,
+        })
+    }
+}
+
+impl<T> Wheel<T> {
+    /// An empty wheel at tick 0.
+    pub(crate) fn new() -> Wheel<T> {
+        Wheel {
+            elapsed: 0,
+            levels: [Level::EMPTY; LEVELS],
+            entries: Slab::new(),
+            scheduled: 0,
+        }
+    }
+
+    /// Ticks processed so far.
+    #[cfg(test)]
+    pub(crate) fn elapsed(&self) -> u64 {
+        self.elapsed
+    }
+
+    /// Number of scheduled (pending) entries.
+    pub(crate) fn scheduled(&self) -> usize {
+        self.scheduled
+    }
+
+    /// Number of allocated entries, scheduled or not.
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Allocates an unscheduled entry holding `payload`.
+    pub(crate) fn alloc(&mut self, payload: T) -> u32 {
+        let key = self.entries.insert(Entry {
+            when: 0,
+            prev: NIL,
+            next: NIL,
+            level: UNSCHEDULED,
+            slot: 0,
+            payload,
+        });
+        assert!(key < NIL as usize, "gorun: more than 4 billion timers");
+        key as u32
+    }
+
+    /// The payload of entry `key`.
+    pub(crate) fn payload_mut(&mut self, key: u32) -> &mut T {
+        &mut self.entries[key as usize].payload
+    }
+
+    /// Calls `f` with the key of every allocated entry.
+    pub(crate) fn for_each_key(&self, mut f: impl FnMut(u32)) {
+        for (k, _) in self.entries.iter() {
+            f(k as u32);
+        }
+    }
+
+    /// Whether entry `key` is scheduled.
+    pub(crate) fn is_scheduled(&self, key: u32) -> bool {
+        self.entries[key as usize].level != UNSCHEDULED
+    }
+
+    /// Schedules entry `key` at tick `when` (unscheduling it first if needed). A `when` that has
+    /// already passed is moved to `elapsed + 1`, the next tick processed.
+    pub(crate) fn schedule(&mut self, key: u32, when: u64) {
+        self.unschedule(key);
+        let when = when.max(self.elapsed + 1);
+        self.entries[key as usize].when = when;
+        self.link(key);
+        self.scheduled += 1;
+    }
+
+    /// Unschedules entry `key`; returns whether it was scheduled.
+    pub(crate) fn unschedule(&mut self, key: u32) -> bool {
+        if !self.is_scheduled(key) {
+            return false;
+        }
+        self.unlink(key);
+        self.scheduled -= 1;
+        true
+    }
+
+    /// Frees entry `key`, returning its payload.
+    pub(crate) fn remove(&mut self, key: u32) -> T {
+        self.unschedule(key);
+        self.entries.remove(key as usize).payload
+    }
+
+    fn link(&mut self, key: u32) {
+        let when = self.entries[key as usize].when;
+        let level = level_for(self.elapsed, when);
+        let slot = slot_for(when, level);
+        let head = self.levels[level].heads[slot];
+        {
+            let e = &mut self.entries[key as usize];
+            e.level = level as u8;
+            e.slot = slot as u8;
+            e.prev = NIL;
+            e.next = head;
+        }
+        if head != NIL {
+            self.entries[head as usize].prev = key;
+        }
+        let lvl = &mut self.levels[level];
+        lvl.heads[slot] = key;
+        lvl.occupied |= 1 << slot;
+    }
+
+    fn unlink(&mut self, key: u32) {
+        let (prev, next, level, slot) = {
+            let e = &mut self.entries[key as usize];
+            let r = (e.prev, e.next, e.level as usize, e.slot as usize);
+            e.prev = NIL;
+            e.next = NIL;
+            e.level = UNSCHEDULED;
+            r
+        };
+        if prev == NIL {
+            self.levels[level].heads[slot] = next;
+            if next == NIL {
+                self.levels[level].occupied &= !(1 << slot);
+            }
+        } else {
+            self.entries[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.entries[next as usize].prev = prev;
+        }
+    }
+
+    fn next_expiration(&self) -> Option<Expiration> {
+        // Every level-0 entry is due before any later slot of a higher level starts, so the
+        // first level with something in it holds the earliest expiration.
+        (0..LEVELS).find_map(|l| self.levels[l].next_expiration(l, self.elapsed))
+    }
+
+    /// The tick at which [`poll`](Self::poll) next has work to do (firing or cascading), if any
+    /// entry is scheduled.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        self.next_expiration().map(|e| e.deadline)
+    }
+
+    /// Advances the wheel to tick `now`, calling `fire(key, when, payload)` for each entry that comes
+    /// due, in deadline order (entries due in the same tick in any order). The entry is already
+    /// unscheduled when `fire` runs; its return value says what happens next. Stops after `max`
+    /// firings and returns `true` if more may be due (call again with the same `now`).
+    pub(crate) fn poll(
+        &mut self,
+        now: u64,
+        max: usize,
+        mut fire: impl FnMut(u32, u64, &mut T) -> Fired,
+    ) -> bool {
+        let mut fired = 0;
+        while let Some(exp) = self.next_expiration() {
+            if exp.deadline > now {
+                break;
+            }
+            self.elapsed = self.elapsed.max(exp.deadline);
+            if exp.level == 0 {
+                // Every entry of a level-0 slot is due exactly at the slot's deadline. Fire them
+                // one at a time so the budget can stop us midway: the rest stay linked in the
+                // current slot, whose deadline is then `elapsed`, found again by the next call.
+                loop {
+                    let key = self.levels[0].heads[exp.slot];
+                    if key == NIL {
+                        break;
+                    }
+                    if fired >= max {
+                        return true;
+                    }
+                    self.unlink(key);
+                    self.scheduled -= 1;
+                    fired += 1;
+                    let e = &mut self.entries[key as usize];
+                    debug_assert!(e.when <= exp.deadline);
+                    match fire(key, e.when, &mut e.payload) {
+                        Fired::Keep => {}
+                        Fired::Remove => {
+                            self.entries.remove(key as usize);
+                        }
+                        Fired::Reschedule(when) => {
+                            let when = when.max(self.elapsed + 1);
+                            self.entries[key as usize].when = when;
+                            self.link(key);
+                            self.scheduled += 1;
+                        }
+                    }
+                }
+            } else {
+                // Cascade: detach the slot and re-link every entry relative to the new
+                // `elapsed`. Entries due now land in level 0's current slot and fire on the next
+                // turn of this loop; the others go to a lower level (or, far ones, the top).
+                let lvl = &mut self.levels[exp.level];
+                let mut key = lvl.heads[exp.slot];
+                lvl.heads[exp.slot] = NIL;
+                lvl.occupied &= !(1 << exp.slot);
+                while key != NIL {
+                    let next = self.entries[key as usize].next;
+                    self.link(key);
+                    key = next;
+                }
+            }
+        }
+        if now > self.elapsed {
+            self.elapsed = now;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(w: &mut Wheel<u64>, now: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        while w.poll(now, usize::MAX, |_, _, p| {
+            out.push((*p, now));
+            Fired::Remove
+        }) {}
+        out
+    }
+
+    /// Steps tick by tick, recording the tick at which each payload fires.
+    fn run_until(w: &mut Wheel<u64>, end: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut t = w.elapsed();
+        while t < end {
+            // Jump to the next deadline, as the driver does.
+            t = match w.next_deadline() {
+                Some(d) => d.min(end).max(t + 1),
+                None => end,
+            };
+            out.extend(drain(w, t));
+        }
+        out
+    }
+
+    #[test]
+    fn driver_entries_are_small() {
+        let size = std::mem::size_of::<Entry<crate::reactor::TimerAction>>();
+        assert!(size <= 48, "a timer entry takes {size} bytes");
+    }
+
+    #[test]
+    fn level_for_picks_the_window() {
+        assert_eq!(level_for(0, 1), 0);
+        assert_eq!(level_for(0, 63), 0);
+        assert_eq!(level_for(0, 64), 1);
+        assert_eq!(level_for(0, 4095), 1);
+        assert_eq!(level_for(0, 4096), 2);
+        assert_eq!(level_for(0, MAX_SPAN), 5);
+        assert_eq!(level_for(60, 70), 1);
+        assert_eq!(level_for(64, 70), 0);
+    }
+
+    #[test]
+    fn fires_at_exact_tick_on_each_level() {
+        for &when in &[
+            1u64,
+            5,
+            63,
+            64,
+            100,
+            4095,
+            4096,
+            300_000,
+            20_000_000,
+            5_000_000_000,
+        ] {
+            let mut w = Wheel::new();
+            let k = w.alloc(when);
+            w.schedule(k, when);
+            assert!(drain(&mut w, when - 1).is_empty(), "{when} fired early");
+            // Stepping through intermediate deadlines must not fire it either.
+            let early = run_until(&mut w, when - 1);
+            assert!(early.is_empty(), "{when} fired early: {early:?}");
+            assert_eq!(drain(&mut w, when), vec![(when, when)]);
+            assert_eq!(w.scheduled(), 0);
+            assert_eq!(w.allocated(), 0);
+        }
+    }
+
+    #[test]
+    fn cascading_keeps_exact_ticks() {
+        let mut w = Wheel::new();
+        let whens = [70u64, 64, 65, 127, 128, 4100, 4096, 262_145];
+        for &t in &whens {
+            let k = w.alloc(t);
+            w.schedule(k, t);
+        }
+        let fired = run_until(&mut w, 300_000);
+        let mut sorted = whens.to_vec();
+        sorted.sort();
+        assert_eq!(fired.iter().map(|f| f.0).collect::<Vec<_>>(), sorted);
+        for (p, at) in fired {
+            assert_eq!(p, at, "payload {p} fired at {at}");
+        }
+    }
+
+    #[test]
+    fn cancel_unlinks_and_frees() {
+        let mut w = Wheel::new();
+        let a = w.alloc(10);
+        let b = w.alloc(10);
+        let c = w.alloc(10);
+        for k in [a, b, c] {
+            w.schedule(k, 10);
+        }
+        assert!(w.unschedule(b));
+        assert!(!w.unschedule(b));
+        assert_eq!(w.remove(b), 10);
+        assert_eq!(w.allocated(), 2);
+        w.remove(a);
+        assert_eq!(w.scheduled(), 1);
+        assert_eq!(drain(&mut w, 10).len(), 1);
+        assert_eq!(w.next_deadline(), None);
+    }
+
+    #[test]
+    fn reschedule_moves_an_entry() {
+        let mut w = Wheel::new();
+        let k = w.alloc(0);
+        w.schedule(k, 5000);
+        w.schedule(k, 20);
+        assert_eq!(w.scheduled(), 1);
+        assert_eq!(w.next_deadline(), Some(20));
+        let mut n = 0;
+        w.poll(20, usize::MAX, |_, _, _| {
+            n += 1;
+            Fired::Keep
+        });
+        assert_eq!(n, 1);
+        assert!(!w.is_scheduled(k));
+        assert_eq!(w.allocated(), 1);
+    }
+
+    #[test]
+    fn random_deadlines_fire_in_order_never_early() {
+        let mut w = Wheel::new();
+        let mut whens = Vec::new();
+        for _ in 0..20_000 {
+            let t = 1 + crate::rand::below(10_000_000) as u64;
+            let k = w.alloc(t);
+            w.schedule(k, t);
+            whens.push(t);
+        }
+        // Jumps of irregular sizes, as a driver woken at odd times would make.
+        let mut fired = Vec::new();
+        let mut now = 0;
+        while w.scheduled() > 0 {
+            now += 1 + crate::rand::below(20_000) as u64;
+            fired.extend(drain(&mut w, now));
+        }
+        assert_eq!(fired.len(), whens.len());
+        let mut last = 0;
+        for &(when, at) in &fired {
+            assert!(when <= at, "fired early: due {when}, fired at {at}");
+            assert!(when >= last, "out of order: {when} after {last}");
+            last = when;
+        }
+    }
+
+    #[test]
+    fn beyond_max_span_is_not_lost_or_early() {
+        let mut w = Wheel::new();
+        let far = MAX_SPAN * 2 + 12345;
+        let k = w.alloc(far);
+        w.schedule(k, far);
+        let mut fired = Vec::new();
+        while fired.is_empty() {
+            let now = w.next_deadline().unwrap();
+            fired = drain(&mut w, now);
+            assert!(now <= far);
+        }
+        assert_eq!(fired, vec![(far, far)]);
+    }
+
+    #[test]
+    fn poll_budget_resumes() {
+        let mut w = Wheel::new();
+        for i in 0..10 {
+            let k = w.alloc(i);
+            w.schedule(k, 3);
+        }
+        let mut n = 0;
+        assert!(w.poll(3, 4, |_, _, _| {
+            n += 1;
+            Fired::Remove
+        }));
+        assert_eq!(n, 4);
+        while w.poll(3, 4, |_, _, _| {
+            n += 1;
+            Fired::Remove
+        }) {}
+        assert_eq!(n, 10);
+        assert_eq!(w.scheduled(), 0);
+    }
+
+    #[test]
+    fn ticker_reschedule_in_poll() {
+        let mut w = Wheel::new();
+        let k = w.alloc(0u64);
+        w.schedule(k, 10);
+        let mut ticks = Vec::new();
+        for now in (1..=55).step_by(1) {
+            w.poll(now, usize::MAX, |_, _, _| {
+                ticks.push(now);
+                Fired::Reschedule(now + 10)
+            });
+        }
+        assert_eq!(ticks, vec![10, 20, 30, 40, 50]);
+    }
+}

@@ -1,0 +1,157 @@
+//! TCP: a 1 MiB echo round trip, split halves, and connect errors that name the address.
+
+use std::future::Future;
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use gorun::net::{TcpListener, TcpStream};
+
+fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
+where
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(futures::executor::block_on(f));
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
+        Err(_) => panic!("the test future panicked"),
+    }
+}
+
+/// Accepts connections forever, echoing each in its own goroutine.
+async fn echo_server(l: TcpListener) {
+    loop {
+        let (s, _) = match l.accept().await {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        gorun::go(async move {
+            let (mut rd, mut wr) = s.split();
+            let _ = futures::io::copy(&mut rd, &mut wr).await;
+            let _ = wr.close().await;
+        });
+    }
+}
+
+#[test]
+fn tcp_echo_round_trip_of_one_mebibyte() {
+    run(60, async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        gorun::go(echo_server(l));
+        let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 + i / 251) as u8).collect();
+        let c = TcpStream::connect(addr).await.unwrap();
+        c.set_nodelay(true).unwrap();
+        let (mut rd, mut wr) = c.split();
+        // Write from a second goroutine while this one reads: neither side can deadlock on
+        // full socket buffers.
+        let to_send = data.clone();
+        let writer = gorun::go(async move {
+            wr.write_all(&to_send).await.unwrap();
+            wr.close().await.unwrap();
+        });
+        let mut back = Vec::new();
+        rd.read_to_end(&mut back).await.unwrap();
+        writer.await.unwrap();
+        assert_eq!(back.len(), data.len());
+        assert!(back == data, "echoed bytes differ");
+    });
+}
+
+#[test]
+fn connect_to_a_closed_port_is_connection_refused_and_names_it() {
+    run(30, async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let e = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+        let msg = e.to_string();
+        assert!(msg.starts_with(&format!("connect {addr}: ")), "{msg}");
+    });
+}
+
+#[test]
+fn bind_to_a_used_port_names_the_address() {
+    run(30, async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let e = TcpListener::bind(addr).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddrInUse);
+        assert!(e.to_string().starts_with(&format!("bind {addr}: ")), "{e}");
+    });
+}
+
+#[test]
+fn connect_resolves_host_names() {
+    run(30, async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let c = TcpStream::connect(format!("localhost:{port}"))
+            .await
+            .unwrap();
+        let (s, peer) = l.accept().await.unwrap();
+        assert_eq!(c.local_addr().unwrap(), peer);
+        assert_eq!(s.local_addr().unwrap(), c.peer_addr().unwrap());
+    });
+}
+
+#[test]
+fn shutdown_write_gives_the_peer_end_of_stream() {
+    run(30, async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (mut s, _) = l.accept().await.unwrap();
+        c.write_all(b"bye").await.unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"bye");
+    });
+}
+
+#[test]
+fn a_read_waits_for_data_instead_of_failing() {
+    run(30, async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        let reader = gorun::go(async move {
+            let mut buf = [0u8; 5];
+            (&s).read_exact(&mut buf).await.unwrap();
+            buf
+        });
+        gorun::time::sleep(Duration::from_millis(30)).await;
+        (&c).write_all(b"later").await.unwrap();
+        assert_eq!(&reader.await.unwrap(), b"later");
+    });
+}
+
+#[test]
+fn handles_are_send_and_sync_and_their_futures_are_send() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<TcpListener>();
+    send_sync::<TcpStream>();
+    send_sync::<gorun::net::tcp::ReadHalf>();
+    send_sync::<gorun::net::tcp::WriteHalf>();
+    send_sync::<gorun::net::UdpSocket>();
+    send_sync::<gorun::net::UnixListener>();
+    send_sync::<gorun::net::UnixStream>();
+    send_sync::<gorun::time::Sleep>();
+    send_sync::<gorun::time::Timer>();
+    send_sync::<gorun::time::Ticker>();
+    send(&TcpStream::connect("127.0.0.1:1"));
+    send(&TcpListener::bind(("localhost", 0)));
+    send(&gorun::net::UdpSocket::bind("127.0.0.1:0"));
+    send(&gorun::net::UnixStream::connect("/nonexistent"));
+    send(&gorun::time::timeout(Duration::from_secs(1), async {}));
+    let u = futures::executor::block_on(gorun::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    let mut buf = [0u8; 4];
+    send(&u.send_to(b"x", "127.0.0.1:9"));
+    send(&u.recv_from(&mut buf));
+}

@@ -1,0 +1,175 @@
+//! `Timer`, `after`, `after_func` and `timeout` behave as in Go.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gorun::time::{after, after_func, sleep, timeout, Elapsed, Timer};
+
+fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
+where
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(futures::executor::block_on(f));
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
+        Err(_) => panic!("the test future panicked"),
+    }
+}
+
+#[test]
+fn timer_fires_once_after_its_duration() {
+    run(10, async {
+        let t0 = Instant::now();
+        let t = Timer::new(Duration::from_millis(20));
+        let at = t.c().recv().await.unwrap();
+        assert!(at >= t0 + Duration::from_millis(20));
+        sleep(Duration::from_millis(30)).await;
+        assert!(t.c().try_recv().is_err(), "a one-shot timer fires once");
+    });
+}
+
+#[test]
+fn stop_on_a_pending_timer_returns_true_and_nothing_arrives() {
+    run(10, async {
+        let t = Timer::new(Duration::from_millis(10));
+        assert!(t.stop());
+        sleep(Duration::from_millis(30)).await;
+        assert!(t.c().try_recv().is_err());
+        assert!(!t.stop(), "already stopped");
+    });
+}
+
+#[test]
+fn stop_after_the_value_was_received_returns_false() {
+    run(10, async {
+        let t = Timer::new(Duration::from_millis(1));
+        t.c().recv().await.unwrap();
+        assert!(!t.stop());
+    });
+}
+
+#[test]
+fn stop_after_firing_but_before_receiving_discards_the_stale_value() {
+    // Go 1.23 semantics: no stale value can be received after Stop returns, and Stop reports
+    // true because the firing had not been observed.
+    run(10, async {
+        let t = Timer::new(Duration::from_millis(1));
+        sleep(Duration::from_millis(20)).await;
+        assert!(t.stop());
+        assert!(t.c().try_recv().is_err());
+    });
+}
+
+#[test]
+fn reset_on_a_pending_timer_moves_it_and_it_fires_once() {
+    run(10, async {
+        let t0 = Instant::now();
+        let t = Timer::new(Duration::from_millis(10));
+        assert!(t.reset(Duration::from_millis(60)));
+        let at = t.c().recv().await.unwrap();
+        assert!(
+            at >= t0 + Duration::from_millis(60),
+            "fired at the old deadline"
+        );
+        sleep(Duration::from_millis(20)).await;
+        assert!(t.c().try_recv().is_err());
+    });
+}
+
+#[test]
+fn reset_after_firing_returns_false_and_fires_again() {
+    run(10, async {
+        let t = Timer::new(Duration::from_millis(1));
+        t.c().recv().await.unwrap();
+        assert!(!t.reset(Duration::from_millis(5)));
+        t.c().recv().await.unwrap();
+        assert!(!t.reset(Duration::ZERO));
+        t.c().recv().await.unwrap();
+    });
+}
+
+#[test]
+fn a_dropped_timer_still_fires_for_a_kept_receiver() {
+    run(10, async {
+        let t = Timer::new(Duration::from_millis(5));
+        let c = t.c().clone();
+        drop(t);
+        assert!(c.recv().await.is_some());
+    });
+}
+
+#[test]
+fn after_delivers_one_value_after_the_duration() {
+    run(10, async {
+        let t0 = Instant::now();
+        let c = after(Duration::from_millis(15));
+        let at = c.recv().await.unwrap();
+        assert!(at >= t0 + Duration::from_millis(15));
+        assert!(Instant::now() >= t0 + Duration::from_millis(15));
+        sleep(Duration::from_millis(20)).await;
+        assert!(c.try_recv().is_err());
+    });
+}
+
+#[test]
+fn after_func_runs_in_its_own_goroutine_and_stop_cancels_it() {
+    run(10, async {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        let t = after_func(Duration::from_millis(5), move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while runs.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "after_func never ran");
+            sleep(Duration::from_millis(1)).await;
+        }
+        assert!(!t.stop());
+        // Reset schedules it again.
+        assert!(!t.reset(Duration::from_millis(5)));
+        while runs.load(Ordering::SeqCst) == 1 {
+            assert!(
+                Instant::now() < deadline,
+                "after_func did not run after reset"
+            );
+            sleep(Duration::from_millis(1)).await;
+        }
+        let r = runs.clone();
+        let cancelled = after_func(Duration::from_millis(10), move || {
+            r.fetch_add(100, Ordering::SeqCst);
+        });
+        assert!(cancelled.stop());
+        sleep(Duration::from_millis(40)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn timeout_on_a_pending_future_elapses_on_time() {
+    run(10, async {
+        let t0 = Instant::now();
+        let r: Result<(), Elapsed> =
+            timeout(Duration::from_millis(20), std::future::pending()).await;
+        assert!(r.is_err());
+        assert!(t0.elapsed() >= Duration::from_millis(20));
+        assert_eq!(r.unwrap_err().to_string(), "deadline has elapsed");
+    });
+}
+
+#[test]
+fn timeout_returns_the_value_of_a_fast_future() {
+    run(10, async {
+        let r = timeout(Duration::from_secs(10), async {
+            sleep(Duration::from_millis(2)).await;
+            42
+        })
+        .await;
+        assert_eq!(r, Ok(42));
+    });
+}
