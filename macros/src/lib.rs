@@ -6,9 +6,10 @@
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
 /// Runs `async fn main` on a fresh runtime: `#[gorun::main]` or `#[gorun::main(workers = 4)]`.
-/// `main` may return what a normal `main` returns (e.g. `Result<(), E>`).
+/// `main` may return what a normal `main` returns (e.g. `Result<(), E>`). (The examples run as
+/// doctests of the `gorun` crate, which re-exports these attributes.)
 ///
-/// ```
+/// ```ignore
 /// #[gorun::main(workers = 2)]
 /// async fn main() {
 ///     let h = gorun::go(async { 21 * 2 });

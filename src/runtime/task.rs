@@ -51,6 +51,9 @@ use std::task::{Context, Poll, Waker};
 
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
+/// The `async-task` handle behind a [`JoinHandle`].
+type RawHandle<T> = async_task::Task<Result<T, JoinError>, TaskMeta>;
+
 /// What a task is doing, for `runtime::dump`.
 pub(crate) const STATE_RUNNABLE: u8 = 0;
 pub(crate) const STATE_RUNNING: u8 = 1;
@@ -140,10 +143,7 @@ impl Shared {
         location: &'static Location<'static>,
         blocking: bool,
         schedule: S,
-    ) -> (
-        Option<Runnable>,
-        async_task::Task<Result<F::Output, JoinError>, TaskMeta>,
-    )
+    ) -> (Option<Runnable>, RawHandle<F::Output>)
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -487,7 +487,7 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(|t| t.is_finished())
+        self.task.as_ref().map_or(true, |t| t.is_finished())
     }
 
     /// The goroutine's id, as shown by [`runtime::dump`](crate::runtime::dump) and in panic

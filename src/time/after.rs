@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::sleep::deadline_after;
-use crate::reactor::TimerAction;
 use crate::chan::{chan, Receiver};
+use crate::reactor::TimerAction;
 
 /// A channel that receives the current time once, after `d` (Go's `time.After`); use it in
 /// `select!` for a timeout. Its timer frees itself when it fires.

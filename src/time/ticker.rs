@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::sleep::deadline_after;
-use crate::reactor::{Driver, TimerAction};
 use crate::chan::{chan, Receiver};
+use crate::reactor::{Driver, TimerAction};
 
 /// The timer resolution: 1 ms.
 const RESOLUTION: Duration = Duration::from_millis(1);

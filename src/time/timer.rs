@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::sleep::deadline_after;
-use crate::reactor::{Driver, TimerAction};
 use crate::chan::{chan, Receiver};
+use crate::reactor::{Driver, TimerAction};
 
 /// A single event after a duration (Go's `time.Timer`). Its channel [`c`](Self::c) receives the
 /// firing time.

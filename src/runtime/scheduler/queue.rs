@@ -225,6 +225,7 @@ pub(crate) mod tests {
         }
     }
 
+    #[allow(clippy::vec_box)] // the queue's items are the boxes
     pub(crate) struct Spill(pub(crate) crate::loom::sync::Mutex<Vec<Box<usize>>>);
     impl Overflow<Box<usize>> for Spill {
         fn push_batch(&self, tasks: impl Iterator<Item = Box<usize>>) {
