@@ -38,3 +38,28 @@ pub(crate) fn block_on<F: Future>(what: &str, instead: &str, fut: F) -> F::Outpu
         thread::park();
     }
 }
+
+/// `crate::sync::blocking::loom_block_on` without loom's `futures` feature: drives `fut` on a loom thread,
+/// parking on a loom `Notify` that the waker signals.
+#[cfg(loom)]
+pub(crate) fn loom_block_on<F: Future>(fut: F) -> F::Output {
+    struct NotifyWaker(loom::sync::Notify);
+    impl Wake for NotifyWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.notify();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.notify();
+        }
+    }
+    let notify = Arc::new(NotifyWaker(loom::sync::Notify::new()));
+    let waker = Waker::from(notify.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        notify.0.wait();
+    }
+}

@@ -41,7 +41,7 @@
 //! });
 //! ```
 
-mod blocking;
+pub(crate) mod blocking;
 mod cond;
 mod mutex;
 mod once;

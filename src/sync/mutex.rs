@@ -299,9 +299,9 @@ mod loom_tests {
             let m = Arc::new(Mutex::new(0));
             let m2 = m.clone();
             let t = thread::spawn(move || {
-                *loom::future::block_on(m2.lock()) += 1;
+                *crate::sync::blocking::loom_block_on(m2.lock()) += 1;
             });
-            *loom::future::block_on(m.lock()) += 1;
+            *crate::sync::blocking::loom_block_on(m.lock()) += 1;
             t.join().unwrap();
             assert_eq!(*m.try_lock().unwrap(), 2);
         });

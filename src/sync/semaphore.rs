@@ -651,7 +651,7 @@ mod loom_tests {
             assert!(sem.try_acquire(1));
             let s2 = sem.clone();
             let t = thread::spawn(move || s2.release(1));
-            loom::future::block_on(RawAcquire::new(&sem, 1));
+            crate::sync::blocking::loom_block_on(RawAcquire::new(&sem, 1));
             t.join().unwrap();
             assert_eq!(sem.available(), 0);
             sem.release(1);
@@ -672,7 +672,10 @@ mod loom_tests {
                 let w = noop_waker();
                 let mut cx = Context::from_waker(&w);
                 let mut a = Box::pin(RawAcquire::new(&s2, 2));
-                let _ = a.as_mut().poll(&mut cx);
+                if a.as_mut().poll(&mut cx).is_ready() {
+                    // Both releases came first: the permits are ours to give back.
+                    s2.release(2);
+                }
                 drop(a);
             });
             let s3 = sem.clone();
@@ -680,7 +683,7 @@ mod loom_tests {
                 s3.release(1);
                 s3.release(1);
             });
-            loom::future::block_on(RawAcquire::new(&sem, 1));
+            crate::sync::blocking::loom_block_on(RawAcquire::new(&sem, 1));
             canceller.join().unwrap();
             releaser.join().unwrap();
             sem.release(1);

@@ -444,7 +444,7 @@ mod loom_tests {
             let b = wg.clone();
             let t1 = thread::spawn(move || a.done());
             let t2 = thread::spawn(move || b.done());
-            loom::future::block_on(wg.wait());
+            crate::sync::blocking::loom_block_on(wg.wait());
             t1.join().unwrap();
             t2.join().unwrap();
             assert_eq!(wg.count(), 0);
@@ -456,33 +456,31 @@ mod loom_tests {
     /// released, a waiter of the new round is only released by the new round's `done()`.
     #[test]
     fn new_round_vs_crossing() {
+        use futures::task::noop_waker;
         crate::loom::model(|| {
             let wg = WaitGroup::new();
             wg.add(1);
             let a = wg.clone();
-            let old_waiter = thread::spawn(move || loom::future::block_on(a.wait()));
+            let old_waiter = thread::spawn(move || {
+                crate::sync::blocking::loom_block_on(a.wait());
+            });
             let b = wg.clone();
             let finisher = thread::spawn(move || b.done());
-            let c = wg.clone();
-            let round2 = thread::spawn(move || {
-                c.add(1);
-                let done =
-                    crate::loom::sync::Arc::new(crate::loom::sync::atomic::AtomicBool::new(false));
-                let d = c.clone();
-                let flag = done.clone();
-                let t = thread::spawn(move || {
-                    flag.store(true, SeqCst);
-                    d.done();
-                });
-                loom::future::block_on(c.wait());
-                // Released only by the second round's done().
-                assert!(done.load(SeqCst));
-                t.join().unwrap();
-            });
+            wg.add(1);
+            // The counter stays >= 1 until our own done(): this wait cannot be released yet,
+            // whatever the crossing of the first round is doing.
+            let mut w = Box::pin(wg.wait());
+            let noop = noop_waker();
+            assert!(w
+                .as_mut()
+                .poll(&mut Context::from_waker(&noop))
+                .is_pending());
+            wg.done();
+            crate::sync::blocking::loom_block_on(w);
             old_waiter.join().unwrap();
             finisher.join().unwrap();
-            round2.join().unwrap();
             assert_eq!(wg.count(), 0);
+            assert_eq!(wg.inner.lock().stored(), 0);
         });
     }
 }
