@@ -63,3 +63,27 @@ pub(crate) fn loom_block_on<F: Future>(fut: F) -> F::Output {
         notify.0.wait();
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    #[test]
+    fn blocking_calls_panic_on_a_worker_thread() {
+        let r = std::thread::spawn(|| {
+            crate::runtime::set_on_worker_thread(true);
+            crate::sync::WaitGroup::new().wait_blocking();
+        })
+        .join();
+        let err = r.unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.starts_with("WaitGroup::wait_blocking called on a gorun worker thread"),
+            "{msg}"
+        );
+        let r = std::thread::spawn(|| {
+            crate::runtime::set_on_worker_thread(true);
+            drop(crate::sync::Mutex::new(()).lock_blocking());
+        })
+        .join();
+        assert!(r.is_err());
+    }
+}
