@@ -96,9 +96,6 @@ mod tests {
             n
         });
         assert_eq!(ready, BUDGET as usize);
-        assert!(
-            poll_proceed(&mut cx).is_ready(),
-            "budget must be restored after the poll"
-        );
+        assert!(poll_proceed(&mut cx).is_ready(), "budget must be restored after the poll");
     }
 }
