@@ -262,3 +262,72 @@ impl<T: ?Sized> fmt::Debug for CondWait<'_, '_, T> {
         f.debug_struct("CondWait").field("state", &state).finish()
     }
 }
+
+#[cfg(loom)]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
+    use crate::sync::blocking::loom_block_on;
+
+    /// A waiter that checks the condition, registers and unlocks can never miss the `signal`
+    /// of a thread that sets the condition under the mutex: the classic lost wake-up.
+    #[test]
+    fn wait_vs_signal() {
+        crate::loom::model(|| {
+            let pair = Arc::new((Mutex::new(false), Cond::new()));
+            let p = pair.clone();
+            let setter = thread::spawn(move || {
+                *loom_block_on(p.0.lock()) = true;
+                p.1.signal();
+            });
+            let (m, c) = &*pair;
+            loom_block_on(async {
+                let mut g = m.lock().await;
+                while !*g {
+                    g = c.wait(g).await;
+                }
+            });
+            setter.join().unwrap();
+            assert_eq!(c.lock().stored(), 0);
+        });
+    }
+
+    /// A notified waiter that is dropped before acting passes the signal to the other waiter.
+    #[test]
+    fn cancelled_waiter_forwards_signal() {
+        use futures::task::noop_waker;
+        crate::loom::model(|| {
+            let pair = Arc::new((Mutex::new(()), Cond::new()));
+            let registered = Arc::new(AtomicBool::new(false));
+            let (p, r) = (pair.clone(), registered.clone());
+            let other = thread::spawn(move || {
+                let noop = noop_waker();
+                let g = p.0.try_lock().unwrap();
+                let mut w = Box::pin(p.1.wait(g));
+                assert!(w
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&noop))
+                    .is_pending());
+                r.store(true, SeqCst);
+                drop(w); // cancelled: if it was signalled, the signal moves on
+            });
+            // Wait until the other waiter registered (and released the mutex).
+            while !registered.load(SeqCst) {
+                thread::yield_now();
+            }
+            let (m, c) = &*pair;
+            let mut mine = Box::pin(c.wait(loom_block_on(m.lock())));
+            let noop = noop_waker();
+            assert!(mine
+                .as_mut()
+                .poll(&mut Context::from_waker(&noop))
+                .is_pending());
+            c.signal();
+            // Whether the signal picked us or the cancelled waiter, we must be woken.
+            drop(loom_block_on(mine));
+            other.join().unwrap();
+        });
+    }
+}
