@@ -1,0 +1,694 @@
+//! The fair FIFO semaphore under `Mutex`, `RwMutex` and [`Semaphore`].
+//!
+//! # Algorithm
+//!
+//! The shape of tokio's `batch_semaphore`: one atomic word holds the number of free permits,
+//! and a FIFO list of waiters (a [`WaitList`] behind a lock) holds the tasks that asked for more
+//! permits than were free. The word is `avail << 1 | WAITERS`; the `WAITERS` bit says that the
+//! list is not empty.
+//!
+//! - **Fast acquire** (`try_acquire`): a compare-and-swap that takes `n` permits off the word if
+//!   at least `n` are free. Uncontended, that is the one atomic operation of a lock.
+//! - **Slow acquire**: under the list lock, take every free permit (even fewer than `n`), set
+//!   `WAITERS`, and queue a waiter node for the rest. The node's `remaining` counts what it
+//!   still needs.
+//! - **Release**: a compare-and-swap that adds the permits to the word, unless `WAITERS` is set;
+//!   then, under the lock, the permits are handed to the waiters from the front (a node may get
+//!   part of its request and keep its place); a node that got everything is unlinked, marked
+//!   `granted` and its waker woken. Whatever the queue did not need goes back to the word, and
+//!   `WAITERS` is cleared once the queue is empty.
+//! - **Cancel**: dropping a queued acquire future removes its node and *releases* the permits it
+//!   had been given so far (all of them if it was already granted), which hands them on to the
+//!   next waiters exactly as a release does. Nothing leaks and no wake-up is lost.
+//!
+//! # Invariants
+//!
+//! 1. `WAITERS` is set iff the list has a linked node; it is only set or cleared under the lock.
+//! 2. While `WAITERS` is set, the word is exactly `WAITERS` (no free permits): a release with
+//!    waiters hands its permits to them. Hence the fast path cannot overtake a queued waiter (it
+//!    finds no free permits), which is the FIFO guarantee, and nobody but a lock holder writes
+//!    the word while `WAITERS` is set.
+//! 3. Only the front node can hold a partial assignment (assignment goes front to back and the
+//!    first node that is not satisfied stops it), so a cancelled front hands its partial permits
+//!    to its successor.
+//! 4. Permits are conserved: free + held by guards + assigned to nodes is the number the
+//!    semaphore was created with (plus `add_permits`), at every moment the lock is free.
+//!
+//! # Rejected
+//!
+//! - Barging (Go's `sync.Mutex` normal mode lets a newcomer take a just-released lock before the
+//!   woken waiter): faster under heavy contention, but a waiter can be overtaken again and again;
+//!   the API promises "no waiter starves", and direct handoff gives that with no timing
+//!   heuristics.
+//! - Taking the lock on every release (tokio does): an uncontended unlock would cost a lock and
+//!   an unlock instead of one compare-and-swap.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use super::waitlist::{WaitList, WakeList};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::{Mutex, MutexGuard};
+use crate::runtime::coop;
+
+const WAITERS: usize = 1;
+const SHIFT: usize = 1;
+
+/// The largest number of permits a semaphore can hold.
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
+
+/// A queued acquirer. Guarded by `RawSemaphore::waiters`.
+struct Waiter {
+    /// Permits still to be assigned to this waiter.
+    remaining: usize,
+    /// The task to wake once `remaining` reaches zero.
+    waker: Option<Waker>,
+    /// Set (and the node unlinked) when `remaining` reached zero: the permits are the owner's.
+    granted: bool,
+}
+
+/// The semaphore proper, without permit guards; `Mutex` and friends build their guards on it.
+pub(crate) struct RawSemaphore {
+    /// `avail << SHIFT | WAITERS`; see the module invariants.
+    state: AtomicUsize,
+    /// Queued acquirers, oldest first.
+    waiters: Mutex<WaitList<Waiter>>,
+}
+
+impl RawSemaphore {
+    pub(crate) fn new(permits: usize) -> Self {
+        assert!(
+            permits <= MAX_PERMITS,
+            "sync: a Semaphore holds at most {MAX_PERMITS} permits, asked for {permits}"
+        );
+        RawSemaphore {
+            state: AtomicUsize::new(permits << SHIFT),
+            waiters: Mutex::new(WaitList::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, WaitList<Waiter>> {
+        // Nothing panics while the lock is held, but if it ever did the list is still
+        // consistent (every mutation is completed before anything that can panic).
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Free permits now.
+    pub(crate) fn available(&self) -> usize {
+        self.state.load(Acquire) >> SHIFT
+    }
+
+    /// Takes `n` permits if that many are free and nobody is queued. One compare-and-swap when
+    /// `expect` is the exact number of free permits (the mutex passes 1).
+    #[inline]
+    pub(crate) fn try_acquire_expect(&self, n: usize, expect: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
+        let mut cur = expect << SHIFT;
+        loop {
+            if cur >> SHIFT < n {
+                return false;
+            }
+            match self
+                .state
+                .compare_exchange_weak(cur, cur - (n << SHIFT), Acquire, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Takes `n` permits if that many are free and nobody is queued.
+    #[inline]
+    pub(crate) fn try_acquire(&self, n: usize) -> bool {
+        self.try_acquire_expect(n, self.state.load(Relaxed) >> SHIFT)
+    }
+
+    /// Gives back `n` permits, handing them to queued waiters first. One compare-and-swap when
+    /// nobody waits and `expect` is the exact number of free permits (the mutex passes 0).
+    #[inline]
+    pub(crate) fn release_expect(&self, n: usize, expect: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut cur = expect << SHIFT;
+        loop {
+            if cur & WAITERS != 0 {
+                return self.release_slow(n);
+            }
+            let next = add_checked(cur, n);
+            match self
+                .state
+                .compare_exchange_weak(cur, next, Release, Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Gives back `n` permits, handing them to queued waiters first.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        self.release_expect(n, self.state.load(Relaxed) >> SHIFT)
+    }
+
+    #[cold]
+    fn release_slow(&self, n: usize) {
+        let mut list = self.lock();
+        let wakers = self.release_locked(&mut list, n);
+        drop(list);
+        wakers.wake_all();
+    }
+
+    /// Hands `n` permits to the waiters in FIFO order and returns the rest to the word; clears
+    /// `WAITERS` if the list ends up empty (also when `n == 0`, for a cancelled front node).
+    fn release_locked(&self, list: &mut WaitList<Waiter>, mut n: usize) -> WakeList {
+        let mut wakers = WakeList::new();
+        while n > 0 {
+            let Some(key) = list.front() else { break };
+            let w = list.get_mut(key);
+            let take = n.min(w.remaining);
+            w.remaining -= take;
+            n -= take;
+            if w.remaining != 0 {
+                break;
+            }
+            w.granted = true;
+            if let Some(waker) = w.waker.take() {
+                wakers.push(waker);
+            }
+            list.unlink(key);
+        }
+        if list.is_empty() {
+            let cur = self.state.load(Relaxed);
+            if cur & WAITERS != 0 {
+                // Invariant 2: the word is exactly WAITERS and only lock holders write it.
+                debug_assert_eq!(cur, WAITERS);
+                self.state.store(n << SHIFT, Release);
+            } else if n > 0 {
+                // Fast-path acquirers and releasers may race with us: add with a CAS loop.
+                let mut cur = cur;
+                loop {
+                    let next = add_checked(cur, n);
+                    match self
+                        .state
+                        .compare_exchange_weak(cur, next, Release, Relaxed)
+                    {
+                        Ok(_) => break,
+                        Err(actual) => cur = actual,
+                    }
+                }
+            }
+        } else {
+            debug_assert_eq!(n, 0, "permits left over while a waiter still needs some");
+        }
+        wakers
+    }
+
+    /// Polls an acquisition of `n` permits; `slot` is the future's queue position.
+    /// `hint`, if given, is the expected number of free permits (see `try_acquire_expect`).
+    pub(crate) fn poll_acquire(
+        &self,
+        cx: &mut Context<'_>,
+        n: usize,
+        hint: Option<usize>,
+        slot: &mut Slot,
+    ) -> Poll<()> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        match *slot {
+            Slot::Idle => {
+                let got = match hint {
+                    Some(expect) => self.try_acquire_expect(n, expect),
+                    None => self.try_acquire(n),
+                };
+                if got {
+                    *slot = Slot::Done;
+                    return Poll::Ready(());
+                }
+                assert!(
+                    n <= MAX_PERMITS,
+                    "sync: cannot acquire {n} permits, a Semaphore holds at most {MAX_PERMITS}"
+                );
+                let mut list = self.lock();
+                // Under the lock: take what is free; if it is not enough, queue for the rest.
+                let mut cur = self.state.load(Acquire);
+                let taken = loop {
+                    let avail = cur >> SHIFT;
+                    let (next, taken) = if avail >= n {
+                        (cur - (n << SHIFT), n)
+                    } else {
+                        (WAITERS, avail)
+                    };
+                    match self.state.compare_exchange(cur, next, AcqRel, Acquire) {
+                        Ok(_) => break taken,
+                        Err(actual) => cur = actual,
+                    }
+                };
+                if taken == n {
+                    *slot = Slot::Done;
+                    return Poll::Ready(());
+                }
+                let key = list.push_back(Waiter {
+                    remaining: n - taken,
+                    waker: Some(cx.waker().clone()),
+                    granted: false,
+                });
+                *slot = Slot::Queued(key);
+                Poll::Pending
+            }
+            Slot::Queued(key) => {
+                let mut list = self.lock();
+                let w = list.get_mut(key);
+                if w.granted {
+                    list.remove(key);
+                    *slot = Slot::Done;
+                    return Poll::Ready(());
+                }
+                match &mut w.waker {
+                    Some(old) if old.will_wake(cx.waker()) => {}
+                    other => *other = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            Slot::Done => panic!("sync: acquire future polled after completion"),
+        }
+    }
+
+    /// Withdraws a pending acquisition (its future is dropped): permits it was given are
+    /// released to the next waiters.
+    pub(crate) fn cancel(&self, n: usize, slot: &mut Slot) {
+        if let Slot::Queued(key) = *slot {
+            *slot = Slot::Done;
+            let mut list = self.lock();
+            let (w, _) = list.remove(key);
+            let given = if w.granted { n } else { n - w.remaining };
+            let wakers = self.release_locked(&mut list, given);
+            drop(list);
+            wakers.wake_all();
+        }
+    }
+
+    /// Queued waiters (for `Debug`).
+    fn queued(&self) -> usize {
+        self.lock().linked_len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stored_nodes(&self) -> usize {
+        self.lock().stored()
+    }
+}
+
+#[inline]
+fn add_checked(cur: usize, n: usize) -> usize {
+    let avail = cur >> SHIFT;
+    assert!(
+        n <= MAX_PERMITS && avail <= MAX_PERMITS - n,
+        "sync: Semaphore permit count overflow (more than {MAX_PERMITS} permits)"
+    );
+    cur + (n << SHIFT)
+}
+
+impl fmt::Debug for RawSemaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available", &self.available())
+            .field("waiters", &self.queued())
+            .finish()
+    }
+}
+
+/// Where an acquire future stands. Owned by the future; the key is valid while `Queued`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Idle,
+    Queued(usize),
+    Done,
+}
+
+/// The future of [`RawSemaphore`] acquisition; cancels itself on drop.
+pub(crate) struct RawAcquire<'a> {
+    sem: &'a RawSemaphore,
+    n: usize,
+    /// Expected free permits for the first compare-and-swap (`None`: load the word first).
+    hint: Option<usize>,
+    slot: Slot,
+}
+
+impl<'a> RawAcquire<'a> {
+    pub(crate) fn new(sem: &'a RawSemaphore, n: usize) -> Self {
+        RawAcquire {
+            sem,
+            n,
+            hint: None,
+            slot: Slot::Idle,
+        }
+    }
+
+    /// Like `new`, guessing that exactly `expect` permits are free (one CAS when right).
+    pub(crate) fn with_hint(sem: &'a RawSemaphore, n: usize, expect: usize) -> Self {
+        RawAcquire {
+            sem,
+            n,
+            hint: Some(expect),
+            slot: Slot::Idle,
+        }
+    }
+
+    /// Whether the future has completed (its permits now belong to the caller).
+    pub(crate) fn is_done(&self) -> bool {
+        self.slot == Slot::Done
+    }
+}
+
+impl Future for RawAcquire<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.sem.poll_acquire(cx, this.n, this.hint, &mut this.slot)
+    }
+}
+
+impl Drop for RawAcquire<'_> {
+    fn drop(&mut self) {
+        self.sem.cancel(self.n, &mut self.slot);
+    }
+}
+
+impl fmt::Debug for RawAcquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("permits", &self.n)
+            .field("state", &self.slot)
+            .finish()
+    }
+}
+
+/// A counting semaphore with fair (FIFO) waiting: Go's `x/sync/semaphore.Weighted`.
+///
+/// [`acquire(n)`](Semaphore::acquire) waits until `n` permits are free *and* every earlier
+/// waiter has been served, so a large request is never starved by a stream of small ones. The
+/// [`Permit`] it returns gives the permits back when dropped.
+///
+/// ```
+/// use gorun::sync::Semaphore;
+/// futures::executor::block_on(async {
+///     let sem = Semaphore::new(3);
+///     let a = sem.acquire(2).await;
+///     assert!(sem.try_acquire(2).is_err());
+///     drop(a);
+///     assert_eq!(sem.try_acquire(3).unwrap().num_permits(), 3);
+/// });
+/// ```
+pub struct Semaphore {
+    raw: RawSemaphore,
+}
+
+impl Semaphore {
+    /// The largest number of permits a semaphore can hold (`usize::MAX >> 3`).
+    ///
+    /// ```
+    /// assert!(gorun::sync::Semaphore::MAX_PERMITS >= u32::MAX as usize);
+    /// ```
+    pub const MAX_PERMITS: usize = MAX_PERMITS;
+
+    /// A semaphore with `permits` free permits. Panics above [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// let sem = gorun::sync::Semaphore::new(10);
+    /// assert_eq!(sem.available_permits(), 10);
+    /// ```
+    pub fn new(permits: usize) -> Self {
+        Semaphore {
+            raw: RawSemaphore::new(permits),
+        }
+    }
+
+    /// Waits for `n` permits, in FIFO order with the other waiters. Dropping the future before
+    /// it completes gives back whatever part of `n` it had already been assigned. Panics if `n`
+    /// exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// use gorun::sync::Semaphore;
+    /// futures::executor::block_on(async {
+    ///     let sem = Semaphore::new(4);
+    ///     let p = sem.acquire(3).await;
+    ///     assert_eq!(sem.available_permits(), 1);
+    ///     drop(p);
+    ///     assert_eq!(sem.available_permits(), 4);
+    /// });
+    /// ```
+    pub fn acquire(&self, n: usize) -> Acquire<'_> {
+        Acquire {
+            sem: self,
+            raw: RawAcquire::new(&self.raw, n),
+        }
+    }
+
+    /// Takes `n` permits now if that many are free and nobody is waiting (a waiting acquirer
+    /// is never overtaken).
+    ///
+    /// ```
+    /// use gorun::sync::{Semaphore, TryAcquireError};
+    /// let sem = Semaphore::new(1);
+    /// let p = sem.try_acquire(1).unwrap();
+    /// assert_eq!(sem.try_acquire(1).unwrap_err(), TryAcquireError);
+    /// drop(p);
+    /// assert!(sem.try_acquire(1).is_ok());
+    /// ```
+    pub fn try_acquire(&self, n: usize) -> Result<Permit<'_>, TryAcquireError> {
+        if self.raw.try_acquire(n) {
+            Ok(Permit { sem: self, n })
+        } else {
+            Err(TryAcquireError)
+        }
+    }
+
+    /// Adds `n` permits (Go's `Release(n)` without a matching acquire), serving waiters first.
+    /// Panics if the total would exceed [`Semaphore::MAX_PERMITS`].
+    ///
+    /// ```
+    /// let sem = gorun::sync::Semaphore::new(0);
+    /// sem.add_permits(2);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn add_permits(&self, n: usize) {
+        self.raw.release(n);
+    }
+
+    /// The number of free permits now (zero while anyone is waiting).
+    ///
+    /// ```
+    /// let sem = gorun::sync::Semaphore::new(5);
+    /// let _p = sem.try_acquire(2).unwrap();
+    /// assert_eq!(sem.available_permits(), 3);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        self.raw.available()
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.raw.fmt(f)
+    }
+}
+
+/// The future returned by [`Semaphore::acquire`].
+///
+/// ```
+/// use gorun::sync::Semaphore;
+/// let sem = Semaphore::new(1);
+/// let fut: gorun::sync::Acquire<'_> = sem.acquire(1);
+/// let permit = futures::executor::block_on(fut);
+/// assert_eq!(permit.num_permits(), 1);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a> {
+    sem: &'a Semaphore,
+    raw: RawAcquire<'a>,
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Permit<'a>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Permit<'a>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.raw).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Permit {
+                sem: this.sem,
+                n: this.raw.n,
+            }),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.raw.fmt(f)
+    }
+}
+
+/// Permits taken from a [`Semaphore`]; dropping it gives them back.
+///
+/// ```
+/// use gorun::sync::Semaphore;
+/// let sem = Semaphore::new(2);
+/// {
+///     let p = sem.try_acquire(2).unwrap();
+///     assert_eq!(p.num_permits(), 2);
+///     assert_eq!(sem.available_permits(), 0);
+/// }
+/// assert_eq!(sem.available_permits(), 2);
+/// ```
+#[must_use = "dropping a Permit releases it at once"]
+pub struct Permit<'a> {
+    sem: &'a Semaphore,
+    n: usize,
+}
+
+impl Permit<'_> {
+    /// How many permits this holds.
+    ///
+    /// ```
+    /// let sem = gorun::sync::Semaphore::new(3);
+    /// assert_eq!(sem.try_acquire(3).unwrap().num_permits(), 3);
+    /// ```
+    pub fn num_permits(&self) -> usize {
+        self.n
+    }
+
+    /// Keeps the permits taken for good: they are not returned on drop.
+    ///
+    /// ```
+    /// let sem = gorun::sync::Semaphore::new(3);
+    /// sem.try_acquire(1).unwrap().forget();
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn forget(mut self) {
+        self.n = 0;
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.sem.raw.release(self.n);
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").field("permits", &self.n).finish()
+    }
+}
+
+/// [`Semaphore::try_acquire`] found too few free permits (or earlier waiters queued).
+///
+/// ```
+/// let e = gorun::sync::TryAcquireError;
+/// assert_eq!(e.to_string(), "no permits available");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TryAcquireError;
+
+impl fmt::Display for TryAcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no permits available")
+    }
+}
+
+impl std::error::Error for TryAcquireError {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker;
+
+    #[test]
+    fn cancelled_front_passes_partial_permits_on() {
+        let sem = RawSemaphore::new(3);
+        let w = noop_waker();
+        let mut cx = Context::from_waker(&w);
+        assert!(sem.try_acquire(2));
+        // a wants 3: takes the 1 free permit and queues for 2.
+        let mut a = Box::pin(RawAcquire::new(&sem, 3));
+        assert!(a.as_mut().poll(&mut cx).is_pending());
+        let mut b = Box::pin(RawAcquire::new(&sem, 2));
+        assert!(b.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(sem.available(), 0);
+        drop(a);
+        // a's one permit went to b, which still needs one.
+        assert!(b.as_mut().poll(&mut cx).is_pending());
+        sem.release(2);
+        assert!(b.as_mut().poll(&mut cx).is_ready());
+        drop(b);
+        assert_eq!(sem.available(), 1);
+        sem.release(2);
+        assert_eq!(sem.available(), 3);
+        assert_eq!(sem.stored_nodes(), 0);
+    }
+}
+
+#[cfg(loom)]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
+    use futures::task::noop_waker;
+
+    /// Acquire vs release: the waiter is served exactly once and the count ends where it began.
+    #[test]
+    fn acquire_vs_release() {
+        crate::loom::model(|| {
+            let sem = Arc::new(RawSemaphore::new(1));
+            assert!(sem.try_acquire(1));
+            let s2 = sem.clone();
+            let t = thread::spawn(move || s2.release(1));
+            crate::sync::blocking::loom_block_on(RawAcquire::new(&sem, 1));
+            t.join().unwrap();
+            assert_eq!(sem.available(), 0);
+            sem.release(1);
+            assert_eq!(sem.available(), 1);
+            assert_eq!(sem.stored_nodes(), 0);
+        });
+    }
+
+    /// Acquire vs release vs cancel: a waiter that is dropped at any point (before, while or
+    /// after being granted) gives back everything; the other waiter is still served.
+    #[test]
+    fn acquire_release_cancel() {
+        crate::loom::model(|| {
+            let sem = Arc::new(RawSemaphore::new(2));
+            assert!(sem.try_acquire(2));
+            let s2 = sem.clone();
+            let canceller = thread::spawn(move || {
+                let w = noop_waker();
+                let mut cx = Context::from_waker(&w);
+                let mut a = Box::pin(RawAcquire::new(&s2, 2));
+                if a.as_mut().poll(&mut cx).is_ready() {
+                    // Both releases came first: the permits are ours to give back.
+                    s2.release(2);
+                }
+                drop(a);
+            });
+            let s3 = sem.clone();
+            let releaser = thread::spawn(move || {
+                s3.release(1);
+                s3.release(1);
+            });
+            crate::sync::blocking::loom_block_on(RawAcquire::new(&sem, 1));
+            canceller.join().unwrap();
+            releaser.join().unwrap();
+            sem.release(1);
+            assert_eq!(sem.available(), 2);
+            assert_eq!(sem.stored_nodes(), 0);
+        });
+    }
+}

@@ -1,0 +1,223 @@
+//! A FIFO list of waiters stored in a slab, with O(1) push, pop and removal from the middle.
+//!
+//! Every blocking primitive of `gorun::sync` parks its waiters in one of these, always behind
+//! a lock (a `std::sync::Mutex` through the loom facade) owned by the primitive.
+//!
+//! # Algorithm
+//!
+//! A doubly linked list whose nodes live in a [`slab::Slab`] and link to each other by slab
+//! key instead of by pointer. A waiting future remembers its key; the key stays valid until the
+//! future itself removes the entry, so there is no ABA: a key is only reused after its owner
+//! gave it up. A node can be *unlinked* (taken out of the FIFO order, e.g. because its request
+//! was granted) while its slab entry stays, so the owner can still read the outcome the
+//! granter left there; the owner then [`remove`](WaitList::remove)s it.
+//!
+//! This is the shape of tokio's intrusive `LinkedList` under `batch_semaphore`, with the nodes
+//! moved from the futures into a slab owned by the primitive.
+//!
+//! # Invariants
+//!
+//! - `head == NIL` iff `tail == NIL` iff no entry is linked.
+//! - For a linked entry `e`: `e.prev`/`e.next` name linked entries or `NIL`, and following `next`
+//!   from `head` visits every linked entry once, in push order, ending at `tail`.
+//! - An unlinked entry has `prev == next == NIL` and `linked == false`.
+//!
+//! # Rejected
+//!
+//! - Pointer-based intrusive nodes inside pinned futures (tokio): no allocation at all, but every
+//!   access is `unsafe` and the futures become `!Unpin`. The slab reuses its storage, so after
+//!   warm-up it does not allocate either, and the whole list is safe code.
+//! - A `VecDeque` of waiters: removing a cancelled waiter from the middle is O(n).
+
+use slab::Slab;
+
+const NIL: usize = usize::MAX;
+
+struct Entry<T> {
+    value: T,
+    prev: usize,
+    next: usize,
+    linked: bool,
+}
+
+/// The FIFO list. Not synchronised: its owner keeps it behind a lock.
+pub(crate) struct WaitList<T> {
+    slab: Slab<Entry<T>>,
+    head: usize,
+    tail: usize,
+}
+
+impl<T> WaitList<T> {
+    pub(crate) const fn new() -> Self {
+        WaitList {
+            slab: Slab::new(),
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    /// Whether no entry is linked (unlinked entries may still be stored).
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == NIL
+    }
+
+    /// Appends `value` at the back and returns its key.
+    pub(crate) fn push_back(&mut self, value: T) -> usize {
+        let key = self.slab.insert(Entry {
+            value,
+            prev: self.tail,
+            next: NIL,
+            linked: true,
+        });
+        if self.tail == NIL {
+            self.head = key;
+        } else {
+            self.slab[self.tail].next = key;
+        }
+        self.tail = key;
+        key
+    }
+
+    /// The key of the oldest linked entry.
+    #[inline]
+    pub(crate) fn front(&self) -> Option<usize> {
+        (self.head != NIL).then_some(self.head)
+    }
+
+    /// The value stored under `key` (linked or not). Panics on a stale key (a bug).
+    #[inline]
+    pub(crate) fn get_mut(&mut self, key: usize) -> &mut T {
+        &mut self.slab[key].value
+    }
+
+    /// Whether `key`'s entry is still in the FIFO order.
+    #[cfg(test)]
+    pub(crate) fn is_linked(&self, key: usize) -> bool {
+        self.slab[key].linked
+    }
+
+    /// Takes `key`'s entry out of the FIFO order but keeps its value stored.
+    pub(crate) fn unlink(&mut self, key: usize) {
+        let (prev, next) = {
+            let e = &mut self.slab[key];
+            if !e.linked {
+                return;
+            }
+            e.linked = false;
+            let pn = (e.prev, e.next);
+            e.prev = NIL;
+            e.next = NIL;
+            pn
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.slab[prev].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.slab[next].prev = prev;
+        }
+    }
+
+    /// Unlinks (if needed) and frees `key`'s entry, returning its value and whether it was
+    /// still linked.
+    pub(crate) fn remove(&mut self, key: usize) -> (T, bool) {
+        let was_linked = self.slab[key].linked;
+        self.unlink(key);
+        (self.slab.remove(key).value, was_linked)
+    }
+
+    /// Number of stored entries, linked or not (for tests and `Debug`).
+    #[cfg(any(test, loom))]
+    pub(crate) fn stored(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Number of linked entries (O(n); for `Debug` and tests).
+    pub(crate) fn linked_len(&self) -> usize {
+        let mut n = 0;
+        let mut k = self.head;
+        while k != NIL {
+            n += 1;
+            k = self.slab[k].next;
+        }
+        n
+    }
+}
+
+/// Wakers collected under a lock and woken after it is released, so that a woken task never
+/// contends with its waker for the lock. Allocates only when more than one waker is collected.
+pub(crate) struct WakeList {
+    one: Option<std::task::Waker>,
+    more: Vec<std::task::Waker>,
+}
+
+impl WakeList {
+    pub(crate) const fn new() -> Self {
+        WakeList {
+            one: None,
+            more: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, w: std::task::Waker) {
+        if self.one.is_none() {
+            self.one = Some(w);
+        } else {
+            self.more.push(w);
+        }
+    }
+
+    /// Wakes every collected waker. Call with no lock held.
+    #[inline]
+    pub(crate) fn wake_all(self) {
+        if let Some(w) = self.one {
+            w.wake();
+        }
+        for w in self.more {
+            w.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(l: &WaitList<u32>) -> Vec<u32> {
+        let mut v = Vec::new();
+        let mut k = l.head;
+        while k != NIL {
+            v.push(l.slab[k].value);
+            k = l.slab[k].next;
+        }
+        v
+    }
+
+    #[test]
+    fn fifo_and_middle_removal() {
+        let mut l = WaitList::new();
+        let a = l.push_back(1);
+        let b = l.push_back(2);
+        let c = l.push_back(3);
+        assert_eq!(order(&l), [1, 2, 3]);
+        assert_eq!(l.remove(b), (2, true));
+        assert_eq!(order(&l), [1, 3]);
+        l.unlink(a);
+        assert!(!l.is_linked(a));
+        assert_eq!(order(&l), [3]);
+        assert_eq!(l.front(), Some(c));
+        assert_eq!(l.stored(), 2);
+        assert_eq!(l.remove(a), (1, false));
+        assert_eq!(l.remove(c), (3, true));
+        assert!(l.is_empty());
+        assert_eq!(l.linked_len(), 0);
+        let d = l.push_back(4);
+        assert_eq!(l.front(), Some(d));
+        assert_eq!(l.tail, d);
+    }
+}

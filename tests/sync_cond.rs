@@ -1,0 +1,162 @@
+//! gorun::sync::Cond: signal wakes one waiter, broadcast wakes all, no lost signal.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::task::noop_waker;
+use gorun::sync::{Cond, Mutex};
+
+/// Runs `f` on a 4-worker tokio runtime, failing the test after 30 s.
+fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(f))
+            .await
+            .expect("test timed out")
+            .unwrap();
+    });
+}
+
+#[test]
+fn signal_wakes_exactly_one_waiter_oldest_first() {
+    let m = Mutex::new(0);
+    let c = Cond::new();
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    let mut a = Box::pin(c.wait(m.try_lock().unwrap()));
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    let mut b = Box::pin(c.wait(m.try_lock().unwrap()));
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    c.signal();
+    assert!(
+        b.as_mut().poll(&mut cx).is_pending(),
+        "signal woke the newer waiter"
+    );
+    let g = match a.as_mut().poll(&mut cx) {
+        Poll::Ready(g) => g,
+        Poll::Pending => panic!("signal did not wake the oldest waiter"),
+    };
+    drop(g);
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    c.signal();
+    assert!(b.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn wait_reacquires_the_mutex_before_returning() {
+    let m = Mutex::new(0);
+    let c = Cond::new();
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    let mut a = Box::pin(c.wait(m.try_lock().unwrap()));
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    let held = m.try_lock().expect("wait did not release the mutex");
+    c.signal();
+    assert!(
+        a.as_mut().poll(&mut cx).is_pending(),
+        "returned without the mutex"
+    );
+    drop(held);
+    assert!(a.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn broadcast_wakes_every_waiter() {
+    run(async {
+        let pair = Arc::new((Mutex::new(false), Cond::new()));
+        let woken = Arc::new(AtomicUsize::new(0));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (pair, woken, waiting) = (pair.clone(), woken.clone(), waiting.clone());
+                tokio::spawn(async move {
+                    let (m, c) = &*pair;
+                    let mut g = m.lock().await;
+                    waiting.fetch_add(1, SeqCst);
+                    while !*g {
+                        g = c.wait(g).await;
+                    }
+                    woken.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        while waiting.load(SeqCst) < 20 {
+            tokio::task::yield_now().await;
+        }
+        *pair.0.lock().await = true;
+        pair.1.broadcast();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(woken.load(SeqCst), 20);
+    });
+}
+
+#[test]
+fn producer_consumer_loses_no_signal() {
+    run(async {
+        let pair = Arc::new((Mutex::new(Vec::<u32>::new()), Cond::new()));
+        let consumers: Vec<_> = (0..4)
+            .map(|_| {
+                let pair = pair.clone();
+                tokio::spawn(async move {
+                    let (m, c) = &*pair;
+                    let mut got = 0;
+                    while got < 250 {
+                        let mut g = m.lock().await;
+                        while g.is_empty() {
+                            g = c.wait(g).await;
+                        }
+                        g.pop();
+                        got += 1;
+                    }
+                })
+            })
+            .collect();
+        for i in 0..1000 {
+            pair.0.lock().await.push(i);
+            pair.1.signal();
+            if i % 16 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        for t in consumers {
+            t.await.unwrap();
+        }
+        assert!(pair.0.lock().await.is_empty());
+    });
+}
+
+#[test]
+fn a_dropped_notified_waiter_passes_the_signal_on() {
+    let m = Mutex::new(());
+    let c = Cond::new();
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    let mut a = Box::pin(c.wait(m.try_lock().unwrap()));
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    let mut b = Box::pin(c.wait(m.try_lock().unwrap()));
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    c.signal(); // picks a
+    drop(a); // a never acted on it
+    assert!(b.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn wait_future_is_send_and_debug() {
+    fn send<T: Send>(_: &T) {}
+    let m = Mutex::new(1);
+    let c = Cond::new();
+    let f = c.wait(m.try_lock().unwrap());
+    send(&f);
+    assert_eq!(format!("{f:?}"), "CondWait { state: \"start\" }");
+    drop(f);
+    assert_eq!(format!("{c:?}"), "Cond { waiters: 0 }");
+}

@@ -1,0 +1,94 @@
+//! gorun::sync::Once: one run for many concurrent callers; panic and cancellation semantics.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::Context;
+use std::time::Duration;
+
+use futures::task::noop_waker;
+use futures::FutureExt;
+use gorun::sync::Once;
+
+/// Runs `f` on a 4-worker tokio runtime, failing the test after 30 s.
+fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(f))
+            .await
+            .expect("test timed out")
+            .unwrap();
+    });
+}
+
+#[test]
+fn concurrent_callers_run_once_and_wait_for_the_first() {
+    run(async {
+        let once = Arc::new(Once::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (once, runs, finished) = (once.clone(), runs.clone(), finished.clone());
+                tokio::spawn(async move {
+                    once.call_once(async {
+                        runs.fetch_add(1, SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        finished.store(1, SeqCst);
+                    })
+                    .await;
+                    // Every caller returns only after the first run finished.
+                    assert_eq!(finished.load(SeqCst), 1);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(runs.load(SeqCst), 1);
+        assert!(once.is_completed());
+    });
+}
+
+#[test]
+fn a_panicking_call_counts_as_done() {
+    let once = Once::new();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(once.call_once(async { panic!("init failed") }))
+    }));
+    assert!(r.is_err());
+    assert!(once.is_completed());
+    let mut ran = false;
+    futures::executor::block_on(once.call_once(async { ran = true }));
+    assert!(!ran);
+}
+
+#[test]
+fn a_cancelled_call_lets_the_next_caller_run() {
+    let once = Once::new();
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    {
+        let mut first = Box::pin(once.call_once(futures::future::pending::<()>()));
+        assert!(first.poll_unpin(&mut cx).is_pending());
+        assert!(!once.is_completed());
+    } // dropped midway
+    let mut ran = false;
+    futures::executor::block_on(once.call_once(async { ran = true }));
+    assert!(ran);
+    assert!(once.is_completed());
+}
+
+#[test]
+fn call_once_future_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let once = Once::new();
+    let f = once.call_once(async {});
+    send(&f);
+    drop(f);
+    assert_eq!(format!("{once:?}"), "Once { completed: false }");
+}

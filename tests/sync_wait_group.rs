@@ -1,0 +1,163 @@
+//! gorun::sync::WaitGroup: counting, waiting, the negative-counter panic, rounds (epochs).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::Context;
+use std::time::Duration;
+
+use futures::task::noop_waker;
+use gorun::sync::WaitGroup;
+
+/// Runs `f` on a 4-worker tokio runtime, failing the test after 30 s.
+fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(f))
+            .await
+            .expect("test timed out")
+            .unwrap();
+    });
+}
+
+#[test]
+fn wait_with_zero_counter_returns_at_once() {
+    let wg = WaitGroup::new();
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    assert!(Box::pin(wg.wait()).as_mut().poll(&mut cx).is_ready());
+    wg.add(1);
+    wg.done();
+    assert!(Box::pin(wg.wait()).as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn done_below_zero_panics_with_gos_message() {
+    let wg = WaitGroup::new();
+    wg.add(1);
+    wg.done();
+    let err = std::panic::catch_unwind(|| wg.done()).unwrap_err();
+    let msg = err.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert_eq!(msg, "sync: negative WaitGroup counter");
+    // The counter was restored: the group is still usable.
+    wg.add(1);
+    wg.done();
+    wg.wait_blocking();
+}
+
+#[test]
+fn ten_thousand_tasks_release_every_waiter() {
+    run(async {
+        let wg = WaitGroup::new();
+        let done = Arc::new(AtomicUsize::new(0));
+        for _ in 0..10_000 {
+            wg.add(1);
+            let (wg, done) = (wg.clone(), done.clone());
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                done.fetch_add(1, SeqCst);
+                wg.done();
+            });
+        }
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let wg = wg.clone();
+                tokio::spawn(async move { wg.wait().await })
+            })
+            .collect();
+        wg.wait().await;
+        assert_eq!(done.load(SeqCst), 10_000);
+        for w in waiters {
+            w.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn released_waiter_is_not_confused_by_a_later_add() {
+    let wg = WaitGroup::new();
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    wg.add(1);
+    let mut waiter = Box::pin(wg.wait());
+    assert!(waiter.as_mut().poll(&mut cx).is_pending());
+    wg.done(); // releases the waiter ...
+    wg.add(1); // ... and a new round starts before it runs
+    assert!(waiter.as_mut().poll(&mut cx).is_ready());
+    // A wait of the new round waits for the new round.
+    let mut next = Box::pin(wg.wait());
+    assert!(next.as_mut().poll(&mut cx).is_pending());
+    wg.done();
+    assert!(next.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn rounds_reuse_the_group() {
+    run(async {
+        let wg = WaitGroup::new();
+        for round in 0..100 {
+            for _ in 0..10 {
+                wg.add(1);
+                let wg = wg.clone();
+                tokio::spawn(async move { wg.done() });
+            }
+            tokio::time::timeout(Duration::from_secs(5), wg.wait())
+                .await
+                .unwrap_or_else(|_| panic!("round {round} never finished"));
+        }
+    });
+}
+
+#[test]
+fn cancelled_wait_leaves_nothing_behind() {
+    let wg = WaitGroup::new();
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    wg.add(1);
+    let mut a = Box::pin(wg.wait());
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    drop(a);
+    let mut b = Box::pin(wg.wait());
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    wg.done();
+    assert!(b.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn wait_blocking_from_a_plain_thread() {
+    let wg = WaitGroup::new();
+    wg.add(3);
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let wg = wg.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5));
+                wg.done();
+            })
+        })
+        .collect();
+    wg.wait_blocking();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn clones_share_the_counter_and_are_send_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let wg = WaitGroup::new();
+    send_sync(&wg);
+    let f = wg.wait();
+    send_sync(&f);
+    drop(f);
+    let wg2 = wg.clone();
+    wg.add(2);
+    assert_eq!(format!("{wg2:?}"), "WaitGroup { count: 2 }");
+    wg2.done();
+    wg2.done();
+    assert_eq!(format!("{wg:?}"), "WaitGroup { count: 0 }");
+}
