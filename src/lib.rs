@@ -45,6 +45,7 @@ use std::task::{Context, Poll};
 pub mod prelude {
     pub use crate::chan::{chan, Chan};
     pub use crate::select;
+    pub use crate::sync::{Mutex, RwMutex, WaitGroup};
     pub use crate::time::{after, sleep, tick};
     pub use crate::{go, go_blocking, yield_now};
     pub use std::time::Duration;

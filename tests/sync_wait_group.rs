@@ -161,3 +161,22 @@ fn clones_share_the_counter_and_are_send_sync() {
     wg2.done();
     assert_eq!(format!("{wg:?}"), "WaitGroup { count: 0 }");
 }
+
+#[test]
+fn wait_group_go_calls_done_even_when_the_goroutine_panics() {
+    let rt = gorun::runtime::Builder::new().workers(2).build().unwrap();
+    let out = rt.block_on(async {
+        gorun::time::timeout(std::time::Duration::from_secs(10), async {
+            let wg = gorun::sync::WaitGroup::new();
+            let ok = wg.go(async { 1 });
+            let bad = wg.go(async {
+                panic!("worker failed");
+            });
+            wg.wait().await;
+            (ok.await.unwrap(), bad.await.unwrap_err().is_panic())
+        })
+        .await
+        .expect("wg.wait() hung: done() was not called for the panicking goroutine")
+    });
+    assert_eq!(out, (1, true));
+}

@@ -265,9 +265,39 @@ impl WaitGroup {
         super::blocking::block_on("WaitGroup::wait_blocking", "wait().await", self.wait())
     }
 
+    /// Go 1.25's `wg.Go(f)`: `add(1)`, spawn `fut` as a goroutine, and `done()` when it ends —
+    /// also when it panics or is cancelled (the `done` rides on the future's destructor).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// gorun::block_on(async {
+    ///     let wg = gorun::sync::WaitGroup::new();
+    ///     let n = Arc::new(AtomicUsize::new(0));
+    ///     for _ in 0..10 {
+    ///         let n = n.clone();
+    ///         wg.go(async move { n.fetch_add(1, Ordering::Relaxed); });
+    ///     }
+    ///     wg.wait().await;
+    ///     assert_eq!(n.load(Ordering::Relaxed), 10);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn go<F>(&self, fut: F) -> crate::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.add(1);
+        let guard = self.done_on_drop();
+        crate::go(async move {
+            let _done = guard;
+            fut.await
+        })
+    }
+
     /// A guard that calls `done()` when dropped, also while unwinding from a panic or when the
     /// future holding it is dropped: what `WaitGroup::go` attaches to each goroutine.
-    #[allow(dead_code)] // used by `WaitGroup::go` once the runtime's `go` lands
     pub(crate) fn done_on_drop(&self) -> DoneOnDrop {
         DoneOnDrop(self.clone())
     }
