@@ -47,7 +47,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[cfg(any())] // GORUN-MERGE: remove cfg
 #[path = "compare/gorun_side.rs"]
 mod gorun_side;
 #[path = "compare/smol_side.rs"]
@@ -166,7 +165,6 @@ pub struct Fns {
 
 /// The Rust runtimes built into this binary, in column order.
 const SIDES: &[(&str, &Fns)] = &[
-    #[cfg(any())] // GORUN-MERGE: remove cfg
     ("gorun", &gorun_side::FNS),
     ("tokio", &tokio_side::FNS),
     ("smol", &smol_side::FNS),
