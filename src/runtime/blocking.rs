@@ -86,15 +86,21 @@ impl BlockingPool {
         }
     }
 
+    /// No job queued or running.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.active.load(SeqCst) == 0 && self.lock().queue.is_empty()
+    }
+
     fn thread_main(&self, shared: &Arc<Shared>) {
+        let _ours = super::deadlock::gorun_thread();
         let _enter = super::handle::enter(super::Handle {
             shared: shared.clone(),
         });
         let mut st = self.lock();
         loop {
             if let Some(job) = st.queue.pop_front() {
-                drop(st);
                 self.active.fetch_add(1, SeqCst);
+                drop(st);
                 job.run();
                 self.active.fetch_sub(1, SeqCst);
                 st = self.lock();

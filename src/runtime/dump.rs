@@ -21,10 +21,13 @@ use std::fmt::Write;
 /// });
 /// ```
 pub fn dump() -> String {
-    let handle = super::current_or_global();
-    let waiting = handle.shared.registry.snapshot();
+    dump_shared(&super::current_or_global().shared)
+}
+
+pub(crate) fn dump_shared(shared: &super::scheduler::Shared) -> String {
+    let waiting = shared.registry.snapshot();
     let mut out = format_tasks(&waiting);
-    let others = handle.shared.live_count().saturating_sub(waiting.len());
+    let others = shared.live_count().saturating_sub(waiting.len());
     if others > 0 {
         let _ = writeln!(
             out,

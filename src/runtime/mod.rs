@@ -20,6 +20,7 @@
 mod blocking;
 mod builder;
 pub(crate) mod coop;
+mod deadlock;
 mod dump;
 mod handle;
 pub(crate) mod scheduler;
@@ -134,6 +135,7 @@ impl Runtime {
                 }
             }
         }
+        deadlock::register_runtime(&shared);
         Ok(Runtime {
             handle: Handle { shared },
             threads: Mutex::new(threads),
@@ -195,7 +197,7 @@ impl Runtime {
             }
         }
         let _count = Count(shared);
-        park_on(fut)
+        park_on(fut, shared.config.detect_deadlock)
     }
 
     /// Shuts down, waiting at most `timeout` for worker and blocking threads to stop (threads
@@ -216,6 +218,7 @@ impl Runtime {
         if shared.shutdown.swap(true, SeqCst) {
             return;
         }
+        deadlock::unregister_runtime(shared);
         let deadline = timeout.map(|t| Instant::now() + t);
         shared.unpark_all();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
@@ -282,8 +285,9 @@ impl Drop for Runtime {
     }
 }
 
-/// Drives `fut` on the current thread, parking it while the future is pending.
-fn park_on<F: Future>(fut: F) -> F::Output {
+/// Drives `fut` on the current thread, parking it while the future is pending; with
+/// `detect_deadlock`, panics with Go's message when nothing can ever wake it (see `deadlock`).
+fn park_on<F: Future>(fut: F, detect_deadlock: bool) -> F::Output {
     struct ThreadWaker(Thread);
     impl Wake for ThreadWaker {
         fn wake(self: Arc<Self>) {
@@ -299,12 +303,36 @@ fn park_on<F: Future>(fut: F) -> F::Output {
     let waker = WAKER.with(|w| w.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
+    let mut backoff = deadlock::Backoff::new();
+    let mut suspect = false;
     loop {
         if let Poll::Ready(v) = coop::with_budget(|| fut.as_mut().poll(&mut cx)) {
             return v;
         }
-        // std's park/unpark is a token: an unpark before the park makes it return at once.
-        thread::park();
+        if !detect_deadlock {
+            // std's park/unpark is a token: an unpark before the park makes it return at once.
+            thread::park();
+            continue;
+        }
+        let before = Instant::now();
+        let wait = backoff.next();
+        thread::park_timeout(wait);
+        if before.elapsed() < wait {
+            // Woken (or spurious): poll again, and start the checks over.
+            backoff = deadlock::Backoff::new();
+            suspect = false;
+            continue;
+        }
+        // Timed out: is anything left that could wake us? Two checks in a row, with a poll of
+        // the future in between (the loop's), before the verdict.
+        if deadlock::nothing_can_wake() {
+            if suspect {
+                panic!("{}", deadlock::report());
+            }
+            suspect = true;
+        } else {
+            suspect = false;
+        }
     }
 }
 

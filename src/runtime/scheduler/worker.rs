@@ -56,6 +56,7 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
 
 /// Runs worker `index` of `shared` until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
+    let _ours = crate::runtime::deadlock::gorun_thread();
     let worker = Worker {
         shared,
         index,

@@ -1,0 +1,186 @@
+//! Deadlock detection: Go's deadlocking programs end with Go's message, quickly; programs that
+//! are only waiting (on a plain thread, a timer) are left alone.
+//!
+//! `harness = false`: each scenario runs in a child process of this binary whose only threads
+//! are gorun's and the main thread, as in a real `#[gorun::main]` program.
+
+use gorun::chan::chan;
+use gorun::runtime::Builder;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MSG: &str = "all goroutines are asleep - deadlock!";
+
+fn rt(detect: bool) -> gorun::runtime::Runtime {
+    Builder::new().workers(2).detect_deadlock(detect).build().unwrap()
+}
+
+/// The child side: run one scenario.
+fn child(name: &str) {
+    match name {
+        "unbuffered_send_in_main" => rt(true).block_on(async {
+            let c = chan::<i32>(0);
+            let _ = c.send(1).await; // nobody receives
+        }),
+        "waitgroup_never_done" => rt(true).block_on(async {
+            let never = gorun::sync::WaitGroup::new();
+            never.add(1);
+            let workers = gorun::sync::WaitGroup::new();
+            for _ in 0..3 {
+                let never = never.clone();
+                workers.go(async move { never.wait().await });
+            }
+            workers.wait().await;
+        }),
+        "empty_select_in_main" => rt(true).block_on(async {
+            gorun::select! {}
+        }),
+        "recv_in_goroutines_and_main" => rt(true).block_on(async {
+            let c = chan::<i32>(0);
+            for _ in 0..4 {
+                let c = c.clone();
+                gorun::go(async move { c.recv().await });
+            }
+            c.recv().await;
+        }),
+        "fed_later_by_a_plain_thread" => rt(true).block_on(async {
+            let c = chan::<i32>(0);
+            let tx = c.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(400));
+                tx.send_blocking(7).unwrap();
+            });
+            assert_eq!(c.recv().await, Some(7));
+            println!("received");
+        }),
+        "waiting_on_a_sleeping_goroutine" => rt(true).block_on(async {
+            let c = chan::<i32>(0);
+            let tx = c.clone();
+            gorun::go(async move {
+                gorun::time::sleep(Duration::from_millis(400)).await;
+                tx.send(7).await.unwrap();
+            });
+            assert_eq!(c.recv().await, Some(7));
+            println!("received");
+        }),
+        "detection_off" => rt(false).block_on(async {
+            let c = chan::<i32>(0);
+            let _ = c.send(1).await;
+        }),
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+struct Outcome {
+    code: Option<i32>,
+    stderr: String,
+    stdout: String,
+    took: Duration,
+    killed: bool,
+}
+
+fn run_child(name: &str, limit: Duration) -> Outcome {
+    let start = Instant::now();
+    let mut c = Command::new(std::env::current_exe().unwrap())
+        .args(["--child", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut killed = false;
+    loop {
+        if c.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            c.kill().unwrap();
+            killed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = c.wait_with_output().unwrap();
+    Outcome {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        took: start.elapsed(),
+        killed,
+    }
+}
+
+fn expect_deadlock(name: &str) -> Result<(), String> {
+    let o = run_child(name, Duration::from_secs(10));
+    if o.killed {
+        return Err(format!("{name}: hung instead of reporting the deadlock"));
+    }
+    if !o.stderr.contains(MSG) || o.code == Some(0) {
+        return Err(format!("{name}: exit {:?}, stderr:\n{}", o.code, o.stderr));
+    }
+    // Under a second in Go; allow for process start-up and a loaded CI machine.
+    if o.took > Duration::from_millis(1500) {
+        return Err(format!("{name}: reported after {:?}", o.took));
+    }
+    Ok(())
+}
+
+fn expect_success(name: &str) -> Result<(), String> {
+    let o = run_child(name, Duration::from_secs(10));
+    if o.killed || o.code != Some(0) || !o.stdout.contains("received") {
+        return Err(format!(
+            "{name}: false positive or failure: exit {:?} killed {} stderr:\n{}",
+            o.code, o.killed, o.stderr
+        ));
+    }
+    Ok(())
+}
+
+fn expect_hang(name: &str) -> Result<(), String> {
+    let o = run_child(name, Duration::from_millis(1500));
+    if !o.killed || o.stderr.contains(MSG) {
+        return Err(format!(
+            "{name}: detection was off but the program ended: {:?}\n{}",
+            o.code, o.stderr
+        ));
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        child(&args[i + 1]);
+        return;
+    }
+    let filter: Option<&String> = args.iter().skip(1).find(|a| !a.starts_with('-'));
+    type Case = (&'static str, fn(&str) -> Result<(), String>);
+    let cases: [Case; 7] = [
+        ("unbuffered_send_in_main", expect_deadlock),
+        ("waitgroup_never_done", expect_deadlock),
+        ("empty_select_in_main", expect_deadlock),
+        ("recv_in_goroutines_and_main", expect_deadlock),
+        ("fed_later_by_a_plain_thread", expect_success),
+        ("waiting_on_a_sleeping_goroutine", expect_success),
+        ("detection_off", expect_hang),
+    ];
+    let (mut passed, mut failed) = (0, 0);
+    for (name, check) in cases {
+        if filter.is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        match check(name) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(e) => {
+                println!("test {name} ... FAILED\n{e}");
+                failed += 1;
+            }
+        }
+    }
+    println!("\n{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
