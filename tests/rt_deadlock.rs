@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 const MSG: &str = "all goroutines are asleep - deadlock!";
 
 fn rt(detect: bool) -> gorun::runtime::Runtime {
-    Builder::new().workers(2).detect_deadlock(detect).build().unwrap()
+    Builder::new()
+        .workers(2)
+        .detect_deadlock(detect)
+        .build()
+        .unwrap()
 }
 
 /// The child side: run one scenario.
@@ -62,6 +66,14 @@ fn child(name: &str) {
             });
             assert_eq!(c.recv().await, Some(7));
             println!("received");
+        }),
+        "sigquit_dump" => rt(true).block_on(async {
+            let c = chan::<i32>(0);
+            let c2 = c.clone();
+            gorun::go(async move { c2.recv().await });
+            // A pending timer: not a deadlock, just waiting for the signal.
+            gorun::time::sleep(Duration::from_secs(30)).await;
+            c.close();
         }),
         "detection_off" => rt(false).block_on(async {
             let c = chan::<i32>(0);
@@ -146,6 +158,41 @@ fn expect_hang(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn expect_sigquit_dump(name: &str) -> Result<(), String> {
+    let start = Instant::now();
+    let c = Command::new(std::env::current_exe().unwrap())
+        .args(["--child", name])
+        .env("GORUN_TRACEBACK", "all")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = c.id().to_string();
+    let killed = Command::new("kill").args(["-QUIT", &pid]).status();
+    let waiter = std::thread::spawn(move || c.wait_with_output());
+    while !waiter.is_finished() {
+        if start.elapsed() > Duration::from_secs(10) {
+            // Do not leave it behind: it would sleep for 30 s.
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            return Err(format!("{name}: did not exit after SIGQUIT ({killed:?})"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = waiter.join().unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(2)
+        || !stderr.contains("SIGQUIT: quit")
+        || !stderr.contains("[chan receive]")
+    {
+        return Err(format!(
+            "{name}: exit {:?}, stderr:\n{stderr}",
+            out.status.code()
+        ));
+    }
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
@@ -154,7 +201,7 @@ fn main() {
     }
     let filter: Option<&String> = args.iter().skip(1).find(|a| !a.starts_with('-'));
     type Case = (&'static str, fn(&str) -> Result<(), String>);
-    let cases: [Case; 7] = [
+    let cases: [Case; 8] = [
         ("unbuffered_send_in_main", expect_deadlock),
         ("waitgroup_never_done", expect_deadlock),
         ("empty_select_in_main", expect_deadlock),
@@ -162,6 +209,7 @@ fn main() {
         ("fed_later_by_a_plain_thread", expect_success),
         ("waiting_on_a_sleeping_goroutine", expect_success),
         ("detection_off", expect_hang),
+        ("sigquit_dump", expect_sigquit_dump),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in cases {

@@ -869,12 +869,15 @@ impl<T> Future for SendFuture<'_, T> {
         let this = self.get_mut();
         match this.inner {
             // A nil channel: blocks forever.
-            None => Poll::Pending,
+            None => crate::runtime::pending(crate::runtime::Wait::ChanSend),
             Some(inner) => {
                 if this.key.is_none() && this.value.is_none() {
                     panic!("SendFuture polled after completion");
                 }
-                inner.poll_send(&mut this.value, &mut this.key, Some(cx))
+                match inner.poll_send(&mut this.value, &mut this.key, Some(cx)) {
+                    Poll::Pending => crate::runtime::pending(crate::runtime::Wait::ChanSend),
+                    ready => ready,
+                }
             }
         }
     }
@@ -928,8 +931,11 @@ impl<T> Future for RecvFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         match this.inner {
-            None => Poll::Pending,
-            Some(inner) => inner.poll_recv(&mut this.key, cx),
+            None => crate::runtime::pending(crate::runtime::Wait::ChanRecv),
+            Some(inner) => match inner.poll_recv(&mut this.key, cx) {
+                Poll::Pending => crate::runtime::pending(crate::runtime::Wait::ChanRecv),
+                ready => ready,
+            },
         }
     }
 }

@@ -443,7 +443,7 @@ impl<const N: usize> Future for Select<'_, N> {
         }
         if this.cases.iter().all(|c| c.is_nil()) {
             // `select! {}` or only nil channels: never ready.
-            return Poll::Pending;
+            return crate::runtime::pending(crate::runtime::Wait::SelectNoCases);
         }
         let cell = ClaimCell(
             this.cell
@@ -478,7 +478,7 @@ impl<const N: usize> Future for Select<'_, N> {
             break;
         }
         this.registered = true;
-        Poll::Pending
+        crate::runtime::pending(crate::runtime::Wait::Select)
     }
 }
 

@@ -132,7 +132,7 @@ impl IoState {
         let cur = self.readiness.load(SeqCst);
         match Self::check(cur, dir) {
             Some(r) => Poll::Ready(r),
-            None => Poll::Pending,
+            None => crate::runtime::pending(crate::runtime::Wait::Io),
         }
     }
 

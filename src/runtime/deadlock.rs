@@ -108,15 +108,23 @@ pub(crate) fn nothing_can_wake() -> bool {
 }
 
 /// The panic message, with every runtime's goroutine dump.
-pub(crate) fn report() -> String {
+pub(crate) fn report(main_waits_on: &str) -> String {
+    let mut out = String::from("all goroutines are asleep - deadlock!\n\n");
+    out.push_str(&format!(
+        "goroutine main [{main_waits_on}]: (the future given to block_on)\n\n"
+    ));
+    out.push_str(&dump_all());
+    out
+}
+
+/// The goroutine dump of every live runtime.
+pub(crate) fn dump_all() -> String {
     let runtimes: Vec<Arc<Shared>> = {
         let all = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
         all.iter().filter_map(|w| w.upgrade()).collect()
     };
-    let mut out = String::from("all goroutines are asleep - deadlock!\n\n");
-    out.push_str("goroutine main [blocked in block_on]\n\n");
-    for s in runtimes {
-        out.push_str(&super::dump::dump_shared(&s));
-    }
-    out
+    runtimes
+        .iter()
+        .map(|s| super::dump::dump_shared(s))
+        .collect()
 }

@@ -46,7 +46,7 @@ pub(crate) fn format_tasks(tasks: &[TaskInfo]) -> String {
             (true, _) => "runnable (go_blocking, queued)",
             (false, STATE_RUNNABLE) => "runnable",
             (false, STATE_RUNNING) => "running",
-            (false, STATE_WAITING) => "waiting",
+            (false, STATE_WAITING) => super::Wait::from_u8(t.wait).describe(),
             _ => "unknown",
         };
         let _ = writeln!(

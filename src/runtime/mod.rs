@@ -24,7 +24,11 @@ mod deadlock;
 mod dump;
 mod handle;
 pub(crate) mod scheduler;
+mod signal;
 mod task;
+mod wait;
+
+pub(crate) use wait::{pending, Wait};
 
 pub use builder::Builder;
 pub use dump::dump;
@@ -113,6 +117,7 @@ impl Runtime {
     }
 
     fn start(config: Config) -> io::Result<Runtime> {
+        signal::install_if_requested();
         let driver = crate::reactor::Driver::new()?;
         let workers = config.workers;
         let name = config.thread_name.clone();
@@ -305,8 +310,12 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool) -> F::Output {
     let mut fut = pin!(fut);
     let mut backoff = deadlock::Backoff::new();
     let mut suspect = false;
+    let wait_slot = std::sync::atomic::AtomicU8::new(0);
     loop {
-        if let Poll::Ready(v) = coop::with_budget(|| fut.as_mut().poll(&mut cx)) {
+        let poll = wait::polling(&wait_slot, || {
+            coop::with_budget(|| fut.as_mut().poll(&mut cx))
+        });
+        if let Poll::Ready(v) = poll {
             return v;
         }
         if !detect_deadlock {
@@ -327,7 +336,8 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool) -> F::Output {
         // the future in between (the loop's), before the verdict.
         if deadlock::nothing_can_wake() {
             if suspect {
-                panic!("{}", deadlock::report());
+                let main = Wait::from_u8(wait_slot.load(Relaxed));
+                panic!("{}", deadlock::report(main.describe()));
             }
             suspect = true;
         } else {

@@ -72,6 +72,8 @@ pub(crate) struct TaskMeta {
     /// first poll that returns `Pending`.
     key: AtomicUsize,
     pub(crate) state: AtomicU8,
+    /// Why it waits (`wait::Wait`), set by the gorun future it is parked in.
+    pub(crate) wait: AtomicU8,
 }
 
 /// Goroutine ids are unique in the process. Each thread takes them from the global counter in
@@ -157,6 +159,7 @@ impl Shared {
             aborted: AtomicBool::new(false),
             key: AtomicUsize::new(UNREGISTERED),
             state: AtomicU8::new(STATE_RUNNABLE),
+            wait: AtomicU8::new(0),
         };
         // SAFETY: `spawn_unchecked` lifts the `Send`/`'static` checks of `spawn`. They hold
         // here: `F` is `Send + 'static`, the schedule closure is `Send + Sync + 'static`, and the
@@ -216,7 +219,9 @@ impl<F: Future> Future for Goroutine<'_, F> {
         meta.state.store(STATE_RUNNING, Relaxed);
         // SAFETY: see above: `fut` stays pinned inside the pinned `Goroutine`.
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        match super::wait::polling(&meta.wait, || {
+            catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+        }) {
             Ok(Poll::Pending) => {
                 if meta.key.load(Relaxed) == UNREGISTERED {
                     // First wait: register, then re-check `aborted` (see the invariants).
@@ -317,6 +322,7 @@ pub(crate) struct TaskInfo {
     pub(crate) id: u64,
     pub(crate) location: &'static Location<'static>,
     pub(crate) state: u8,
+    pub(crate) wait: u8,
     pub(crate) blocking: bool,
 }
 
@@ -399,6 +405,7 @@ impl Registry {
                     id: meta.id,
                     location: meta.location,
                     state: meta.state.load(Relaxed),
+                    wait: meta.wait.load(Relaxed),
                     blocking: meta.blocking,
                 });
             }
@@ -507,7 +514,7 @@ impl<T> Future for JoinHandle<T> {
             .as_mut()
             .expect("JoinHandle polled after completion");
         match Pin::new(task).poll(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => super::pending(super::Wait::Join),
             Poll::Ready(out) => {
                 self.task = None;
                 Poll::Ready(out.unwrap_or_else(|| Err(JoinError::cancelled(id))))

@@ -204,7 +204,7 @@ impl<'a, T: ?Sized> Future for CondWait<'_, 'a, T> {
                     });
                     drop(guard.take());
                     this.state = State::Waiting(key);
-                    return Poll::Pending;
+                    return crate::runtime::pending(crate::runtime::Wait::Cond);
                 }
                 State::Waiting(key) => {
                     let key = *key;
@@ -215,7 +215,7 @@ impl<'a, T: ?Sized> Future for CondWait<'_, 'a, T> {
                             Some(old) if old.will_wake(cx.waker()) => {}
                             other => *other = Some(cx.waker().clone()),
                         }
-                        return Poll::Pending;
+                        return crate::runtime::pending(crate::runtime::Wait::Cond);
                     }
                     list.remove(key);
                     drop(list);
@@ -227,7 +227,7 @@ impl<'a, T: ?Sized> Future for CondWait<'_, 'a, T> {
                             this.state = State::Done;
                             Poll::Ready(g)
                         }
-                        Poll::Pending => Poll::Pending,
+                        Poll::Pending => crate::runtime::pending(crate::runtime::Wait::Cond),
                     };
                 }
                 State::Done => panic!("sync: Cond::wait future polled after completion"),

@@ -199,7 +199,7 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
         let this = self.get_mut();
         match Pin::new(&mut this.acquire).poll(cx) {
             Poll::Ready(()) => Poll::Ready(MutexGuard::new(this.mutex)),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => crate::runtime::pending(crate::runtime::Wait::Mutex),
         }
     }
 }

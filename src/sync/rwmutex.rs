@@ -215,7 +215,7 @@ impl<'a, T: ?Sized> Future for ReadLock<'a, T> {
                 lock: this.lock,
                 _marker: PhantomData,
             }),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => crate::runtime::pending(crate::runtime::Wait::RwMutexRead),
         }
     }
 }
@@ -251,7 +251,7 @@ impl<'a, T: ?Sized> Future for WriteLock<'a, T> {
                 lock: this.lock,
                 _marker: PhantomData,
             }),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => crate::runtime::pending(crate::runtime::Wait::RwMutexWrite),
         }
     }
 }

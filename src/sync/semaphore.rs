@@ -525,7 +525,7 @@ impl<'a> Future for Acquire<'a> {
                 sem: this.sem,
                 n: this.raw.n,
             }),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => crate::runtime::pending(crate::runtime::Wait::Semaphore),
         }
     }
 }

@@ -349,7 +349,7 @@ impl Future for Wait<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
+            return crate::runtime::pending(crate::runtime::Wait::WaitGroup);
         }
         let this = self.get_mut();
         let inner = this.inner;
@@ -365,7 +365,7 @@ impl Future for Wait<'_> {
                 Some(old) if old.will_wake(cx.waker()) => {}
                 other => *other = Some(cx.waker().clone()),
             }
-            return Poll::Pending;
+            return crate::runtime::pending(crate::runtime::Wait::WaitGroup);
         }
         if count(inner.state.load(Acquire)) == 0 {
             return Poll::Ready(());
@@ -389,7 +389,7 @@ impl Future for Wait<'_> {
             waker: Some(cx.waker().clone()),
             released: false,
         }));
-        Poll::Pending
+        crate::runtime::pending(crate::runtime::Wait::WaitGroup)
     }
 }
 

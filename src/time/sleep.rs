@@ -138,7 +138,7 @@ impl Future for Sleep {
         } else {
             this.driver.sleep_update_waker(this.key, cx.waker());
         }
-        Poll::Pending
+        crate::runtime::pending(crate::runtime::Wait::Sleep)
     }
 }
 
