@@ -70,23 +70,70 @@ fn threads_with_lock_blocking_never_overlap() {
 }
 
 #[test]
-fn try_lock_fails_while_held_and_while_someone_waits() {
+fn try_lock_fails_while_held() {
+    let m = Mutex::new(1);
+    let g = m.try_lock().unwrap();
+    assert!(m.try_lock().is_err());
+    drop(g);
+    assert!(m.try_lock().is_ok());
+}
+
+#[test]
+fn a_newcomer_may_barge_but_the_woken_waiter_keeps_its_place() {
+    // Go's normal mode: an unlock wakes the oldest waiter but does not hand it the lock, so a
+    // running task may take it first; the waiter then goes back to the front of the queue.
     let m = Mutex::new(1);
     let w = noop_waker();
     let mut cx = Context::from_waker(&w);
     let g = m.try_lock().unwrap();
-    assert!(m.try_lock().is_err());
+    let mut first = Box::pin(m.lock());
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    let mut second = Box::pin(m.lock());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    drop(g);
+    let barger = m
+        .try_lock()
+        .expect("a running task may take a just-released lock");
+    assert!(
+        first.as_mut().poll(&mut cx).is_pending(),
+        "lost to the barger"
+    );
+    drop(barger);
+    // `first` kept its place ahead of `second`.
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    let g = match first.as_mut().poll(&mut cx) {
+        Poll::Ready(g) => g,
+        Poll::Pending => panic!("the oldest waiter did not get the lock"),
+    };
+    drop(g);
+    assert!(matches!(second.as_mut().poll(&mut cx), Poll::Ready(_)));
+}
+
+#[test]
+fn a_waiter_passed_over_for_over_a_millisecond_gets_the_lock_handed_to_it() {
+    // Go's starvation mode: no waiter starves behind bargers.
+    let m = Mutex::new(1);
+    let w = noop_waker();
+    let mut cx = Context::from_waker(&w);
+    let g = m.try_lock().unwrap();
     let mut waiter = Box::pin(m.lock());
     assert!(waiter.as_mut().poll(&mut cx).is_pending());
+    std::thread::sleep(std::time::Duration::from_millis(3));
     drop(g);
-    // The lock was handed to the waiter: a newcomer cannot barge in.
-    assert!(m.try_lock().is_err());
+    let barger = m.try_lock().unwrap();
+    // Woken, loses again after >1 ms of waiting: the mutex turns to handoff.
+    assert!(waiter.as_mut().poll(&mut cx).is_pending());
+    drop(barger);
+    assert!(
+        m.try_lock().is_err(),
+        "starvation mode: the lock was handed to the waiter"
+    );
     let g = match waiter.as_mut().poll(&mut cx) {
         Poll::Ready(g) => g,
-        Poll::Pending => panic!("waiter not granted"),
+        Poll::Pending => panic!("waiter not handed the lock"),
     };
-    assert_eq!(*g, 1);
     drop(g);
+    // The queue is empty again: back to normal mode.
     assert!(m.try_lock().is_ok());
 }
 

@@ -7,11 +7,15 @@
 //!
 //! # How it is built
 //!
+//! - [`Mutex`] is Go's `sync.Mutex` algorithm (`raw_mutex.rs`): one compare-and-swap to lock
+//!   or unlock uncontended, barging under contention (a running task re-locks without a
+//!   context switch) and direct handoff to a waiter passed over for more than 1 ms, so nobody
+//!   starves.
 //! - One fair FIFO semaphore (`semaphore.rs`, tokio's `batch_semaphore` shape) is the base of
-//!   [`Mutex`] (one permit), [`RwMutex`] (a reader takes one permit, a writer all of them) and
-//!   [`Semaphore`]. Its uncontended acquire and release are one compare-and-swap each; under
-//!   contention, waiters are served strictly in arrival order with direct handoff, so nobody
-//!   starves, and a waiting writer blocks new readers.
+//!   [`RwMutex`] (a reader takes one permit, a writer all of them) and [`Semaphore`]. Its
+//!   uncontended acquire and release are one compare-and-swap each; under contention, waiters
+//!   are served strictly in arrival order with direct handoff, and a waiting writer blocks new
+//!   readers.
 //! - Waiters live in a slab-backed FIFO list (`waitlist.rs`) behind a short lock, so a
 //!   cancelled (dropped) `lock()`/`acquire()` future is removed in O(1) and gives back every
 //!   permit it had been handed: nothing leaks and no wake-up is lost.
@@ -45,6 +49,7 @@ pub(crate) mod blocking;
 mod cond;
 mod mutex;
 mod once;
+mod raw_mutex;
 mod rwmutex;
 mod semaphore;
 mod wait_group;

@@ -2,24 +2,23 @@
 //!
 //! # Algorithm
 //!
-//! A [`RawSemaphore`] with one permit plus an `UnsafeCell<T>`. Locking acquires the permit,
-//! the guard releases it on drop. Uncontended, `lock` is one compare-and-swap (free permits
-//! 1 -> 0) and unlock another (0 -> 1); contended, waiters queue in FIFO order and an unlock
-//! hands the lock straight to the oldest waiter (see the semaphore's essay for why handoff,
-//! not Go's barging).
+//! A [`RawMutex`] (Go's `sync.Mutex` algorithm: barging in normal mode, handoff in starvation
+//! mode; see `raw_mutex`) plus an `UnsafeCell<T>`. Uncontended, `lock` is one compare-and-swap
+//! and unlock another.
 //!
 //! # Invariants
 //!
-//! - At most one `MutexGuard` exists per mutex at any time: a guard is only created after the
-//!   single permit was acquired, and it releases the permit when dropped. All access to `data`
-//!   goes through a guard (or through `&mut self`/`self`, which exclude every guard).
-//! - The semaphore's acquire (Acquire ordering) and release (Release ordering, or the waiter
-//!   list's lock on handoff) order the previous holder's writes before the next holder's reads.
+//! - At most one `MutexGuard` exists per mutex at any time: a guard is only created once the
+//!   raw mutex is ours, and it unlocks when dropped. All access to `data` goes through a guard
+//!   (or through `&mut self`/`self`, which exclude every guard).
+//! - The raw mutex's lock (Acquire) and unlock (Release, or the waiter list's lock on handoff)
+//!   order the previous holder's writes before the next holder's reads.
 //!
 //! # Rejected
 //!
 //! - A `std::sync::Mutex` held across `.await`: blocks the worker thread instead of the task.
-//! - Go's normal/starvation modes: see the semaphore module.
+//! - Strict FIFO handoff (the semaphore's discipline, which `RwMutex` keeps): every contended
+//!   lock becomes a park and a wake-up; measured 4-5x slower than Go's `sync.Mutex`.
 
 use std::fmt;
 use std::future::Future;
@@ -28,11 +27,13 @@ use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::semaphore::{RawAcquire, RawSemaphore};
+use super::raw_mutex::{LockState, RawMutex};
 use crate::loom::cell::UnsafeCell;
+use crate::runtime::coop;
 
-/// An async mutex that owns its data: fair (FIFO) under contention, one atomic operation to
-/// lock or unlock when uncontended. Go's `sync.Mutex`.
+/// An async mutex that owns its data: Go's `sync.Mutex`, with its fairness (a waiter passed
+/// over for more than 1 ms gets the lock handed to it, so no waiter starves) and one atomic
+/// operation to lock or unlock when uncontended.
 ///
 /// ```
 /// use gorun::sync::Mutex;
@@ -43,8 +44,8 @@ use crate::loom::cell::UnsafeCell;
 /// });
 /// ```
 pub struct Mutex<T: ?Sized> {
-    sem: RawSemaphore,
-    /// Guarded by `sem`: accessed only by the holder of its single permit.
+    raw: RawMutex,
+    /// Guarded by `raw`: accessed only by the holder of the lock.
     data: UnsafeCell<T>,
 }
 
@@ -63,7 +64,7 @@ impl<T> Mutex<T> {
     /// ```
     pub fn new(value: T) -> Self {
         Mutex {
-            sem: RawSemaphore::new(1),
+            raw: RawMutex::new(),
             data: UnsafeCell::new(value),
         }
     }
@@ -94,11 +95,12 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
             mutex: self,
-            acquire: RawAcquire::with_hint(&self.sem, 1, 1),
+            state: LockState::default(),
+            done: false,
         }
     }
 
-    /// Takes the lock if it is free and nobody waits for it (a waiter is never overtaken).
+    /// Takes the lock if it is free (and not being handed to a starving waiter).
     ///
     /// ```
     /// let m = gorun::sync::Mutex::new(1);
@@ -108,7 +110,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        if self.sem.try_acquire_expect(1, 1) {
+        if self.raw.try_lock() {
             Ok(MutexGuard::new(self))
         } else {
             Err(TryLockError)
@@ -149,11 +151,11 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(!m.is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.sem.available() == 0
+        self.raw.is_locked()
     }
 
     fn unlock(&self) {
-        self.sem.release_expect(1, 0);
+        self.raw.unlock();
     }
 }
 
@@ -190,25 +192,39 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Lock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
-    acquire: RawAcquire<'a>,
+    state: LockState,
+    done: bool,
 }
 
 impl<'a, T: ?Sized> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.acquire).poll(cx) {
-            Poll::Ready(()) => Poll::Ready(MutexGuard::new(this.mutex)),
+        assert!(!this.done, "Lock polled after completion");
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        match this.mutex.raw.poll_lock(&mut this.state, cx) {
+            Poll::Ready(()) => {
+                this.done = true;
+                Poll::Ready(MutexGuard::new(this.mutex))
+            }
             Poll::Pending => crate::runtime::pending(crate::runtime::Wait::Mutex),
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for Lock<'_, T> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.mutex.raw.cancel(&mut self.state);
         }
     }
 }
 
 impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock")
-            .field("done", &self.acquire.is_done())
-            .finish()
+        f.debug_struct("Lock").field("done", &self.done).finish()
     }
 }
 
@@ -240,14 +256,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds the mutex's only permit, so no `&mut T` exists elsewhere.
+        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere.
         self.mutex.data.with(|p| unsafe { &*p })
     }
 }
 
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the only permit and `&mut self` excludes other uses of it.
+        // SAFETY: the guard holds the lock and `&mut self` excludes other uses of it.
         self.mutex.data.with_mut(|p| unsafe { &mut *p })
     }
 }

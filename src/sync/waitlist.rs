@@ -79,6 +79,25 @@ impl<T> WaitList<T> {
         key
     }
 
+    /// Links a stored but unlinked entry back in, at the *front* (a waiter that lost a race it
+    /// was woken for keeps its seniority, as in Go's `sync.Mutex`).
+    pub(crate) fn relink_front(&mut self, key: usize) {
+        debug_assert!(!self.slab[key].linked, "relink_front of a linked entry");
+        let old_head = self.head;
+        {
+            let e = &mut self.slab[key];
+            e.linked = true;
+            e.prev = NIL;
+            e.next = old_head;
+        }
+        if old_head == NIL {
+            self.tail = key;
+        } else {
+            self.slab[old_head].prev = key;
+        }
+        self.head = key;
+    }
+
     /// The key of the oldest linked entry.
     #[inline]
     pub(crate) fn front(&self) -> Option<usize> {
