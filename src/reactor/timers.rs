@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::{lock, Driver, FIRE_BATCH};
 use crate::chan::Chan;
-use crate::time::wheel::Fired;
+use crate::time::wheel::{Fired, Wheel};
 
 /// What a timer entry does when it fires.
 pub(crate) enum TimerAction {
@@ -230,20 +230,37 @@ impl Driver {
         drop(payload);
     }
 
-    /// Allocates an unscheduled channel or callback entry.
-    pub(crate) fn timer_alloc(&self, action: TimerAction) -> u32 {
-        lock(&self.timers).wheel.alloc(action)
-    }
-
     /// (Re)arms entry `key` to fire at `deadline`, first setting its period (in ticks) if
     /// `period` is given. A deadline already reached fires at once. Returns whether the entry
     /// was pending before.
     pub(crate) fn timer_arm(&self, key: u32, deadline: Instant, period: Option<u64>) -> bool {
+        self.arm_with(deadline, period, |_| key).1
+    }
+
+    /// [`timer_alloc`](Self::timer_alloc) and [`timer_arm`](Self::timer_arm) under one
+    /// acquisition of the wheel's lock (the common `Timer::new`/`after` path).
+    pub(crate) fn timer_start(&self, action: TimerAction, deadline: Instant) -> u32 {
+        let mut action = Some(action);
+        self.arm_with(deadline, None, |wheel| {
+            wheel.alloc(action.take().expect("allocated once"))
+        })
+        .0
+    }
+
+    /// Arms the entry that `entry` names (or allocates) under the lock; returns its key and
+    /// whether it was pending before.
+    fn arm_with(
+        &self,
+        deadline: Instant,
+        period: Option<u64>,
+        entry: impl FnOnce(&mut Wheel<TimerAction>) -> u32,
+    ) -> (u32, bool) {
         let mut out = Deferred::default();
-        let (was, unpark) = {
+        let (key, was, unpark) = {
             let mut st = lock(&self.timers);
+            let key = entry(&mut st.wheel);
             if st.shutdown {
-                return false;
+                return (key, false);
             }
             let was = st.wheel.unschedule(key);
             if let (Some(p), TimerAction::Chan { period, .. }) = (period, st.wheel.payload_mut(key))
@@ -265,13 +282,13 @@ impl Driver {
                 let tick = self.tick_at(deadline);
                 Self::schedule_locked(&mut st, key, tick)
             };
-            (was, unpark)
+            (key, was, unpark)
         };
         if unpark {
             self.unpark();
         }
         out.run();
-        was
+        (key, was)
     }
 
     /// Unschedules entry `key`; returns whether it was pending.

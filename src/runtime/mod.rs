@@ -364,7 +364,6 @@ pub(crate) fn current_or_global() -> Handle {
 }
 
 /// The reactor of the runtime this thread belongs to, or of the global runtime.
-#[allow(dead_code)]
 pub(crate) fn driver_handle() -> Arc<crate::reactor::Driver> {
-    current_or_global().driver()
+    scheduler::worker::current_driver().unwrap_or_else(|| current_or_global().driver())
 }

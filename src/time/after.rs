@@ -20,11 +20,14 @@ use crate::reactor::TimerAction;
 pub fn after(d: Duration) -> Receiver<Instant> {
     let ch = chan::<Instant>(1);
     let driver = crate::runtime::driver_handle();
-    let key = driver.timer_alloc(TimerAction::Chan {
-        chan: ch.clone(),
-        period: 0,
-        detached: true,
-    });
-    driver.timer_arm(key, deadline_after(d), None);
+    // A detached entry frees itself after firing: nobody needs its key.
+    driver.timer_start(
+        TimerAction::Chan {
+            chan: ch.clone(),
+            period: 0,
+            detached: true,
+        },
+        deadline_after(d),
+    );
     ch.receiver()
 }

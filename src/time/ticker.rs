@@ -49,12 +49,14 @@ impl Ticker {
         assert!(!d.is_zero(), "non-positive interval for NewTicker");
         let ch = chan::<Instant>(1);
         let driver = crate::runtime::driver_handle();
-        let key = driver.timer_alloc(TimerAction::Chan {
-            chan: ch.clone(),
-            period: period_ticks(d),
-            detached: false,
-        });
-        driver.timer_arm(key, deadline_after(d.max(RESOLUTION)), None);
+        let key = driver.timer_start(
+            TimerAction::Chan {
+                chan: ch.clone(),
+                period: period_ticks(d),
+                detached: false,
+            },
+            deadline_after(d.max(RESOLUTION)),
+        );
         Ticker {
             driver,
             key,
@@ -138,11 +140,14 @@ impl std::fmt::Debug for Ticker {
 pub fn tick(d: Duration) -> Receiver<Instant> {
     let ch = chan::<Instant>(1);
     let driver = crate::runtime::driver_handle();
-    let key = driver.timer_alloc(TimerAction::Chan {
-        chan: ch.clone(),
-        period: period_ticks(d),
-        detached: true,
-    });
-    driver.timer_arm(key, deadline_after(d.max(RESOLUTION)), None);
+    // A detached entry frees itself after firing: nobody needs its key.
+    driver.timer_start(
+        TimerAction::Chan {
+            chan: ch.clone(),
+            period: period_ticks(d),
+            detached: true,
+        },
+        deadline_after(d.max(RESOLUTION)),
+    );
     ch.receiver()
 }

@@ -47,12 +47,14 @@ impl Timer {
     pub fn new(d: Duration) -> Timer {
         let ch = chan::<Instant>(1);
         let driver = crate::runtime::driver_handle();
-        let key = driver.timer_alloc(TimerAction::Chan {
-            chan: ch.clone(),
-            period: 0,
-            detached: false,
-        });
-        driver.timer_arm(key, deadline_after(d), None);
+        let key = driver.timer_start(
+            TimerAction::Chan {
+                chan: ch.clone(),
+                period: 0,
+                detached: false,
+            },
+            deadline_after(d),
+        );
         Timer {
             driver,
             key,
@@ -145,11 +147,13 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     let driver = crate::runtime::driver_handle();
-    let key = driver.timer_alloc(TimerAction::Func {
-        f: Arc::new(f),
-        detached: false,
-    });
-    driver.timer_arm(key, deadline_after(d), None);
+    let key = driver.timer_start(
+        TimerAction::Func {
+            f: Arc::new(f),
+            detached: false,
+        },
+        deadline_after(d),
+    );
     Timer {
         driver,
         key,

@@ -54,6 +54,14 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     (!w.is_null()).then(|| unsafe { (*w).shared.clone() })
 }
 
+/// The reactor of the runtime whose worker runs on this thread (one reference-count increment,
+/// on the driver only: the hot path of `sleep`, `after` and `Timer::new`).
+pub(crate) fn current_driver() -> Option<Arc<crate::reactor::Driver>> {
+    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    // SAFETY: as in `current_of`.
+    (!w.is_null()).then(|| unsafe { (&(*w).shared).driver.driver.clone() })
+}
+
 /// Runs worker `index` of `shared` until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let _ours = crate::runtime::deadlock::gorun_thread();
