@@ -173,6 +173,16 @@ fn same_cell<T>(w: &Waiter<T>, exclude: Option<*const SelectCell>) -> bool {
 }
 
 impl<T> State<T> {
+    /// Stores a waiter record. A channel's first waiter allocates room for one record only
+    /// (a `Slab` would reserve four): most channels never have more than one waiter, and a
+    /// million goroutines parked on a million channels is a workload Go handles.
+    fn insert_waiter(&mut self, w: Waiter<T>) -> usize {
+        if self.waiters.capacity() == 0 {
+            self.waiters.reserve_exact(1);
+        }
+        self.waiters.insert(w)
+    }
+
     /// Whether a receive could take a value now (waiters of decided selects may still make
     /// `sendq` look non-empty; `take` skips them).
     fn has_value(&self) -> bool {
@@ -519,7 +529,7 @@ impl<T> Inner<T> {
                     Some(w) if w.will_wake(cx.waker()) => w,
                     _ => cx.waker().clone(),
                 };
-                let k = st.waiters.insert(Waiter::new(Some(waker), None));
+                let k = st.insert_waiter(Waiter::new(Some(waker), None));
                 let st = &mut *st;
                 if front {
                     st.recvq.push_front(&mut st.waiters, k);
@@ -613,7 +623,7 @@ impl<T> Inner<T> {
             return Poll::Ready(Ok(()));
         }
         let waker = cx.map(|cx| cx.waker().clone());
-        let k = st.waiters.insert(Waiter::new(waker, Some(v)));
+        let k = st.insert_waiter(Waiter::new(waker, Some(v)));
         {
             let st = &mut *st;
             st.sendq.push_back(&mut st.waiters, k);
@@ -698,7 +708,7 @@ impl<T> Inner<T> {
             } else {
                 let mut w = Waiter::new(Some(waker.clone()), None);
                 w.select = Some((cell.clone(), idx));
-                let k = st.waiters.insert(w);
+                let k = st.insert_waiter(w);
                 let st = &mut *st;
                 st.recvq.push_back(&mut st.waiters, k);
                 Reg::Registered(k)
@@ -794,7 +804,7 @@ impl<T> Inner<T> {
                 let v = value.take().expect("select send case without its value");
                 let mut w = Waiter::new(Some(waker.clone()), Some(v));
                 w.select = Some((cell.clone(), idx));
-                let k = st.waiters.insert(w);
+                let k = st.insert_waiter(w);
                 let st = &mut *st;
                 st.sendq.push_back(&mut st.waiters, k);
                 if st.cap == 0 && !st.handed {
