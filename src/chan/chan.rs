@@ -90,8 +90,9 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use super::error::{SendError, TryRecvError, TrySendError};
+use super::lock::{ChanLock, Guard};
 use super::waiter::{Queue, SelectCell, Status, Waiter, NIL};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::loom::sync::Arc;
 use crate::runtime::coop;
 
 /// The shared channel. Handles hold an `Arc<Inner>`; the last one to drop frees it together
@@ -100,7 +101,7 @@ use crate::runtime::coop;
 pub(crate) struct Inner<T> {
     cap: usize,
     /// Everything mutable; see the module invariants.
-    state: Mutex<State<T>>,
+    state: ChanLock<State<T>>,
 }
 
 /// Guarded by `Inner::state`.
@@ -404,7 +405,7 @@ impl<T> Inner<T> {
     pub(crate) fn new(cap: usize) -> Self {
         Inner {
             cap,
-            state: Mutex::new(State {
+            state: ChanLock::new(State {
                 cap,
                 buf: VecDeque::with_capacity(cap.min(1024)),
                 waiters: Slab::new(),
@@ -416,13 +417,8 @@ impl<T> Inner<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // A panic under this lock can only come from a bug here or an allocation failure; the
-        // state is still consistent between statements, so poisoning is ignored.
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+    fn lock(&self) -> Guard<'_, State<T>> {
+        self.state.lock()
     }
 
     pub(crate) fn cap(&self) -> usize {

@@ -32,6 +32,7 @@
 mod chan;
 mod error;
 mod handles;
+mod lock;
 mod select;
 mod waiter;
 

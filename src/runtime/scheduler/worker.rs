@@ -59,7 +59,8 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
 pub(crate) fn current_driver() -> Option<Arc<crate::reactor::Driver>> {
     let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
     // SAFETY: as in `current_of`.
-    (!w.is_null()).then(|| unsafe { (&(*w).shared).driver.driver.clone() })
+    let w: &Worker = unsafe { w.as_ref() }?;
+    Some(w.shared.driver.driver.clone())
 }
 
 /// Runs worker `index` of `shared` until shutdown.
