@@ -6,19 +6,54 @@
 //! Outside any runtime, `go` starts a global runtime with one worker per core, so a plain
 //! `fn main` works as in Go; `#[gorun::main]` gives `main` a runtime of its own.
 //!
+//! # Quick start
+//!
+//! A worker pool with a `range` over a channel, a `WaitGroup` and a `select` with a timeout;
+//! the Go it ports is in the comments.
+//!
 //! ```
 //! use gorun::prelude::*;
 //!
-//! #[gorun::main(workers = 2)]
+//! #[gorun::main]
 //! async fn main() {
-//!     let handles: Vec<_> = (1..=3u64).map(|i| go(async move { i * 10 })).collect();
-//!     let mut total = 0;
-//!     for h in handles {
-//!         total += h.await.unwrap();
+//!     let jobs = chan::<u64>(0); // jobs := make(chan uint64)
+//!     let results = chan::<u64>(10); // results := make(chan uint64, 10)
+//!     let wg = WaitGroup::new(); // var wg sync.WaitGroup
+//!     for _ in 0..3 {
+//!         let (jobs, results) = (jobs.clone(), results.clone());
+//!         wg.go(async move { // wg.Go(func() {
+//!             while let Some(n) = jobs.recv().await { // for n := range jobs {
+//!                 results.send(n * n).await.unwrap(); // results <- n * n
+//!             }
+//!         });
 //!     }
-//!     assert_eq!(total, 60);
+//!     for n in 1..=10 {
+//!         jobs.send(n).await.unwrap(); // jobs <- n
+//!     }
+//!     jobs.close(); // close(jobs)
+//!     wg.wait().await; // wg.Wait()
+//!     let mut sum = 0;
+//!     for _ in 0..10 {
+//!         sum += results.recv().await.unwrap(); // sum += <-results
+//!     }
+//!     select! {
+//!         recv(results) -> v => println!("one too many: {v:?}"), // case v := <-results:
+//!         recv(after(Duration::from_millis(10))) -> _ => println!("sum = {sum}"), // case <-time.After(..):
+//!     }
+//!     assert_eq!(sum, 385);
 //! }
 //! ```
+//!
+//! # Where next
+//!
+//! - `cargo run --release --example tour`: every classic Go concurrency lesson (Go by Example,
+//!   "The Go Programming Language" chapter 8, the first goroutine tutorials) ported to gorun,
+//!   each with its Go original beside it (`examples/tour/`).
+//! - `docs/porting.md`: a table from every Go construct to its gorun form, and the differences
+//!   that matter (`.await`, send on a closed channel returns `Err`, `select!` arm syntax).
+//! - `docs/design.md`: how the runtime works inside.
+//! - The modules: [`chan`] and [`select!`] (channels), [`sync`] (`WaitGroup`, `Mutex`, ...),
+//!   [`time`] (sleep, timers, tickers), [`context`], [`errgroup`], [`net`] and [`runtime`].
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
