@@ -79,10 +79,10 @@ pub const TIMER_TASKS: u64 = 4;
 pub const ECHO_CLIENTS: u64 = 100;
 pub const ECHO_MSG: usize = 64;
 
-/// `timers`: the delay of the `i`-th timer: 1 s plus up to a second, spread so that the timers
-/// do not all land in one slot of a timer wheel.
+/// `timers`: the delay of the `i`-th timer: 30 s plus up to a second (no timer may fire before
+/// it is stopped, even on a loaded machine), spread so they do not all land in one wheel slot.
 pub fn timer_delay(i: u64) -> Duration {
-    Duration::from_secs(1) + Duration::from_millis(i % 1024)
+    Duration::from_secs(30) + Duration::from_millis(i % 1024)
 }
 
 /// `0 + 1 + .. + (n - 1)`: what summing the values `0..n` must give.

@@ -324,9 +324,10 @@ func sleep(n uint64) {
 	check(time.Since(start) >= sleepFor, "sleep: all done after %v", time.Since(start))
 }
 
-// timerDelay is the delay of the i-th timer: 1 s plus up to a second, spread over many slots.
+// timerDelay is the delay of the i-th timer: 30 s plus up to a second, spread over many slots
+// (far enough that no timer fires before it is stopped, even on a loaded machine).
 func timerDelay(i uint64) time.Duration {
-	return time.Second + time.Duration(i%1024)*time.Millisecond
+	return 30*time.Second + time.Duration(i%1024)*time.Millisecond
 }
 
 func timers(n uint64) {
