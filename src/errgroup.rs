@@ -191,9 +191,12 @@ impl<E: Send + 'static> Group<E> {
     /// gorun::block_on(async {
     ///     let g = Group::<()>::new();
     ///     g.set_limit(1);
-    ///     g.go(async { gorun::time::sleep(std::time::Duration::from_millis(20)).await; Ok(()) });
-    ///     gorun::yield_now().await;
+    ///     let gate = gorun::chan::chan::<()>(0);
+    ///     let c = gate.clone();
+    ///     assert!(g.try_go(async move { c.recv().await; Ok(()) }));
+    ///     g.go(async { Ok(()) }); // spawned now, runs once the first one returns
     ///     assert!(!g.try_go(async { Ok(()) }), "the one slot is taken");
+    ///     gate.close();
     ///     g.wait().await.unwrap();
     /// });
     /// ```
