@@ -84,12 +84,15 @@
 //!   timer costs one slab slot and is freed on `stop`.
 //! - Cancelling when the `CancelFunc` alone is dropped: `let (ctx, _) = parent.with_cancel()`
 //!   would cancel at once. Only the release of the whole node closes `done`.
-//! - Values (`WithValue`): not part of gorun's contract; a typed struct passed alongside the
-//!   context is the idiomatic Rust replacement.
+//! - Values keyed by `TypeId` only (as `http::Extensions`): Go's keys are values, and code
+//!   ported from Go keeps its keys; [`Context::with_value`] takes any `PartialEq` key and
+//!   walks an immutable list from the innermost value out, as Go's `valueCtx` chain does.
+//!   Values never touch the cancellation node: a `with_value` context shares its parent's.
 //!
 //! Contexts know nothing of the runtime except for the deadline timer, which lives on the
 //! current runtime's timer wheel (or the global runtime's, outside any runtime).
 
+use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -240,6 +243,16 @@ impl Drop for Node {
 pub struct Context {
     /// `None` for the roots (`background`, `todo`), which are never cancelled.
     node: Option<Arc<Node>>,
+    /// The innermost of the values attached with `with_value`; each links to the one before.
+    /// Immutable, shared by every context derived from this one.
+    values: Option<Arc<ValueEntry>>,
+}
+
+/// One `with_value` pair (Go's `valueCtx`), in an immutable list from the innermost out.
+struct ValueEntry {
+    key: Box<dyn Any + Send + Sync>,
+    value: Box<dyn Any + Send + Sync>,
+    next: Option<Arc<ValueEntry>>,
 }
 
 /// Cancels the context it came with, and every context derived from it (Go's
@@ -311,7 +324,10 @@ impl Context {
     /// assert!(ctx.deadline().is_none());
     /// ```
     pub fn background() -> Context {
-        Context { node: None }
+        Context {
+            node: None,
+            values: None,
+        }
     }
 
     /// Like [`background`](Self::background), for code that has not decided which context to
@@ -321,7 +337,10 @@ impl Context {
     /// assert!(gorun::context::Context::todo().err().is_none());
     /// ```
     pub fn todo() -> Context {
-        Context { node: None }
+        Context {
+            node: None,
+            values: None,
+        }
     }
 
     /// A child context cancelled by the returned [`CancelFunc`] or with this one (Go's
@@ -339,6 +358,7 @@ impl Context {
         (
             Context {
                 node: Some(node.clone()),
+                values: self.values.clone(),
             },
             CancelFunc { node },
         )
@@ -409,6 +429,7 @@ impl Context {
         (
             Context {
                 node: Some(node.clone()),
+                values: self.values.clone(),
             },
             CancelFunc { node },
         )
@@ -497,6 +518,61 @@ impl Context {
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.node.as_ref().and_then(|n| n.deadline)
+    }
+
+    /// A child context that carries `value` under `key`, and is cancelled with this one (Go's
+    /// `context.WithValue`). Any `PartialEq` type can be a key; as in Go, a private key type
+    /// avoids collisions between packages. A later `with_value` with an equal key shadows an
+    /// earlier one for the contexts derived from it.
+    ///
+    /// ```
+    /// use gorun::context::Context;
+    /// #[derive(PartialEq)]
+    /// struct RequestId;
+    /// let ctx = Context::background().with_value(RequestId, 42u64);
+    /// let (child, _cancel) = ctx.with_cancel();
+    /// assert_eq!(child.value::<_, u64>(&RequestId), Some(&42));
+    /// ```
+    pub fn with_value<K, V>(&self, key: K, value: V) -> Context
+    where
+        K: Any + PartialEq + Send + Sync,
+        V: Any + Send + Sync,
+    {
+        Context {
+            node: self.node.clone(),
+            values: Some(Arc::new(ValueEntry {
+                key: Box::new(key),
+                value: Box::new(value),
+                next: self.values.clone(),
+            })),
+        }
+    }
+
+    /// The value attached under `key` by the innermost [`with_value`](Self::with_value) of
+    /// this context's ancestry, if it has type `V` (Go's `ctx.Value(key)` plus the type
+    /// assertion). `None` if no equal key was attached, or if the innermost one holds another
+    /// type.
+    ///
+    /// ```
+    /// use gorun::context::Context;
+    /// let ctx = Context::background().with_value("user", "gopher".to_string());
+    /// assert_eq!(ctx.value::<_, String>(&"user").map(String::as_str), Some("gopher"));
+    /// assert_eq!(ctx.value::<_, u32>(&"user"), None, "another type");
+    /// assert_eq!(ctx.value::<_, String>(&"other"), None);
+    /// ```
+    pub fn value<K, V>(&self, key: &K) -> Option<&V>
+    where
+        K: Any + PartialEq,
+        V: Any,
+    {
+        let mut e = self.values.as_deref();
+        while let Some(entry) = e {
+            if entry.key.downcast_ref::<K>() == Some(key) {
+                return entry.value.downcast_ref::<V>();
+            }
+            e = entry.next.as_deref();
+        }
+        None
     }
 
     /// The number of live children registered with this context (for tests of the release

@@ -266,3 +266,32 @@ fn concurrent_cancel_and_derive_from_threads_never_strand_a_child() {
         assert_eq!(parent.__num_children(), 0);
     }
 }
+
+#[test]
+fn values_are_inherited_and_shadowed_by_key() {
+    #[derive(PartialEq)]
+    struct Key(u8);
+    let root = Context::background().with_value(Key(1), "one");
+    let (child, cancel) = root.with_cancel();
+    let child = child.with_value(Key(2), "two").with_value(Key(1), "uno");
+    let (grandchild, _g) = child.with_timeout(Duration::from_secs(3600));
+    assert_eq!(
+        grandchild.value::<_, &str>(&Key(1)),
+        Some(&"uno"),
+        "shadowed"
+    );
+    assert_eq!(grandchild.value::<_, &str>(&Key(2)), Some(&"two"));
+    assert_eq!(grandchild.value::<_, &str>(&Key(3)), None);
+    assert_eq!(
+        root.value::<_, &str>(&Key(1)),
+        Some(&"one"),
+        "parent unchanged"
+    );
+    assert_eq!(root.value::<_, &str>(&Key(2)), None);
+    // An equal value of another key type is another key.
+    assert_eq!(grandchild.value::<_, &str>(&1u8), None);
+    // A value context shares its parent's cancellation.
+    cancel.cancel();
+    assert_eq!(child.err(), Some(ContextError::Canceled));
+    assert_eq!(grandchild.err(), Some(ContextError::Canceled));
+}
