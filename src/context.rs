@@ -58,6 +58,10 @@
 //!   one was handed out. Go instead keeps an uncancelled child registered with its parent until
 //!   someone calls `cancel` (and `go vet` warns when nobody does); Rust's drop lets us do better.
 //!
+//! - **Values**: [`Context::with_value`] prepends an entry to an immutable list shared by all
+//!   contexts derived from it (Go's `valueCtx` chain); [`Context::value`] walks it from the
+//!   innermost entry out. Values never touch the cancellation node.
+//!
 //! # Invariants
 //!
 //! 1. A node's error goes from `None` to `Some` once and never changes again; `done` is closed
@@ -88,6 +92,14 @@
 //!   ported from Go keeps its keys; [`Context::with_value`] takes any `PartialEq` key and
 //!   walks an immutable list from the innermost value out, as Go's `valueCtx` chain does.
 //!   Values never touch the cancellation node: a `with_value` context shares its parent's.
+//!
+//! # Testing
+//!
+//! There is no loom model here: every step of the protocol runs under one node's mutex, with
+//! no lock-free step and no waker protocol of its own (the wake-ups are the `close` of a
+//! channel, whose protocol `chan`'s models cover). The race between deriving from a context on
+//! one thread and cancelling it on another is exercised by a thread stress test
+//! (`tests/context.rs`); the release of stopped timers by a unit test below.
 //!
 //! Contexts know nothing of the runtime except for the deadline timer, which lives on the
 //! current runtime's timer wheel (or the global runtime's, outside any runtime).

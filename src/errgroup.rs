@@ -35,7 +35,10 @@
 //! catches the panic of its future (the panic hook has printed it already), keeps the first
 //! payload, cancels the group's context like an error does, and [`Group::wait`] re-raises it
 //! with [`std::panic::resume_unwind`] once every goroutine has returned. A panic outranks an
-//! error: `wait` panics even if an error came first.
+//! error: `wait` panics even if an error came first. The runtime's
+//! [`PanicPolicy`](crate::runtime::PanicPolicy) applies where `wait` re-raises it (a waiting
+//! goroutine under `Abort` ends the process, as Go would); a panic in a group nobody waits for
+//! is printed by the panic hook and otherwise dropped with the group.
 //!
 //! # Invariants
 //!
@@ -47,6 +50,9 @@
 //!    dropped by a runtime shutdown), by a guard.
 //! 3. `active` (goroutines spawned and not finished) is what `set_limit` checks: changing the
 //!    limit while goroutines are active panics, as in Go.
+//!
+//! There is no loom model: the group adds no lock-free step or waker protocol of its own; it
+//! composes `WaitGroup` and `Semaphore` (which have theirs) with one mutex-guarded slot.
 //!
 //! # Rejected
 //!
