@@ -295,3 +295,27 @@ fn values_are_inherited_and_shadowed_by_key() {
     assert_eq!(child.err(), Some(ContextError::Canceled));
     assert_eq!(grandchild.err(), Some(ContextError::Canceled));
 }
+
+#[test]
+fn cancellation_works_on_another_executor() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let (child, _c) = ctx.with_cancel();
+        let waiter = tokio::spawn(async move {
+            child.done().recv().await;
+            child.err()
+        });
+        tokio::task::yield_now().await;
+        cancel.cancel();
+        let err = tokio::time::timeout(BOUND, waiter)
+            .await
+            .expect("hang")
+            .unwrap();
+        assert_eq!(err, Some(ContextError::Canceled));
+    });
+}
