@@ -79,6 +79,7 @@ use std::task::{Context, Poll};
 /// The names a Go programmer reaches for: `use gorun::prelude::*;`.
 pub mod prelude {
     pub use crate::chan::{chan, Chan};
+    pub use crate::context::Context;
     pub use crate::select;
     pub use crate::sync::{Mutex, RwMutex, WaitGroup};
     pub use crate::time::{after, sleep, tick};

@@ -134,7 +134,7 @@ fn every_lesson_has_a_test_here() {
         "gobyexample_atomic_counters",
         "gobyexample_mutexes",
         "gobyexample_stateful_goroutines",
-        // MERGE (context branch): "gobyexample_context",
+        "gobyexample_context",
         "gopl_spinner",
         "gopl_pipeline",
         "gopl_du",
@@ -469,17 +469,16 @@ fn gobyexample_stateful_goroutines() {
     assert!(reads > writes, "{got:?}");
 }
 
-// MERGE (context branch): uncomment with the lesson in examples/tour/mod.rs.
-// #[test]
-// fn gobyexample_context() {
-//     assert_eq!(
-//         run("gobyexample_context"),
-//         "server: hello handler started\n\
-//          server: context canceled\n\
-//          server: hello handler ended\n\
-//          client: 500 Internal Server Error: context canceled\n"
-//     );
-// }
+#[test]
+fn gobyexample_context() {
+    assert_eq!(
+        run("gobyexample_context"),
+        "server: hello handler started\n\
+         server: context canceled\n\
+         server: hello handler ended\n\
+         client: 500 Internal Server Error: context canceled\n"
+    );
+}
 
 // ---- The Go Programming Language, chapter 8 -------------------------------------------------
 

@@ -25,6 +25,7 @@ pub mod gobyexample_channel_directions;
 pub mod gobyexample_channel_synchronization;
 pub mod gobyexample_channels;
 pub mod gobyexample_closing_channels;
+pub mod gobyexample_context;
 pub mod gobyexample_goroutines;
 pub mod gobyexample_mutexes;
 pub mod gobyexample_non_blocking;
@@ -37,9 +38,6 @@ pub mod gobyexample_timeouts;
 pub mod gobyexample_timers;
 pub mod gobyexample_waitgroups;
 pub mod gobyexample_worker_pools;
-// MERGE (with the context branch): uncomment this line and the `gobyexample_context` entry in
-// LESSONS below; tests/examples.rs has the matching test to uncomment.
-// pub mod gobyexample_context;
 
 pub mod gopl_crawl;
 pub mod gopl_du;
@@ -92,7 +90,7 @@ lessons! {
     gobyexample_atomic_counters: "Go by Example: Atomic Counters",
     gobyexample_mutexes: "Go by Example: Mutexes",
     gobyexample_stateful_goroutines: "Go by Example: Stateful Goroutines",
-    // MERGE: gobyexample_context: "Go by Example: Context",
+    gobyexample_context: "Go by Example: Context",
     gopl_spinner: "The Go Programming Language 8.1: spinner",
     gopl_pipeline: "The Go Programming Language 8.4: pipeline (counter, squarer, printer)",
     gopl_du: "The Go Programming Language 8.8: du, a concurrent directory walker",
