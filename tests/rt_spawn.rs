@@ -259,3 +259,47 @@ fn a_panicking_blocking_closure_gives_a_join_error() {
         .unwrap_err();
     assert!(err.is_panic());
 }
+
+struct PanicOnDrop;
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("panic in Drop");
+    }
+}
+
+#[test]
+fn a_goroutine_whose_state_panics_in_drop_is_contained() {
+    let _w = common::watchdog("panic_in_drop_contained", 20);
+    let rt = rt(2);
+    let v = rt.block_on(async {
+        // Completes; async-task drops the finished future afterwards, and that drop panics.
+        struct ReadyThenPanicOnDrop(PanicOnDrop);
+        impl std::future::Future for ReadyThenPanicOnDrop {
+            type Output = i32;
+            fn poll(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<i32> {
+                std::task::Poll::Ready(1)
+            }
+        }
+        let a = gorun::go(ReadyThenPanicOnDrop(PanicOnDrop));
+        // Cancelled while waiting; dropping its state panics.
+        let b = gorun::go(async {
+            let _p = PanicOnDrop;
+            std::future::pending::<()>().await;
+        });
+        gorun::yield_now().await;
+        b.abort();
+        let _ = b.await;
+        a.await.unwrap()
+    });
+    assert_eq!(v, 1);
+    // Shutdown with a goroutine whose state panics in Drop: contained too.
+    rt.go(async {
+        let _p = PanicOnDrop;
+        std::future::pending::<()>().await;
+    });
+    std::thread::sleep(Duration::from_millis(10));
+    drop(rt);
+}

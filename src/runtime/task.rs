@@ -167,7 +167,10 @@ impl Shared {
         // for as long as the future exists (the documented exception for metadata).
         let (runnable, task) = unsafe {
             async_task::Builder::new().metadata(meta).spawn_unchecked(
-                |meta| Goroutine { meta, fut },
+                |meta| Goroutine {
+                    meta,
+                    fut: std::mem::ManuallyDrop::new(fut),
+                },
                 async_task::WithInfo(schedule),
             )
         };
@@ -202,7 +205,10 @@ impl Shared {
 /// The user's future, with panics caught and `abort` honoured.
 struct Goroutine<'a, F> {
     meta: &'a TaskMeta,
-    fut: F,
+    /// Dropped in place by `Goroutine::drop`, under `catch_unwind`: async-task aborts the
+    /// process if dropping a task's future panics, and a panicking `Drop` in a goroutine must
+    /// be contained like any other panic.
+    fut: std::mem::ManuallyDrop<F>,
 }
 
 impl<F: Future> Future for Goroutine<'_, F> {
@@ -218,7 +224,7 @@ impl<F: Future> Future for Goroutine<'_, F> {
         }
         meta.state.store(STATE_RUNNING, Relaxed);
         // SAFETY: see above: `fut` stays pinned inside the pinned `Goroutine`.
-        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let fut = unsafe { Pin::new_unchecked(&mut *this.fut) };
         match super::wait::polling(&meta.wait, || {
             catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
         }) {
@@ -245,12 +251,7 @@ impl<F: Future> Future for Goroutine<'_, F> {
             }
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(payload) => {
-                let msg = panic_message(&*payload);
-                eprintln!("goroutine {} panicked: {msg}", meta.id);
-                if meta.shared.config.panic_policy == PanicPolicy::Abort {
-                    eprintln!("gorun: PanicPolicy::Abort: exiting with status 2");
-                    std::process::exit(2);
-                }
+                report_panic(meta, &*payload, "");
                 Poll::Ready(Err(JoinError::panic(meta.id, payload)))
             }
         }
@@ -260,11 +261,30 @@ impl<F: Future> Future for Goroutine<'_, F> {
 impl<F> Drop for Goroutine<'_, F> {
     fn drop(&mut self) {
         let meta = self.meta;
+        let fut = &mut self.fut;
+        // SAFETY: `fut` is dropped exactly once, here, in place (it is pinned: it must not move,
+        // and it does not); nothing touches it afterwards.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            std::mem::ManuallyDrop::drop(fut)
+        }));
+        if let Err(payload) = dropped {
+            report_panic(meta, &*payload, " (while dropping it)");
+        }
         let key = meta.key.load(Relaxed);
         if key != UNREGISTERED {
             meta.shared.registry.remove(meta.id, key, meta);
         }
         meta.shared.live_add(-1);
+    }
+}
+
+/// Prints `goroutine N panicked: MSG`, and exits with status 2 under `PanicPolicy::Abort`.
+fn report_panic(meta: &TaskMeta, payload: &(dyn Any + Send), when: &str) {
+    let msg = panic_message(payload);
+    eprintln!("goroutine {} panicked{when}: {msg}", meta.id);
+    if meta.shared.config.panic_policy == PanicPolicy::Abort {
+        eprintln!("gorun: PanicPolicy::Abort: exiting with status 2");
+        std::process::exit(2);
     }
 }
 
