@@ -23,7 +23,11 @@ const SENDERS: u32 = 4;
 const RECEIVERS: usize = 4;
 
 fn per_sender() -> u64 {
-    (if cfg!(debug_assertions) { 5_000 } else { 50_000 }) * stress_util::scale()
+    (if cfg!(debug_assertions) {
+        5_000
+    } else {
+        50_000
+    }) * stress_util::scale()
 }
 
 /// Senders and receivers both cancel most operations after 0..3 polls; receivers check that
@@ -38,7 +42,8 @@ fn channel_conservation(cap: usize, what: &'static str) {
         let cancelled = Arc::new(AtomicU64::new(0));
         let mut senders = Vec::new();
         for s in 0..SENDERS {
-            let (c, l, mut rng, cancelled) = (c.clone(), l.clone(), rng.fork(s as u64), cancelled.clone());
+            let (c, l, mut rng, cancelled) =
+                (c.clone(), l.clone(), rng.fork(s as u64), cancelled.clone());
             senders.push(gorun::go(async move {
                 for seq in 0..n {
                     let m = l.msg(s, seq);
@@ -184,8 +189,11 @@ fn select_random_cancellation_conserves_messages() {
     let l = ledger.clone();
     for cap in [0usize, 1, 16] {
         let (l, mut rng) = (l.clone(), rng.fork(cap as u64));
-        let pairs: Arc<Vec<AtomicU8>> =
-            Arc::new((0..PRODUCERS as u64 * n).map(|_| AtomicU8::new(0)).collect());
+        let pairs: Arc<Vec<AtomicU8>> = Arc::new(
+            (0..PRODUCERS as u64 * n)
+                .map(|_| AtomicU8::new(0))
+                .collect(),
+        );
         let p2 = pairs.clone();
         stress_util::run(what, 60, async move {
             let (a, b): (Chan<Msg>, Chan<Msg>) = (chan(cap), chan(cap));
@@ -252,7 +260,10 @@ fn select_random_cancellation_conserves_messages() {
     }
     let (r, d) = ledger.check();
     eprintln!("{what}: {r} received, {d} dropped undelivered");
-    assert!(d >= r, "every received message has a losing twin that was dropped");
+    assert!(
+        d >= r,
+        "every received message has a losing twin that was dropped"
+    );
 }
 
 /// Mutual exclusion and an exact count under random cancellation and abort of `lock()`.
@@ -322,7 +333,9 @@ fn mutex_lock_cancellation_keeps_the_counter_exact() {
             h.await.unwrap();
         }
         assert!(!m.is_locked(), "the mutex stayed locked");
-        let count = *timeout(Duration::from_secs(5), m.lock()).await.expect("lock lost");
+        let count = *timeout(Duration::from_secs(5), m.lock())
+            .await
+            .expect("lock lost");
         assert_eq!(count, entered.load(SeqCst));
         assert_eq!(inside.load(SeqCst), 0);
         eprintln!("{what}: {count} critical sections");
@@ -395,7 +408,11 @@ fn semaphore_acquire_cancellation_restores_every_permit() {
         for h in hs {
             h.await.unwrap();
         }
-        assert_eq!(sem.available_permits(), PERMITS, "permits leaked or created");
+        assert_eq!(
+            sem.available_permits(),
+            PERMITS,
+            "permits leaked or created"
+        );
         let all = timeout(Duration::from_secs(5), sem.acquire(PERMITS))
             .await
             .expect("the full count cannot be acquired");
@@ -444,7 +461,10 @@ fn wait_group_wait_cancellation_releases_every_remaining_waiter() {
                 h.await.unwrap();
             }
             for w in waiters {
-                match timeout(Duration::from_secs(10), w).await.expect("waiter stuck") {
+                match timeout(Duration::from_secs(10), w)
+                    .await
+                    .expect("waiter stuck")
+                {
                     Ok(true) => released += 1,
                     Ok(false) => cancelled += 1,
                     Err(e) => {

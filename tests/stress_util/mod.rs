@@ -41,11 +41,13 @@ pub fn budget(secs: u64) -> u64 {
 pub fn seed(what: &str) -> u64 {
     let s = match std::env::var("STRESS_SEED") {
         Ok(s) => s.parse().expect("STRESS_SEED must be an integer"),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1,
+        Err(_) => {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        }
     };
     eprintln!("{what}: STRESS_SEED={s}");
     s
@@ -202,10 +204,8 @@ impl Msg {
 
 impl Drop for Msg {
     fn drop(&mut self) {
-        self.ledger.mark(
-            self.id,
-            if self.delivered { RECEIVED } else { DROPPED },
-        );
+        self.ledger
+            .mark(self.id, if self.delivered { RECEIVED } else { DROPPED });
     }
 }
 
