@@ -201,7 +201,10 @@ fn wakers_fired_from_foreign_threads_during_and_after_shutdown_are_harmless() {
                     while !stop.load(Acquire) {
                         for w in wakers.iter() {
                             w.wake_by_ref();
-                            w.clone().wake();
+                            // A clone woken by value: clone and drop of the task's
+                            // reference count from a foreign thread too.
+                            let owned = w.clone();
+                            owned.wake();
                             fired.fetch_add(1, Relaxed);
                         }
                     }
