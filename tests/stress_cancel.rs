@@ -481,3 +481,41 @@ fn wait_group_wait_cancellation_releases_every_remaining_waiter() {
         eprintln!("{what}: {released} waiters released, {cancelled} cancelled");
     });
 }
+
+/// Go: a non-blocking send on an unbuffered channel succeeds whenever a receiver is waiting
+/// (API.md: "On an unbuffered channel `try_send` succeeds only if a receiver is waiting;
+/// otherwise `Full`"). With two receivers waiting, two `try_send`s in a row must both succeed.
+/// gorun lets only one value be "handed" per channel at a time (src/chan/chan.rs, invariant 3
+/// and `send_now`), so the second one fails with `Full` until the first receiver has run.
+#[test]
+#[ignore = "bug: unbuffered try_send returns Full while a receiver waits if an earlier handed value was not picked up yet (src/chan/chan.rs send_now)"]
+fn unbuffered_try_send_succeeds_once_per_waiting_receiver() {
+    let _w = common::watchdog("stress_try_send_per_waiting_receiver", 30);
+    let rt = gorun::runtime::Builder::new().workers(1).build().unwrap();
+    let c: Chan<u32> = chan(0);
+    let got = Arc::new(AtomicU64::new(0));
+    for _ in 0..2 {
+        let (c, got) = (c.clone(), got.clone());
+        rt.go(async move {
+            if let Some(v) = c.recv().await {
+                got.fetch_add(v as u64, SeqCst);
+            }
+        });
+    }
+    rt.block_on(async move {
+        // Both receivers are queued.
+        gorun::time::sleep(Duration::from_millis(100)).await;
+        // On the one worker, both calls run with no receiver in between.
+        let results = gorun::go(async move { (c.try_send(1).is_ok(), c.try_send(2).is_ok()) })
+            .await
+            .unwrap();
+        assert_eq!(results, (true, true), "a waiting receiver was not used");
+        timeout(Duration::from_secs(5), async {
+            while got.load(SeqCst) != 3 {
+                gorun::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("values were not received");
+    });
+}
