@@ -16,7 +16,9 @@ use gorun::sync::WaitGroup;
 use gorun::time::timeout;
 
 fn goroutines() -> usize {
-    if stress_util::big() {
+    if stress_util::small() {
+        20_000
+    } else if stress_util::big() {
         1_000_000
     } else {
         200_000
