@@ -199,7 +199,17 @@ fn main() {
         child(&args[i + 1]);
         return;
     }
-    let filter: Option<&String> = args.iter().skip(1).find(|a| !a.starts_with('-'));
+    // libtest-like arguments: a name filter, `--skip NAME`, and flags (ignored).
+    let mut filter: Option<&String> = None;
+    let mut skips: Vec<&String> = Vec::new();
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--skip" {
+            skips.extend(it.next());
+        } else if !a.starts_with('-') && filter.is_none() {
+            filter = Some(a);
+        }
+    }
     type Case = (&'static str, fn(&str) -> Result<(), String>);
     let cases: [Case; 8] = [
         ("unbuffered_send_in_main", expect_deadlock),
@@ -213,7 +223,9 @@ fn main() {
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in cases {
-        if filter.is_some_and(|f| !name.contains(f.as_str())) {
+        if filter.is_some_and(|f| !name.contains(f.as_str()))
+            || skips.iter().any(|s| name.contains(s.as_str()))
+        {
             continue;
         }
         match check(name) {

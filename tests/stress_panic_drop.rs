@@ -88,7 +88,6 @@ fn a_local_that_panics_in_drop_at_return_gives_a_join_error() {
 /// A hand-written future (not an `async` block) keeps its fields until the task drops it after
 /// `Ready`: a panic there must be contained like any other goroutine panic.
 #[test]
-#[ignore = "bug: async-task drops the future and a discarded output under abort_on_panic; gorun (src/runtime/task.rs, Goroutine/JoinHandle) does not catch panics there, so the process aborts"]
 fn a_hand_written_future_whose_field_panics_in_drop_after_ready_leaves_the_runtime_running() {
     struct Guarded {
         _p: PanicOnDrop,
@@ -132,7 +131,6 @@ fn a_hand_written_future_whose_field_panics_in_drop_after_ready_leaves_the_runti
 }
 
 #[test]
-#[ignore = "bug: async-task drops the future and a discarded output under abort_on_panic; gorun (src/runtime/task.rs, Goroutine/JoinHandle) does not catch panics there, so the process aborts"]
 fn an_aborted_goroutine_whose_future_panics_in_drop_leaves_the_runtime_running() {
     let n = 200 * stress_util::scale() as usize;
     stress_util::run("stress_panic_drop_on_abort", 30, async move {
@@ -169,7 +167,6 @@ fn an_aborted_goroutine_whose_future_panics_in_drop_leaves_the_runtime_running()
 }
 
 #[test]
-#[ignore = "bug: async-task drops the future and a discarded output under abort_on_panic; gorun (src/runtime/task.rs, Goroutine/JoinHandle) does not catch panics there, so the process aborts"]
 fn a_detached_result_that_panics_in_drop_leaves_the_runtime_running() {
     let n = 200 * stress_util::scale() as usize;
     stress_util::run("stress_panic_drop_detached_result", 30, async move {
@@ -200,7 +197,6 @@ fn a_detached_result_that_panics_in_drop_leaves_the_runtime_running() {
 }
 
 #[test]
-#[ignore = "bug: async-task drops the future and a discarded output under abort_on_panic; gorun (src/runtime/task.rs, Goroutine/JoinHandle) does not catch panics there, so the process aborts"]
 fn shutdown_with_goroutines_that_panic_in_drop_still_drops_every_other_goroutine() {
     let _w = common::watchdog("stress_panic_drop_at_shutdown", 30);
     let n = 1_000 * stress_util::scale() as usize;

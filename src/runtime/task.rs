@@ -52,7 +52,41 @@ use std::task::{Context, Poll, Waker};
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
 /// The `async-task` handle behind a [`JoinHandle`].
-type RawHandle<T> = async_task::Task<Result<T, JoinError>, TaskMeta>;
+type RawHandle<T> = async_task::Task<Contained<Result<T, JoinError>>, TaskMeta>;
+
+/// A goroutine's output as async-task stores it. async-task drops an output nobody takes (a
+/// detached goroutine's result) under an abort-on-panic guard; a panicking destructor there
+/// is caught and reported instead of aborting the process.
+pub(crate) struct Contained<T>(std::mem::ManuallyDrop<T>);
+
+impl<T> Contained<T> {
+    fn new(v: T) -> Self {
+        Contained(std::mem::ManuallyDrop::new(v))
+    }
+
+    fn into_inner(mut self) -> T {
+        // SAFETY: the value is taken exactly once; `forget` keeps `Drop` from touching it.
+        let v = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        std::mem::forget(self);
+        v
+    }
+}
+
+impl<T> Drop for Contained<T> {
+    fn drop(&mut self) {
+        let v = &mut self.0;
+        // SAFETY: dropped exactly once, here (`into_inner` forgets `self` after taking it).
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            std::mem::ManuallyDrop::drop(v)
+        }));
+        if let Err(p) = dropped {
+            eprintln!(
+                "gorun: a goroutine's result panicked while being dropped: {}",
+                panic_message(&*p)
+            );
+        }
+    }
+}
 
 /// What a task is doing, for `runtime::dump`.
 pub(crate) const STATE_RUNNABLE: u8 = 0;
@@ -212,7 +246,7 @@ struct Goroutine<'a, F> {
 }
 
 impl<F: Future> Future for Goroutine<'_, F> {
-    type Output = Result<F::Output, JoinError>;
+    type Output = Contained<Result<F::Output, JoinError>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and is dropped
@@ -220,7 +254,7 @@ impl<F: Future> Future for Goroutine<'_, F> {
         let this = unsafe { self.get_unchecked_mut() };
         let meta = this.meta;
         if meta.aborted.load(Acquire) {
-            return Poll::Ready(Err(JoinError::cancelled(meta.id)));
+            return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))));
         }
         meta.state.store(STATE_RUNNING, Relaxed);
         // SAFETY: see above: `fut` stays pinned inside the pinned `Goroutine`.
@@ -237,10 +271,12 @@ impl<F: Future> Future for Goroutine<'_, F> {
                         .insert(meta.id, cx.waker().clone(), meta)
                     {
                         Some(key) => meta.key.store(key, SeqCst),
-                        None => return Poll::Ready(Err(JoinError::cancelled(meta.id))),
+                        None => {
+                            return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))))
+                        }
                     }
                     if meta.aborted.load(SeqCst) {
-                        return Poll::Ready(Err(JoinError::cancelled(meta.id)));
+                        return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))));
                     }
                 }
                 // Unless a wake-up already marked it runnable during the poll.
@@ -249,10 +285,10 @@ impl<F: Future> Future for Goroutine<'_, F> {
                     .compare_exchange(STATE_RUNNING, STATE_WAITING, Relaxed, Relaxed);
                 Poll::Pending
             }
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Ready(v)) => Poll::Ready(Contained::new(Ok(v))),
             Err(payload) => {
                 report_panic(meta, &*payload, "");
-                Poll::Ready(Err(JoinError::panic(meta.id, payload)))
+                Poll::Ready(Contained::new(Err(JoinError::panic(meta.id, payload))))
             }
         }
     }
@@ -452,7 +488,7 @@ impl Registry {
 /// ```
 pub struct JoinHandle<T> {
     /// `None` once the result was taken.
-    task: Option<async_task::FallibleTask<Result<T, JoinError>, TaskMeta>>,
+    task: Option<async_task::FallibleTask<Contained<Result<T, JoinError>>, TaskMeta>>,
     /// The task's metadata; valid while `task` is `Some` (the task handle keeps the
     /// allocation alive).
     meta: *const TaskMeta,
@@ -468,7 +504,7 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    fn new(task: async_task::Task<Result<T, JoinError>, TaskMeta>) -> Self {
+    fn new(task: RawHandle<T>) -> Self {
         let meta: *const TaskMeta = task.metadata();
         let id = task.metadata().id;
         JoinHandle {
@@ -537,7 +573,9 @@ impl<T> Future for JoinHandle<T> {
             Poll::Pending => super::pending(super::Wait::Join),
             Poll::Ready(out) => {
                 self.task = None;
-                Poll::Ready(out.unwrap_or_else(|| Err(JoinError::cancelled(id))))
+                Poll::Ready(
+                    out.map_or_else(|| Err(JoinError::cancelled(id)), Contained::into_inner),
+                )
             }
         }
     }
