@@ -16,8 +16,9 @@
 //! - **Starvation mode.** A woken waiter that fails and has waited more than 1 ms sets
 //!   `STARVING`. From then on an unlock does not release the lock: it hands it to the oldest
 //!   waiter (`LOCKED` stays set, the waiter is told it owns the lock), and newcomers queue
-//!   behind. The mode ends when the queue empties. So no waiter waits much longer than the
-//!   queue ahead of it: fair, with the speed of barging when there is no starvation.
+//!   behind. The mode ends, as in Go, when a waiter that was handed the lock had waited less
+//!   than 1 ms, or the queue is empty. So no waiter waits much longer than the queue ahead of
+//!   it: fair, with the speed of barging whenever nobody starves.
 //! - **Cancellation.** A queued waiter that is dropped unlinks itself. A woken one that is
 //!   dropped gives `WOKEN` back and, if the lock is free, wakes the next waiter. One that was
 //!   handed the lock (starvation mode) unlocks it, which hands it on.
@@ -30,6 +31,8 @@
 //!    that is about to pick it.
 //! 3. While `STARVING` is set, `LOCKED` is only cleared by an unlock that finds the queue
 //!    empty (then it clears `STARVING` too); otherwise ownership passes under the list lock.
+//!    `STARVING` is cleared by that unlock, or by the owner a handoff made (while it holds
+//!    `LOCKED`), never while the lock is free.
 //! 4. The lock is held by exactly one party at a time: whoever set `LOCKED` by CAS, or the
 //!    waiter an unlock marked `Granted` (which then owns the still-set `LOCKED`).
 //!
@@ -208,7 +211,13 @@ impl RawMutex {
         let node = list.get_mut(key);
         match node.status {
             Status::Granted => {
+                // Go's exit from starvation mode: the new owner waited less than the
+                // threshold (handoff is no longer needed to be fair), or nobody is left.
+                let starving = Self::starving_after(node);
                 list.remove(key);
+                if !starving || list.is_empty() {
+                    self.state.fetch_and(!STARVING, Relaxed);
+                }
                 st.key = None;
                 // Ownership came through the list lock: its release/acquire orders the
                 // previous holder's writes before ours.
