@@ -279,10 +279,13 @@ impl<F: Future> Future for Goroutine<'_, F> {
                         return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))));
                     }
                 }
-                // Unless a wake-up already marked it runnable during the poll.
-                let _ = meta
-                    .state
-                    .compare_exchange(STATE_RUNNING, STATE_WAITING, Relaxed, Relaxed);
+                // Unless a wake-up already marked it runnable during the poll. A load and a
+                // store, not a CAS: a wake landing between them leaves a runnable task shown as
+                // waiting in a dump until it runs, which is harmless for a diagnostic and keeps
+                // a locked instruction off every poll.
+                if meta.state.load(Relaxed) == STATE_RUNNING {
+                    meta.state.store(STATE_WAITING, Relaxed);
+                }
                 Poll::Pending
             }
             Ok(Poll::Ready(v)) => Poll::Ready(Contained::new(Ok(v))),
