@@ -144,7 +144,13 @@ impl Worker {
     }
 
     fn take_runnext(&self) -> Option<Runnable> {
-        let p = self.remote().runnext.swap(ptr::null_mut(), AcqRel);
+        let slot = &self.remote().runnext;
+        // A plain load first: the swap is a locked instruction, and the slot is empty most of
+        // the times a worker looks (every task that yields or was spawned from outside).
+        if slot.load(Relaxed).is_null() {
+            return None;
+        }
+        let p = slot.swap(ptr::null_mut(), AcqRel);
         // SAFETY: a non-null `runnext` holds a pointer from `Runnable::into_raw`, and the swap
         // made it ours alone.
         ptr::NonNull::new(p).map(|p| unsafe { Runnable::from_raw(p) })
@@ -230,6 +236,9 @@ impl Worker {
         for i in 0..n {
             let v = (start + i) % n;
             if v == self.index {
+                continue;
+            }
+            if remotes[v].runnext.load(Relaxed).is_null() {
                 continue;
             }
             let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
