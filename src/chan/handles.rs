@@ -180,6 +180,12 @@ macro_rules! send_methods {
             /// Sends without waiting: `Full` if there is no room (or, unbuffered, no receiver
             /// waiting), `Closed` if closed; both give `v` back.
             ///
+            /// On an unbuffered channel one value at a time can be on its way to a waiting
+            /// receiver: while an earlier `try_send`'s value has not been taken by the receiver
+            /// it was given to, another `try_send` gives `Full` even if a second receiver
+            /// waits (Go would succeed). This is what keeps a sender's values in order when
+            /// that receiver is cancelled and its value goes back to the channel.
+            ///
             /// ```
             /// use gorun::chan::TrySendError;
             /// let c = gorun::chan::chan::<i32>(0);
