@@ -4,25 +4,12 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::task::noop_waker;
 use gorun::sync::{Cond, Mutex};
 
-/// Runs `f` on a 4-worker tokio runtime, failing the test after 30 s.
-fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(f))
-            .await
-            .expect("test timed out")
-            .unwrap();
-    });
-}
+mod common;
+use common::run_on_tokio as run;
 
 #[test]
 fn signal_wakes_exactly_one_waiter_oldest_first() {

@@ -9,20 +9,8 @@ use std::time::Duration;
 use futures::task::noop_waker;
 use gorun::sync::Mutex;
 
-/// Runs `f` on a 4-worker tokio runtime, failing the test after 30 s.
-fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(f))
-            .await
-            .expect("test timed out")
-            .unwrap();
-    });
-}
+mod common;
+use common::run_on_tokio as run;
 
 #[test]
 fn ten_thousand_tasks_increment_to_exactly_ten_thousand() {

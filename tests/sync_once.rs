@@ -1,6 +1,5 @@
 //! gorun::sync::Once: one run for many concurrent callers; panic and cancellation semantics.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::Context;
@@ -10,20 +9,8 @@ use futures::task::noop_waker;
 use futures::FutureExt;
 use gorun::sync::Once;
 
-/// Runs `f` on a 4-worker tokio runtime, failing the test after 30 s.
-fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(f))
-            .await
-            .expect("test timed out")
-            .unwrap();
-    });
-}
+mod common;
+use common::run_on_tokio as run;
 
 #[test]
 fn concurrent_callers_run_once_and_wait_for_the_first() {

@@ -36,3 +36,19 @@ impl Drop for Watchdog {
 pub fn release() -> bool {
     !cfg!(debug_assertions)
 }
+
+/// Runs `f` as a task on a 4-worker tokio runtime, failing the test after 30 s: gorun's sync
+/// primitives are plain futures and must work on another executor too.
+pub fn run_on_tokio<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(f))
+            .await
+            .expect("test timed out")
+            .unwrap();
+    });
+}
