@@ -103,7 +103,7 @@ where
     F::Output: Send + 'static,
 {
     let location = std::panic::Location::caller();
-    runtime::current_or_global().shared.spawn(fut, location)
+    runtime::with_current_or_global(|shared| shared.spawn(fut, location))
 }
 
 /// Runs blocking code (file I/O, a long computation, a C call) on the runtime's blocking-thread
@@ -120,9 +120,7 @@ where
     R: Send + 'static,
 {
     let location = std::panic::Location::caller();
-    runtime::current_or_global()
-        .shared
-        .spawn_blocking(f, location)
+    runtime::with_current_or_global(|shared| shared.spawn_blocking(f, location))
 }
 
 /// Lets other goroutines run: the current one goes to the back of its worker's queue — Go's

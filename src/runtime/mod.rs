@@ -358,6 +358,19 @@ pub(crate) fn global() -> &'static Runtime {
     })
 }
 
+/// Runs `f` with the current runtime (or the global one); on a worker thread without cloning
+/// the runtime's `Arc`.
+#[inline]
+pub(crate) fn with_current_or_global<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> R {
+    let mut f = Some(f);
+    if let Some(r) = scheduler::worker::with_current_shared(|s| (f.take().expect("called once"))(s))
+    {
+        return r;
+    }
+    let f = f.take().expect("called once");
+    f(&current_or_global().shared)
+}
+
 /// The current runtime's handle, or the global runtime's.
 pub(crate) fn current_or_global() -> Handle {
     Handle::try_current().unwrap_or_else(|_| global().handle().clone())
