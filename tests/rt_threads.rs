@@ -155,3 +155,16 @@ async fn gorun_test_attribute_takes_workers() -> Result<(), String> {
     h.await.map_err(|e| e.to_string())??;
     Ok(())
 }
+
+#[test]
+fn a_go_blocking_closure_may_block_on_async_code() {
+    let _w = common::watchdog("go_blocking_block_on", 20);
+    let rt = Builder::new().workers(1).build().unwrap();
+    let v = rt.block_on(gorun::go_blocking(move || {
+        // A blocking-pool thread is not a worker: driving a future from it is allowed.
+        let other = Builder::new().workers(1).build().unwrap();
+        let x = other.block_on(async { gorun::go(async { 20 }).await.unwrap() });
+        x + 1
+    }));
+    assert_eq!(v.unwrap(), 21);
+}

@@ -42,11 +42,6 @@ pub(crate) fn enter(handle: Handle) -> EnterGuard {
     EnterGuard(ENTERED.with(|e| e.borrow_mut().replace(handle)))
 }
 
-/// Whether this thread is inside `block_on` (or a blocking-pool thread) of some runtime.
-pub(crate) fn is_entered() -> bool {
-    ENTERED.try_with(|e| e.borrow().is_some()).unwrap_or(false)
-}
-
 /// The error of [`Handle::try_current`] outside any runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TryCurrentError(());

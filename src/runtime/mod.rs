@@ -78,6 +78,9 @@ thread_local! {
     /// Set on runtime worker threads, so that blocking calls made there can panic with a clear
     /// message instead of deadlocking a worker.
     static ON_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// Set while this thread is inside `Runtime::block_on` (nesting is refused). A
+    /// `go_blocking` closure may call `block_on`: its thread is not a worker.
+    static IN_BLOCK_ON: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether the current thread is one of gorun's worker threads.
@@ -186,12 +189,20 @@ impl Runtime {
                  blocking a worker would stall the goroutines it waits for; use `.await` instead"
             );
         }
-        if handle::is_entered() {
+        if IN_BLOCK_ON.with(|b| b.get()) {
             panic!(
-                "Runtime::block_on called from inside another block_on (or a go_blocking \
-                 closure): nested blocking is not allowed; use `.await` instead"
+                "Runtime::block_on called from inside another block_on: the outer future \
+                 could not make progress meanwhile; use `.await` instead"
             );
         }
+        struct InBlockOn;
+        impl Drop for InBlockOn {
+            fn drop(&mut self) {
+                let _ = IN_BLOCK_ON.try_with(|b| b.set(false));
+            }
+        }
+        IN_BLOCK_ON.with(|b| b.set(true));
+        let _in_block_on = InBlockOn;
         let _enter = handle::enter(self.handle.clone());
         let shared = &self.handle.shared;
         shared.block_on_count.fetch_add(1, Relaxed);
