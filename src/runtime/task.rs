@@ -45,7 +45,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -93,7 +93,8 @@ pub(crate) const STATE_RUNNABLE: u8 = 0;
 pub(crate) const STATE_RUNNING: u8 = 1;
 pub(crate) const STATE_WAITING: u8 = 2;
 
-const UNREGISTERED: usize = usize::MAX;
+/// `TaskMeta::key` of a task that has not registered (slab keys are far below it).
+const UNREGISTERED: u32 = u32::MAX;
 
 /// Per-task data stored inside the `async-task` allocation.
 pub(crate) struct TaskMeta {
@@ -104,11 +105,16 @@ pub(crate) struct TaskMeta {
     aborted: AtomicBool,
     /// Slab key in the registry shard chosen by `id`, or `UNREGISTERED`; written once, by the
     /// first poll that returns `Pending`.
-    key: AtomicUsize,
+    /// (A `u32` keeps `TaskMeta` at 32 bytes: with 1M sleeping goroutines every byte is a MB.)
+    key: AtomicU32,
     pub(crate) state: AtomicU8,
     /// Why it waits (`wait::Wait`), set by the gorun future it is parked in.
     pub(crate) wait: AtomicU8,
 }
+
+// Every byte of the metadata is paid once per goroutine (a million sleeping goroutines).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<TaskMeta>() == 32);
 
 /// Goroutine ids are unique in the process. Each thread takes them from the global counter in
 /// blocks, so spawning does not contend on one cache line.
@@ -191,7 +197,7 @@ impl Shared {
             location,
             blocking,
             aborted: AtomicBool::new(false),
-            key: AtomicUsize::new(UNREGISTERED),
+            key: AtomicU32::new(UNREGISTERED),
             state: AtomicU8::new(STATE_RUNNABLE),
             wait: AtomicU8::new(0),
         };
@@ -270,7 +276,7 @@ impl<F: Future> Future for Goroutine<'_, F> {
                         .registry
                         .insert(meta.id, cx.waker().clone(), meta)
                     {
-                        Some(key) => meta.key.store(key, SeqCst),
+                        Some(key) => meta.key.store(key as u32, SeqCst),
                         None => {
                             return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))))
                         }
@@ -311,7 +317,7 @@ impl<F> Drop for Goroutine<'_, F> {
         }
         let key = meta.key.load(Relaxed);
         if key != UNREGISTERED {
-            meta.shared.registry.remove(meta.id, key, meta);
+            meta.shared.registry.remove(meta.id, key as usize, meta);
         }
         meta.shared.live_add(-1);
     }
@@ -412,7 +418,9 @@ impl Registry {
         if shard.closed {
             return None;
         }
-        Some(shard.tasks.insert(Entry { waker, meta }))
+        let key = shard.tasks.insert(Entry { waker, meta });
+        assert!(key < UNREGISTERED as usize, "gorun: registry shard overflow");
+        Some(key)
     }
 
     fn remove(&self, id: u64, key: usize, meta: &TaskMeta) {
@@ -540,6 +548,7 @@ impl<T> JoinHandle<T> {
         meta.aborted.store(true, SeqCst);
         let key = meta.key.load(SeqCst);
         if key != UNREGISTERED {
+            let key = key as usize;
             meta.shared.registry.wake(meta.id, key, meta);
         }
     }
