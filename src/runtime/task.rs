@@ -419,7 +419,10 @@ impl Registry {
             return None;
         }
         let key = shard.tasks.insert(Entry { waker, meta });
-        assert!(key < UNREGISTERED as usize, "gorun: registry shard overflow");
+        assert!(
+            key < UNREGISTERED as usize,
+            "gorun: registry shard overflow"
+        );
         Some(key)
     }
 
