@@ -596,10 +596,10 @@ impl Standing {
                     st.gorun = Some((ms, rss_mb));
                     continue;
                 }
-                if st.fastest.map_or(true, |(_, b)| ms < b) {
+                if st.fastest.is_none_or(|(_, b)| ms < b) {
                     st.fastest = Some((col, ms));
                 }
-                if st.leanest.map_or(true, |(_, b)| rss_mb < b) {
+                if st.leanest.is_none_or(|(_, b)| rss_mb < b) {
                     st.leanest = Some((col, rss_mb));
                 }
             }

@@ -106,6 +106,27 @@ impl Driver {
         })
     }
 
+    /// `t` as signed nanoseconds from `start` (a compact deadline for `Sleep`), saturating
+    /// about 292 years away on either side.
+    pub(crate) fn instant_to_ns(&self, t: Instant) -> i64 {
+        let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        match t.checked_duration_since(self.start) {
+            Some(d) => ns(d),
+            None => -ns(self.start.saturating_duration_since(t)),
+        }
+    }
+
+    /// The inverse of [`instant_to_ns`](Self::instant_to_ns) (exact within its range).
+    pub(crate) fn ns_to_instant(&self, ns: i64) -> Instant {
+        let d = Duration::from_nanos(ns.unsigned_abs());
+        if ns >= 0 {
+            self.start.checked_add(d)
+        } else {
+            self.start.checked_sub(d)
+        }
+        .unwrap_or(self.start)
+    }
+
     /// Blocks for at most `timeout` (`None`: until woken) or until the next timer is due, then
     /// dispatches I/O readiness and fires every due timer. Only one thread may be inside `park`
     /// at a time.

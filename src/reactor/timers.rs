@@ -9,7 +9,7 @@
 //!
 //! # Entries
 //!
-//! An entry is a [`TimerAction`] in the wheel's slab (48 bytes with its links):
+//! An entry is a [`TimerAction`] in the wheel's slab (40 bytes with its links):
 //! - `Wake`: a [`Sleep`](crate::time::Sleep). Firing takes the waker; the `Sleep` sees for itself
 //!   (comparing `Instant::now()` with its deadline) that it is done, and frees the entry.
 //! - `Chan`: `after`, `tick`, `Timer`, `Ticker`. Firing does `try_send(now)` on a capacity-1

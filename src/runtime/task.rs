@@ -28,8 +28,8 @@
 //! # Invariants
 //!
 //! - A task is registered, before its first `Pending` is returned, until its wrapper future
-//!   is dropped (at completion or cancellation); the entry's `meta` pointer is valid that long
-//!   because the entry's waker keeps the task allocation alive.
+//!   is dropped (at completion or cancellation); its metadata, found from the entry's waker,
+//!   is valid that long because that waker keeps the task allocation alive.
 //! - `abort` vs. registration is a Dekker pair on (`aborted`, `key`), both SeqCst: either
 //!   `abort` sees the key and wakes the task, or the poll that registers sees the flag and
 //!   completes as cancelled instead of returning `Pending`.
@@ -112,9 +112,12 @@ pub(crate) struct TaskMeta {
     pub(crate) wait: AtomicU8,
 }
 
-// Every byte of the metadata is paid once per goroutine (a million sleeping goroutines).
+// Every byte of the metadata is paid once per goroutine (a million sleeping goroutines), and
+// so is every byte of a registry entry.
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<TaskMeta>() == 32);
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Entry>() == 16);
 
 /// Goroutine ids are unique in the process. Each thread takes them from the global counter in
 /// blocks, so spawning does not contend on one cache line.
@@ -373,14 +376,38 @@ struct Shard {
     closed: bool,
 }
 
+/// A registered task: one of its own wakers, which keeps the allocation alive. 16 bytes: the
+/// task's metadata is found from the waker (see [`meta_of`]) instead of being stored beside it.
 struct Entry {
     waker: Waker,
-    meta: *const TaskMeta,
 }
 
-// SAFETY: `meta` points into a task allocation that the entry's own waker keeps alive, and
-// `TaskMeta` is `Sync`; it is only read through `&TaskMeta`.
-unsafe impl Send for Entry {}
+/// Distance in bytes from an `async-task` allocation (what its wakers point at) to the
+/// `TaskMeta` inside it, learnt from the first task registered; `usize::MAX` until then.
+///
+/// async-task stores every task's header, which holds the metadata, at the start of the task's
+/// allocation, and the header type depends only on the metadata type, so the distance is the
+/// same for every goroutine whatever its future. [`Registry::insert`] checks it on every
+/// registration against the task's real metadata address, so a change in async-task's layout
+/// would stop the program with a clear message instead of misreading memory.
+static META_OFFSET: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// The metadata of the task `entry` wakes.
+///
+/// # Safety
+/// `entry` must be a registry entry (its waker is the task's own, checked at insertion) and the
+/// caller must hold its shard's lock, so that the entry, and with it the task, is alive.
+unsafe fn meta_of(entry: &Entry) -> &TaskMeta {
+    let offset = META_OFFSET.load(Relaxed);
+    // SAFETY: `insert` checked that `data + offset` is this task's metadata; the entry's waker
+    // keeps the allocation alive while the caller holds the entry.
+    unsafe {
+        &*(entry.waker.data() as *const u8)
+            .add(offset)
+            .cast::<TaskMeta>()
+    }
+}
 
 /// A snapshot of one live goroutine, for `dump`.
 pub(crate) struct TaskInfo {
@@ -418,7 +445,16 @@ impl Registry {
         if shard.closed {
             return None;
         }
-        let key = shard.tasks.insert(Entry { waker, meta });
+        let offset = (meta as *const TaskMeta as usize).wrapping_sub(waker.data() as usize);
+        let known = match META_OFFSET.compare_exchange(usize::MAX, offset, Relaxed, Relaxed) {
+            Ok(_) => offset,
+            Err(known) => known,
+        };
+        assert_eq!(
+            known, offset,
+            "gorun: a goroutine's waker does not point at its task (async-task layout changed)"
+        );
+        let key = shard.tasks.insert(Entry { waker });
         assert!(
             key < UNREGISTERED as usize,
             "gorun: registry shard overflow"
@@ -430,7 +466,10 @@ impl Registry {
         let waker = {
             let mut shard = self.shard(id);
             match shard.tasks.get(key) {
-                Some(e) if std::ptr::eq(e.meta, meta) => Some(shard.tasks.remove(key).waker),
+                // SAFETY: a registry entry, under its shard's lock.
+                Some(e) if std::ptr::eq(unsafe { meta_of(e) }, meta) => {
+                    Some(shard.tasks.remove(key).waker)
+                }
                 _ => None,
             }
         };
@@ -443,7 +482,8 @@ impl Registry {
         let waker = {
             let shard = self.shard(id);
             match shard.tasks.get(key) {
-                Some(e) if std::ptr::eq(e.meta, meta) => Some(e.waker.clone()),
+                // SAFETY: a registry entry, under its shard's lock.
+                Some(e) if std::ptr::eq(unsafe { meta_of(e) }, meta) => Some(e.waker.clone()),
                 _ => None,
             }
         };
@@ -468,9 +508,8 @@ impl Registry {
         for s in self.shards.iter() {
             let shard = s.lock().unwrap_or_else(|e| e.into_inner());
             for (_, e) in shard.tasks.iter() {
-                // SAFETY: the entry's waker keeps the task (and so its metadata) alive while
-                // the entry exists, and we hold the shard lock.
-                let meta = unsafe { &*e.meta };
+                // SAFETY: a registry entry, under its shard's lock.
+                let meta = unsafe { meta_of(e) };
                 out.push(TaskInfo {
                     id: meta.id,
                     location: meta.location,
@@ -565,7 +604,7 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().map_or(true, |t| t.is_finished())
+        self.task.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// The goroutine's id, as shown by [`runtime::dump`](crate::runtime::dump) and in panic

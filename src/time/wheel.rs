@@ -19,7 +19,7 @@
 //! Each slot holds a doubly linked list threaded through the entries (`prev`/`next` are slab
 //! keys), so insertion and cancellation are O(1): link or unlink one node and maybe flip one
 //! occupancy bit. Entries live in one [`Slab`]; removing an entry frees its memory at once (the
-//! slot goes back to the slab's free list). With the driver's payload an entry is 48 bytes.
+//! slot goes back to the slab's free list). With the driver's payload an entry is 40 bytes.
 //!
 //! # Invariants
 //!
@@ -66,14 +66,33 @@ pub(crate) enum Fired {
     Reschedule(u64),
 }
 
+/// Ticks are kept below 2^56 (about 2.3 million years of milliseconds), so that an entry's
+/// level fits in the top byte of its `when`: every byte of an entry counts a million times.
+const WHEN_BITS: u32 = 56;
+const MAX_WHEN: u64 = (1 << WHEN_BITS) - 1;
+
 struct Entry<T> {
-    /// The exact tick this entry is due at.
-    when: u64,
+    /// The exact tick this entry is due at (low 56 bits) and its level (top 8 bits,
+    /// `UNSCHEDULED` when not linked). Its slot is not stored: it is `slot_for(when, level)`.
+    when_level: u64,
     prev: u32,
     next: u32,
-    level: u8,
-    slot: u8,
     payload: T,
+}
+
+impl<T> Entry<T> {
+    fn when(&self) -> u64 {
+        self.when_level & MAX_WHEN
+    }
+
+    fn level(&self) -> u8 {
+        (self.when_level >> WHEN_BITS) as u8
+    }
+
+    fn set(&mut self, when: u64, level: u8) {
+        debug_assert!(when <= MAX_WHEN);
+        self.when_level = when | (level as u64) << WHEN_BITS;
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -185,11 +204,9 @@ impl<T> Wheel<T> {
     /// Allocates an unscheduled entry holding `payload`.
     pub(crate) fn alloc(&mut self, payload: T) -> u32 {
         let key = self.entries.insert(Entry {
-            when: 0,
+            when_level: (UNSCHEDULED as u64) << WHEN_BITS,
             prev: NIL,
             next: NIL,
-            level: UNSCHEDULED,
-            slot: 0,
             payload,
         });
         assert!(key < NIL as usize, "gorun: more than 4 billion timers");
@@ -210,15 +227,16 @@ impl<T> Wheel<T> {
 
     /// Whether entry `key` is scheduled.
     pub(crate) fn is_scheduled(&self, key: u32) -> bool {
-        self.entries[key as usize].level != UNSCHEDULED
+        self.entries[key as usize].level() != UNSCHEDULED
     }
 
     /// Schedules entry `key` at tick `when` (unscheduling it first if needed). A `when` that has
-    /// already passed is moved to `elapsed + 1`, the next tick processed.
+    /// already passed is moved to `elapsed + 1`, the next tick processed; one beyond `MAX_WHEN`
+    /// is moved to it.
     pub(crate) fn schedule(&mut self, key: u32, when: u64) {
         self.unschedule(key);
-        let when = when.max(self.elapsed + 1);
-        self.entries[key as usize].when = when;
+        let when = when.clamp(self.elapsed + 1, MAX_WHEN.max(self.elapsed + 1));
+        self.entries[key as usize].set(when, UNSCHEDULED);
         self.link(key);
         self.scheduled += 1;
     }
@@ -240,14 +258,13 @@ impl<T> Wheel<T> {
     }
 
     fn link(&mut self, key: u32) {
-        let when = self.entries[key as usize].when;
+        let when = self.entries[key as usize].when();
         let level = level_for(self.elapsed, when);
         let slot = slot_for(when, level);
         let head = self.levels[level].heads[slot];
         {
             let e = &mut self.entries[key as usize];
-            e.level = level as u8;
-            e.slot = slot as u8;
+            e.set(when, level as u8);
             e.prev = NIL;
             e.next = head;
         }
@@ -262,10 +279,11 @@ impl<T> Wheel<T> {
     fn unlink(&mut self, key: u32) {
         let (prev, next, level, slot) = {
             let e = &mut self.entries[key as usize];
-            let r = (e.prev, e.next, e.level as usize, e.slot as usize);
+            let (when, level) = (e.when(), e.level() as usize);
+            let r = (e.prev, e.next, level, slot_for(when, level));
             e.prev = NIL;
             e.next = NIL;
-            e.level = UNSCHEDULED;
+            e.set(when, UNSCHEDULED);
             r
         };
         if prev == NIL {
@@ -325,15 +343,15 @@ impl<T> Wheel<T> {
                     self.scheduled -= 1;
                     fired += 1;
                     let e = &mut self.entries[key as usize];
-                    debug_assert!(e.when <= exp.deadline);
-                    match fire(key, e.when, &mut e.payload) {
+                    debug_assert!(e.when() <= exp.deadline);
+                    match fire(key, e.when(), &mut e.payload) {
                         Fired::Keep => {}
                         Fired::Remove => {
                             self.entries.remove(key as usize);
                         }
                         Fired::Reschedule(when) => {
-                            let when = when.max(self.elapsed + 1);
-                            self.entries[key as usize].when = when;
+                            let when = when.clamp(self.elapsed + 1, MAX_WHEN.max(self.elapsed + 1));
+                            self.entries[key as usize].set(when, UNSCHEDULED);
                             self.link(key);
                             self.scheduled += 1;
                         }
@@ -392,7 +410,7 @@ mod tests {
     #[test]
     fn driver_entries_are_small() {
         let size = std::mem::size_of::<Entry<crate::reactor::TimerAction>>();
-        assert!(size <= 48, "a timer entry takes {size} bytes");
+        assert!(size <= 40, "a timer entry takes {size} bytes");
     }
 
     #[test]
