@@ -58,6 +58,7 @@ const STARVING: usize = 4;
 const WAITERS: usize = 8;
 
 /// How long a waiter may be overtaken before the mutex turns to handoff (Go: 1 ms).
+#[cfg_attr(loom, allow(dead_code))]
 const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 
 /// Whether more than one core is available (spinning on a single core only delays the holder).
@@ -80,6 +81,7 @@ enum Status {
 struct Node {
     status: Status,
     waker: Option<Waker>,
+    #[cfg_attr(loom, allow(dead_code))]
     since: Instant,
     /// Times this waiter was woken and lost the race (loom's stand-in for elapsed time).
     #[cfg_attr(not(loom), allow(dead_code))]

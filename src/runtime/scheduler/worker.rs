@@ -199,19 +199,17 @@ impl Worker {
             return None;
         }
         let first = inject.pop()?;
+        let queue = &self.remote().queue;
         let share = inject.len() / self.shared.remotes.len();
-        let n = share.min(super::queue::CAP / 2);
-        let mut moved = 0;
-        for _ in 0..n {
-            match inject.pop() {
-                Some(t) => {
-                    // SAFETY: this thread owns its local queue.
-                    unsafe { self.remote().queue.push_back(t, inject) };
-                    moved += 1;
-                }
-                None => break,
-            }
-        }
+        // Never more than the local queue has room for: a push that overflowed would spill
+        // into the injection queue, whose lock `pop_batch` holds.
+        let room = super::queue::CAP - queue.len();
+        let n = share.min(super::queue::CAP / 2).min(room);
+        let moved = inject.pop_batch(n, |t| {
+            // SAFETY: this thread owns its local queue, which has room for the whole batch
+            // (only this thread adds to it), so the push does not overflow.
+            unsafe { queue.push_back(t, &NoOverflow) }
+        });
         if moved > 0 {
             self.shared.notify_parked();
         }
@@ -328,5 +326,14 @@ impl Worker {
     /// spawn-then-wait pattern (a chain, a fan-out the parent waits on) stays on this core.
     pub(crate) fn spawn_local(&self, task: Runnable) {
         self.schedule_local(task, false);
+    }
+}
+
+/// The overflow of a push that is known to fit.
+struct NoOverflow;
+
+impl super::queue::Overflow<Runnable> for NoOverflow {
+    fn push_batch(&self, _: impl Iterator<Item = Runnable>) {
+        unreachable!("gorun: a local queue overflowed while taking from the injection queue");
     }
 }
