@@ -68,6 +68,8 @@ pub(crate) struct TimerState {
     /// sleeps with no timer to wait for.
     parked_until: u64,
     shutdown: bool,
+    /// The generation of the last sleep registered (see `timers`).
+    sleep_gen: u32,
 }
 
 /// The runtime's reactor and timer driver.
@@ -101,6 +103,7 @@ impl Driver {
                 wheel: Wheel::new(),
                 parked_until: 0,
                 shutdown: false,
+                sleep_gen: 0,
             }),
             start: Instant::now(),
         })
@@ -258,14 +261,25 @@ mod tests {
         }
         let waker = Waker::from(Arc::new(W(std::sync::Mutex::new(tx))));
         let deadline = Instant::now() + Duration::from_millis(30);
-        let key = d.sleep_register(deadline, &waker).unwrap();
+        let (key, gen) = d.sleep_register(deadline, &waker).unwrap();
         assert!(d.has_pending_work());
         while rx.try_recv().is_err() {
             d.park(None);
         }
         assert!(Instant::now() >= deadline);
         assert!(!d.has_pending_work());
-        d.timer_remove(key);
+        // Firing freed the entry: cancelling it now is a no-op, and its key is reusable.
+        assert!(!d.sleep_update_waker(key, gen, &waker));
+        d.sleep_cancel(key, gen);
+        let (key2, gen2) = d
+            .sleep_register(deadline + Duration::from_secs(60), &waker)
+            .unwrap();
+        assert_eq!(key2, key, "the fired entry's slot is reused");
+        d.sleep_cancel(key, gen); // the old sleep's name must not free the new entry
+        assert!(d.has_pending_work());
+        assert!(d.sleep_update_waker(key2, gen2, &waker));
+        d.sleep_cancel(key2, gen2);
+        assert!(!d.has_pending_work());
     }
 
     #[test]
@@ -280,7 +294,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let waker = futures::task::noop_waker();
         let deadline = Instant::now() + Duration::from_millis(10);
-        let key = d.sleep_register(deadline, &waker).unwrap();
+        let (key, gen) = d.sleep_register(deadline, &waker).unwrap();
         let woke = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("registering a timer did not unpark the parked thread");
@@ -291,7 +305,7 @@ mod tests {
         }
         assert!(Instant::now() >= deadline);
         let _ = woke;
-        d.timer_remove(key);
+        d.sleep_cancel(key, gen);
     }
 
     #[test]
@@ -301,7 +315,7 @@ mod tests {
         use std::os::fd::AsFd;
         let (key, state) = d.register(sock.as_fd()).unwrap();
         let waker = futures::task::noop_waker();
-        let t = d
+        let (t, gen) = d
             .sleep_register(Instant::now() + Duration::from_secs(60), &waker)
             .unwrap();
         d.shutdown();
@@ -314,6 +328,7 @@ mod tests {
         assert!(d.register(sock.as_fd()).is_err());
         assert!(d.sleep_register(Instant::now(), &waker).is_none());
         d.deregister(sock.as_fd(), key);
-        d.timer_remove(t);
+        d.sleep_cancel(t, gen);
+        assert_eq!(lock(&d.timers).wheel.allocated(), 0);
     }
 }

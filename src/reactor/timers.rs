@@ -10,8 +10,14 @@
 //! # Entries
 //!
 //! An entry is a [`TimerAction`] in the wheel's slab (40 bytes with its links):
-//! - `Wake`: a [`Sleep`](crate::time::Sleep). Firing takes the waker; the `Sleep` sees for itself
-//!   (comparing `Instant::now()` with its deadline) that it is done, and frees the entry.
+//! - `Wake`: a [`Sleep`](crate::time::Sleep). Firing wakes the waker and frees the entry; the
+//!   `Sleep` sees for itself (comparing `Instant::now()` with its deadline) that it is done.
+//!   Since an entry fires only once its deadline has passed, a `Sleep` that sees its deadline
+//!   passed just forgets its entry (which has fired and been freed, or will fire within about a
+//!   millisecond and free itself, waking a task that no longer waits for it: a harmless
+//!   spurious wake-up): a completed sleep does not take the wheel's lock again. Every other
+//!   operation on a sleep's entry names it by key *and* generation, checked under the lock, so
+//!   that a key freed by firing and reused by another timer is never mistaken for its own.
 //! - `Chan`: `after`, `tick`, `Timer`, `Ticker`. Firing does `try_send(now)` on a capacity-1
 //!   channel, *under the timer lock*, so that `stop`/`reset` (which take the same lock, then
 //!   drain the channel) can guarantee no stale value arrives after they return, as Go 1.23
@@ -34,8 +40,8 @@ use crate::time::wheel::{Fired, Wheel};
 
 /// What a timer entry does when it fires.
 pub(crate) enum TimerAction {
-    /// A `Sleep`'s waker.
-    Wake(Option<Waker>),
+    /// A `Sleep`'s waker, and the generation that tells this sleep from a later user of the key.
+    Wake { waker: Option<Waker>, gen: u32 },
     /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot.
     Chan {
         chan: Chan<Instant>,
@@ -76,11 +82,11 @@ fn fire(
     out: &mut Deferred,
 ) -> Fired {
     match action {
-        TimerAction::Wake(w) => {
-            if let Some(w) = w.take() {
+        TimerAction::Wake { waker, .. } => {
+            if let Some(w) = waker.take() {
                 out.wakers.push(w);
             }
-            Fired::Keep
+            Fired::Remove
         }
         TimerAction::Chan {
             chan,
@@ -183,45 +189,77 @@ impl Driver {
         let mut dropped = Vec::with_capacity(keys.len());
         for k in keys {
             st.wheel.unschedule(k);
+            let gen = match st.wheel.payload_mut(k) {
+                TimerAction::Wake { gen, .. } => *gen,
+                _ => 0,
+            };
             dropped.push(std::mem::replace(
                 st.wheel.payload_mut(k),
-                TimerAction::Wake(None),
+                TimerAction::Wake { waker: None, gen },
             ));
         }
         dropped
     }
 
-    /// Registers a sleep due at `deadline` that wakes `waker`. `None` once shut down (the sleep
-    /// then stays pending forever).
-    pub(crate) fn sleep_register(&self, deadline: Instant, waker: &Waker) -> Option<u32> {
+    /// Registers a sleep due at `deadline` that wakes `waker`; returns the entry's key and
+    /// generation. `None` once shut down (the sleep then stays pending forever).
+    pub(crate) fn sleep_register(&self, deadline: Instant, waker: &Waker) -> Option<(u32, u32)> {
         let tick = self.tick_at(deadline);
-        let unpark = {
+        let (key, gen, unpark) = {
             let mut st = lock(&self.timers);
             if st.shutdown {
                 return None;
             }
-            let key = st.wheel.alloc(TimerAction::Wake(Some(waker.clone())));
-            let u = Self::schedule_locked(&mut st, key, tick);
-            (key, u)
+            st.sleep_gen = st.sleep_gen.wrapping_add(1);
+            let gen = st.sleep_gen;
+            let key = st.wheel.alloc(TimerAction::Wake {
+                waker: Some(waker.clone()),
+                gen,
+            });
+            let unpark = Self::schedule_locked(&mut st, key, tick);
+            (key, gen, unpark)
         };
-        if unpark.1 {
+        if unpark {
             self.unpark();
         }
-        Some(unpark.0)
+        Some((key, gen))
     }
 
-    /// Replaces the waker of sleep `key` if it would wake a different task.
-    pub(crate) fn sleep_update_waker(&self, key: u32, waker: &Waker) {
+    /// Whether `(key, gen)` names a live sleep entry (caller holds the lock).
+    fn is_sleep(st: &mut super::TimerState, key: u32, gen: u32) -> bool {
+        st.wheel.contains(key)
+            && matches!(st.wheel.payload_mut(key), TimerAction::Wake { gen: g, .. } if *g == gen)
+    }
+
+    /// Replaces the waker of sleep `(key, gen)` if it would wake a different task. Returns
+    /// `false` if the entry is gone: it fired, so the deadline has passed.
+    pub(crate) fn sleep_update_waker(&self, key: u32, gen: u32, waker: &Waker) -> bool {
         let mut st = lock(&self.timers);
         if st.shutdown {
-            return;
+            return true;
         }
-        if let TimerAction::Wake(w) = st.wheel.payload_mut(key) {
+        if !Self::is_sleep(&mut st, key, gen) {
+            return false;
+        }
+        if let TimerAction::Wake { waker: w, .. } = st.wheel.payload_mut(key) {
             match w {
                 Some(old) if old.will_wake(waker) => {}
                 _ => *w = Some(waker.clone()),
             }
         }
+        true
+    }
+
+    /// Frees sleep `(key, gen)` unless it already fired (a `Sleep` dropped or reset early).
+    pub(crate) fn sleep_cancel(&self, key: u32, gen: u32) {
+        let payload = {
+            let mut st = lock(&self.timers);
+            if !Self::is_sleep(&mut st, key, gen) {
+                return;
+            }
+            st.wheel.remove(key)
+        };
+        drop(payload);
     }
 
     /// Frees entry `key` (a dropped `Sleep`, `Ticker`, or a stopped `Timer` being dropped).

@@ -3,11 +3,13 @@
 //! A `Sleep` is 24 bytes: the driver handle, its deadline in nanoseconds from the driver's
 //! start (an `Instant` would take 16 bytes: with a million sleeping goroutines the 8 bytes
 //! saved take each task allocation from 128 to 120 bytes, one malloc size class down), and the
-//! slab key of its wheel entry (the entry, 40 bytes, holds the waker). The entry is allocated on the first `Pending` poll and
-//! freed when the sleep completes or is dropped, so a cancelled sleep costs nothing afterwards.
+//! slab key and generation of its wheel entry (the entry, 40 bytes, holds the waker). The entry
+//! is allocated on the first `Pending` poll and freed when it fires, or when the sleep is
+//! dropped or reset before its deadline, so a cancelled sleep costs nothing afterwards.
 //! Completion is decided by comparing `Instant::now()` with the deadline, never by a flag: the
 //! wheel only wakes the task, so a sleep can neither complete early nor miss its wake-up (the
-//! wheel fires an entry only once the clock has passed its deadline, see `reactor::timers`).
+//! wheel fires an entry only once the clock has passed its deadline, see `reactor::timers`,
+//! which also explains why a completed sleep leaves its entry to free itself).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +59,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
         deadline: driver.instant_to_ns(deadline),
         driver,
         key: NO_KEY,
+        gen: 0,
     }
 }
 
@@ -78,6 +81,8 @@ pub struct Sleep {
     deadline: i64,
     /// The wheel entry, or `NO_KEY` before the first pending poll and after completion.
     key: u32,
+    /// The entry's generation (see `reactor::timers`).
+    gen: u32,
 }
 
 impl Sleep {
@@ -117,9 +122,10 @@ impl Sleep {
         self.deadline = self.driver.instant_to_ns(deadline);
     }
 
+    /// Frees the wheel entry, unless it fired (then it freed itself).
     fn release(&mut self) {
         if self.key != NO_KEY {
-            self.driver.timer_remove(self.key);
+            self.driver.sleep_cancel(self.key, self.gen);
             self.key = NO_KEY;
         }
     }
@@ -132,15 +138,22 @@ impl Future for Sleep {
         let this = self.get_mut();
         ready!(crate::runtime::coop::poll_proceed(cx));
         if this.is_elapsed() {
-            this.release();
+            // The entry fires once the deadline has passed, and frees itself then: no need to
+            // take the wheel's lock (see `reactor::timers`).
+            this.key = NO_KEY;
             return Poll::Ready(());
         }
         if this.key == NO_KEY {
-            if let Some(key) = this.driver.sleep_register(this.deadline(), cx.waker()) {
-                this.key = key;
+            if let Some((key, gen)) = this.driver.sleep_register(this.deadline(), cx.waker()) {
+                (this.key, this.gen) = (key, gen);
             }
-        } else {
-            this.driver.sleep_update_waker(this.key, cx.waker());
+        } else if !this
+            .driver
+            .sleep_update_waker(this.key, this.gen, cx.waker())
+        {
+            // Fired since we looked at the clock: the deadline has passed.
+            this.key = NO_KEY;
+            return Poll::Ready(());
         }
         crate::runtime::pending(crate::runtime::Wait::Sleep)
     }

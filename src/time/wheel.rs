@@ -213,6 +213,11 @@ impl<T> Wheel<T> {
         key as u32
     }
 
+    /// Whether `key` is an allocated entry.
+    pub(crate) fn contains(&self, key: u32) -> bool {
+        self.entries.contains(key as usize)
+    }
+
     /// The payload of entry `key`.
     pub(crate) fn payload_mut(&mut self, key: u32) -> &mut T {
         &mut self.entries[key as usize].payload
