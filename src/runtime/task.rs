@@ -446,9 +446,14 @@ impl Registry {
             return None;
         }
         let offset = (meta as *const TaskMeta as usize).wrapping_sub(waker.data() as usize);
-        let known = match META_OFFSET.compare_exchange(usize::MAX, offset, Relaxed, Relaxed) {
-            Ok(_) => offset,
-            Err(known) => known,
+        let known = match META_OFFSET.load(Relaxed) {
+            usize::MAX => {
+                match META_OFFSET.compare_exchange(usize::MAX, offset, Relaxed, Relaxed) {
+                    Ok(_) => offset,
+                    Err(known) => known,
+                }
+            }
+            known => known,
         };
         assert_eq!(
             known, offset,
