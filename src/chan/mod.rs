@@ -32,7 +32,7 @@
 mod chan;
 mod error;
 mod handles;
-mod lock;
+pub(crate) mod lock;
 mod select;
 mod waiter;
 

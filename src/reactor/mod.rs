@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use crate::chan::lock::ChanLock;
 use crate::time::wheel::Wheel;
 
 /// Timers fired per lock acquisition in `park`.
@@ -79,8 +80,11 @@ pub(crate) struct Driver {
     events: Mutex<polling::Events>,
     /// Guarded by its lock: the I/O sources.
     io: Mutex<IoRegistry>,
-    /// Guarded by its lock: the timer wheel and the parked thread's deadline.
-    timers: Mutex<TimerState>,
+    /// Guarded by its lock: the timer wheel and the parked thread's deadline. A spin-then-yield
+    /// lock, as the channels': every critical section is short and never waits, and under
+    /// contention (timer goroutines on every worker) a `std` mutex sends the loser to sleep in
+    /// the kernel and makes the next unlock a system call.
+    timers: ChanLock<TimerState>,
     /// Tick 0 of the wheel.
     start: Instant,
 }
@@ -99,7 +103,7 @@ impl Driver {
                 sources: Slab::new(),
                 shutdown: false,
             }),
-            timers: Mutex::new(TimerState {
+            timers: ChanLock::new(TimerState {
                 wheel: Wheel::new(),
                 parked_until: 0,
                 shutdown: false,
@@ -173,7 +177,7 @@ impl Driver {
     /// True while any timer is pending or any I/O source is registered.
     #[allow(dead_code)]
     pub(crate) fn has_pending_work(&self) -> bool {
-        lock(&self.timers).wheel.scheduled() > 0 || !lock(&self.io).sources.is_empty()
+        self.timers.lock().wheel.scheduled() > 0 || !lock(&self.io).sources.is_empty()
     }
 
     fn dispatch(&self, events: &polling::Events) {
@@ -324,11 +328,11 @@ mod tests {
             state.poll_ready(&mut cx, Direction::Read),
             std::task::Poll::Ready(Err(_))
         ));
-        assert!(!lock(&d.timers).wheel.is_scheduled(t));
+        assert!(!d.timers.lock().wheel.is_scheduled(t));
         assert!(d.register(sock.as_fd()).is_err());
         assert!(d.sleep_register(Instant::now(), &waker).is_none());
         d.deregister(sock.as_fd(), key);
         d.sleep_cancel(t, gen);
-        assert_eq!(lock(&d.timers).wheel.allocated(), 0);
+        assert_eq!(d.timers.lock().wheel.allocated(), 0);
     }
 }

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use super::{lock, Driver, FIRE_BATCH};
+use super::{Driver, FIRE_BATCH};
 use crate::chan::Chan;
 use crate::time::wheel::{Fired, Wheel};
 
@@ -141,7 +141,7 @@ impl Driver {
 
     /// Computes how long `park` may sleep and records what it sleeps towards.
     pub(super) fn before_park(&self, timeout: Option<Duration>) -> Option<Duration> {
-        let mut st = lock(&self.timers);
+        let mut st = self.timers.lock();
         let next = st.wheel.next_deadline();
         let until_timer = next.map(|t| {
             (self.start + Duration::from_millis(t)).saturating_duration_since(Instant::now())
@@ -163,7 +163,7 @@ impl Driver {
         loop {
             let mut out = Deferred::default();
             let more = {
-                let mut st = lock(&self.timers);
+                let mut st = self.timers.lock();
                 st.parked_until = 0;
                 let now = Instant::now();
                 let now_tick = self.tick_now(now);
@@ -181,7 +181,7 @@ impl Driver {
     /// Drops every timer's payload (see the module docs of `reactor`), keeping the slab keys
     /// valid for their owners. Returns the payloads so they are dropped outside the lock.
     pub(super) fn shutdown_timers(&self) -> Vec<TimerAction> {
-        let mut st = lock(&self.timers);
+        let mut st = self.timers.lock();
         st.shutdown = true;
         st.parked_until = 0;
         let mut keys = Vec::new();
@@ -206,7 +206,7 @@ impl Driver {
     pub(crate) fn sleep_register(&self, deadline: Instant, waker: &Waker) -> Option<(u32, u32)> {
         let tick = self.tick_at(deadline);
         let (key, gen, unpark) = {
-            let mut st = lock(&self.timers);
+            let mut st = self.timers.lock();
             if st.shutdown {
                 return None;
             }
@@ -234,7 +234,7 @@ impl Driver {
     /// Replaces the waker of sleep `(key, gen)` if it would wake a different task. Returns
     /// `false` if the entry is gone: it fired, so the deadline has passed.
     pub(crate) fn sleep_update_waker(&self, key: u32, gen: u32, waker: &Waker) -> bool {
-        let mut st = lock(&self.timers);
+        let mut st = self.timers.lock();
         if st.shutdown {
             return true;
         }
@@ -253,7 +253,7 @@ impl Driver {
     /// Frees sleep `(key, gen)` unless it already fired (a `Sleep` dropped or reset early).
     pub(crate) fn sleep_cancel(&self, key: u32, gen: u32) {
         let payload = {
-            let mut st = lock(&self.timers);
+            let mut st = self.timers.lock();
             if !Self::is_sleep(&mut st, key, gen) {
                 return;
             }
@@ -264,7 +264,7 @@ impl Driver {
 
     /// Frees entry `key` (a dropped `Sleep`, `Ticker`, or a stopped `Timer` being dropped).
     pub(crate) fn timer_remove(&self, key: u32) {
-        let payload = lock(&self.timers).wheel.remove(key);
+        let payload = self.timers.lock().wheel.remove(key);
         drop(payload);
     }
 
@@ -295,7 +295,7 @@ impl Driver {
     ) -> (u32, bool) {
         let mut out = Deferred::default();
         let (key, was, unpark) = {
-            let mut st = lock(&self.timers);
+            let mut st = self.timers.lock();
             let key = entry(&mut st.wheel);
             if st.shutdown {
                 return (key, false);
@@ -331,14 +331,14 @@ impl Driver {
 
     /// Unschedules entry `key`; returns whether it was pending.
     pub(crate) fn timer_disarm(&self, key: u32) -> bool {
-        lock(&self.timers).wheel.unschedule(key)
+        self.timers.lock().wheel.unschedule(key)
     }
 
     /// The owner of entry `key` lets go of it: a pending entry keeps running and frees itself
     /// after firing (Go's timers keep firing when unreferenced); an idle one is freed now.
     /// Periodic entries are always freed (nobody could ever stop them again).
     pub(crate) fn timer_detach(&self, key: u32) {
-        let mut st = lock(&self.timers);
+        let mut st = self.timers.lock();
         let keep = st.wheel.is_scheduled(key)
             && match st.wheel.payload_mut(key) {
                 TimerAction::Chan {
