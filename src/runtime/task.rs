@@ -23,7 +23,10 @@
 //! `num_goroutine` comes from per-thread counters instead (spawns minus finishes), so that
 //! neither spawning nor finishing writes a cache line another worker writes.
 //!
-//! The registry is sharded by task id (one `Mutex<Slab>` per shard).
+//! The registry is sharded by task id (one `Mutex<Slab>` per shard), by the id's *block*: ids
+//! come to each thread in blocks of 1024, so the goroutines one worker spawns share a shard,
+//! and a goroutine registered and finished on the worker that spawned it (the usual case: a
+//! spawned goroutine goes to `runnext`) keeps that shard's lock in one core's cache.
 //!
 //! # Invariants
 //!
@@ -119,13 +122,16 @@ const _: () = assert!(std::mem::size_of::<TaskMeta>() == 32);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Entry>() == 16);
 
+/// Goroutine ids are handed to each thread in blocks of `1 << ID_BLOCK_SHIFT`.
+const ID_BLOCK_SHIFT: u32 = 10;
+
 /// Goroutine ids are unique in the process. Each thread takes them from the global counter in
 /// blocks, so spawning does not contend on one cache line.
 fn next_task_id() -> u64 {
     use std::cell::Cell;
     use std::sync::atomic::AtomicU64;
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    const BLOCK: u64 = 1024;
+    const BLOCK: u64 = 1 << ID_BLOCK_SHIFT;
     thread_local! {
         static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
     }
@@ -435,7 +441,7 @@ impl Registry {
     }
 
     fn shard(&self, id: u64) -> std::sync::MutexGuard<'_, Shard> {
-        self.shards[(id & self.mask) as usize]
+        self.shards[((id >> ID_BLOCK_SHIFT) & self.mask) as usize]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
