@@ -173,3 +173,53 @@ fn timeout_returns_the_value_of_a_fast_future() {
         assert_eq!(r, Ok(42));
     });
 }
+
+/// Each worker has its own timer wheel: timers made on different workers and on a plain thread
+/// fire in time whichever wheel they are in, and can be stopped from any other thread.
+#[test]
+fn timers_from_every_worker_and_thread_fire_and_stop_anywhere() {
+    let rt = gorun::runtime::Builder::new().workers(4).build().unwrap();
+    let (fired, stopped) = rt.block_on(async {
+        let made: Vec<_> = (0..64u64)
+            .map(|i| {
+                gorun::go(async move {
+                    // Odd ones are stopped later, from a plain thread.
+                    let t = Timer::new(Duration::from_millis(if i % 2 == 0 {
+                        5 + i
+                    } else {
+                        60_000
+                    }));
+                    gorun::yield_now().await;
+                    sleep(Duration::from_millis(1 + i % 7)).await;
+                    t
+                })
+            })
+            .collect();
+        let mut timers = Vec::new();
+        for h in made {
+            timers.push(h.await.unwrap());
+        }
+        let (odd, even): (Vec<_>, Vec<_>) = timers
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 1);
+        let stopped = gorun::go_blocking(move || odd.iter().filter(|(_, t)| t.stop()).count());
+        let mut fired = 0;
+        for (_, t) in even {
+            gorun::time::timeout(Duration::from_secs(10), t.c().recv())
+                .await
+                .expect("a timer did not fire within 10 s")
+                .unwrap();
+            fired += 1;
+        }
+        (fired, stopped.await.unwrap())
+    });
+    assert_eq!((fired, stopped), (32, 32));
+    // And from a thread outside every runtime (the global runtime's shared wheel).
+    run(10, async {
+        let t = Timer::new(Duration::from_millis(10));
+        let t2 = Timer::new(Duration::from_secs(60));
+        assert!(std::thread::spawn(move || t2.stop()).join().unwrap());
+        t.c().recv().await.unwrap();
+    });
+}

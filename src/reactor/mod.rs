@@ -13,8 +13,9 @@
 //!
 //! # What `park` does
 //!
-//! 1. Under the timer lock: compute the wait, `min(timeout, time to the next wheel
-//!    deadline)`, and record the tick it sleeps towards in `parked_until`.
+//! 1. Under each wheel's lock in turn: compute the wait, `min(timeout, time to the next
+//!    deadline of any wheel)`, and record in each wheel's `parked_until` the tick it sleeps
+//!    towards as far as the wheels seen so far tell (see the invariants).
 //! 2. `epoll_wait` for at most that long.
 //! 3. Dispatch I/O events: set readiness on each source's [`IoState`] and wake its waiters.
 //! 4. Fire every timer due by now, in batches of [`FIRE_BATCH`] so the lock is held briefly,
@@ -22,10 +23,19 @@
 //!
 //! # Invariants
 //!
-//! - `parked_until` (guarded by the timer lock) is `0` unless a thread is inside `park`, and
-//!   is then at most the tick that thread will wake at. Scheduling a timer due before it lowers
-//!   it and calls `unpark`, so the parked thread recomputes its timeout. The poller's notify is
-//!   sticky (an eventfd), so a notify that comes before the `epoll_wait` is not lost.
+//! - There is one timer wheel per worker and one for every other thread (Go's per-P timers): a
+//!   timer goes into the wheel of the thread that creates it, so workers creating and stopping
+//!   timers do not contend on one lock; a timer key names its wheel in its top bits
+//!   (`timers.rs`). Only the thread inside `park` fires timers, of every wheel.
+//! - A wheel's `parked_until` (guarded by its lock) is `0` unless a thread is inside `park`,
+//!   and is then at least the tick that thread will wake at. Scheduling a timer due before it
+//!   lowers it and calls `unpark`, so the parked thread recomputes its timeout. `before_park`
+//!   visits the wheels one after another, setting each one's `parked_until` to the minimum of
+//!   the deadlines seen so far, which is never earlier than the final wake-up: a timer added to a
+//!   wheel already visited either is due before that wheel's `parked_until` (and unparks, maybe
+//!   needlessly) or is due after the thread wakes anyway; one added to a wheel not yet visited
+//!   is seen. The poller's notify is sticky (an eventfd), so a notify that comes before the
+//!   `epoll_wait` is not lost.
 //! - No timer fires before its deadline: deadlines round *up* to whole milliseconds, the clock
 //!   rounds *down* (see `timers.rs`).
 //! - A registered source is deleted from epoll before its file descriptor is closed.
@@ -80,11 +90,11 @@ pub(crate) struct Driver {
     events: Mutex<polling::Events>,
     /// Guarded by its lock: the I/O sources.
     io: Mutex<IoRegistry>,
-    /// Guarded by its lock: the timer wheel and the parked thread's deadline. A spin-then-yield
-    /// lock, as the channels': every critical section is short and never waits, and under
-    /// contention (timer goroutines on every worker) a `std` mutex sends the loser to sleep in
-    /// the kernel and makes the next unlock a system call.
-    timers: ChanLock<TimerState>,
+    /// One timer wheel per worker, and a last one for other threads, each guarded by its lock
+    /// with the parked thread's deadline. Spin-then-yield locks, as the channels': every
+    /// critical section is short and never waits, and under contention a `std` mutex sends the
+    /// loser to sleep in the kernel and makes the next unlock a system call.
+    wheels: Box<[ChanLock<TimerState>]>,
     /// Tick 0 of the wheel.
     start: Instant,
 }
@@ -95,7 +105,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Driver {
-    pub(crate) fn new() -> io::Result<Driver> {
+    /// A driver with timer wheels for `workers` workers (and one for other threads).
+    pub(crate) fn new(workers: usize) -> io::Result<Driver> {
+        let wheels = (workers + 1).clamp(1, timers::MAX_WHEELS);
         Ok(Driver {
             poller: polling::Poller::new()?,
             events: Mutex::new(polling::Events::new()),
@@ -103,12 +115,16 @@ impl Driver {
                 sources: Slab::new(),
                 shutdown: false,
             }),
-            timers: ChanLock::new(TimerState {
-                wheel: Wheel::new(),
-                parked_until: 0,
-                shutdown: false,
-                sleep_gen: 0,
-            }),
+            wheels: (0..wheels)
+                .map(|_| {
+                    ChanLock::new(TimerState {
+                        wheel: Wheel::new(),
+                        parked_until: 0,
+                        shutdown: false,
+                        sleep_gen: 0,
+                    })
+                })
+                .collect(),
             start: Instant::now(),
         })
     }
@@ -177,7 +193,8 @@ impl Driver {
     /// True while any timer is pending or any I/O source is registered.
     #[allow(dead_code)]
     pub(crate) fn has_pending_work(&self) -> bool {
-        self.timers.lock().wheel.scheduled() > 0 || !lock(&self.io).sources.is_empty()
+        self.wheels.iter().any(|w| w.lock().wheel.scheduled() > 0)
+            || !lock(&self.io).sources.is_empty()
     }
 
     fn dispatch(&self, events: &polling::Events) {
@@ -237,7 +254,7 @@ mod tests {
 
     #[test]
     fn unpark_before_park_is_not_lost() {
-        let d = Driver::new().unwrap();
+        let d = Driver::new(1).unwrap();
         d.unpark();
         let t = Instant::now();
         d.park(Some(Duration::from_secs(5)));
@@ -246,7 +263,7 @@ mod tests {
 
     #[test]
     fn park_honours_timeout_without_timers() {
-        let d = Driver::new().unwrap();
+        let d = Driver::new(1).unwrap();
         let t = Instant::now();
         d.park(Some(Duration::from_millis(20)));
         assert!(t.elapsed() >= Duration::from_millis(20));
@@ -255,7 +272,7 @@ mod tests {
 
     #[test]
     fn timer_fires_in_park_and_not_before() {
-        let d = Driver::new().unwrap();
+        let d = Driver::new(1).unwrap();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         struct W(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
         impl std::task::Wake for W {
@@ -288,7 +305,7 @@ mod tests {
 
     #[test]
     fn an_earlier_timer_unparks_a_thread_parked_without_timeout() {
-        let d = Arc::new(Driver::new().unwrap());
+        let d = Arc::new(Driver::new(1).unwrap());
         let d2 = d.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let parker = std::thread::spawn(move || {
@@ -314,7 +331,7 @@ mod tests {
 
     #[test]
     fn shutdown_fails_io_and_drops_timer_wakers() {
-        let d = Driver::new().unwrap();
+        let d = Driver::new(1).unwrap();
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         use std::os::fd::AsFd;
         let (key, state) = d.register(sock.as_fd()).unwrap();
@@ -328,11 +345,14 @@ mod tests {
             state.poll_ready(&mut cx, Direction::Read),
             std::task::Poll::Ready(Err(_))
         ));
-        assert!(!d.timers.lock().wheel.is_scheduled(t));
+        assert!(!d.wheels[(t >> timers::KEY_BITS) as usize]
+            .lock()
+            .wheel
+            .is_scheduled(t & timers::KEY_MASK));
         assert!(d.register(sock.as_fd()).is_err());
         assert!(d.sleep_register(Instant::now(), &waker).is_none());
         d.deregister(sock.as_fd(), key);
         d.sleep_cancel(t, gen);
-        assert_eq!(d.timers.lock().wheel.allocated(), 0);
+        assert!(d.wheels.iter().all(|w| w.lock().wheel.allocated() == 0));
     }
 }

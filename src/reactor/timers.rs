@@ -30,11 +30,13 @@
 //! A `detached` entry (its `Timer` was dropped, or it came from `after`) frees itself after
 //! firing; an owned one stays allocated (unscheduled) for its owner's `reset`/`stop`.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::{Driver, FIRE_BATCH};
+use crate::chan::lock::ChanLock;
 use crate::chan::Chan;
 use crate::time::wheel::{Fired, Wheel};
 
@@ -114,7 +116,47 @@ fn fire(
     }
 }
 
+/// A timer key is `wheel << KEY_BITS | slab key`: 64 wheels (workers + 1, at most) of up to
+/// 2^26 - 1 (67 million) timers each. `u32::MAX` is never a key (`Sleep` uses it as "none").
+pub(crate) const KEY_BITS: u32 = 26;
+pub(crate) const KEY_MASK: u32 = (1 << KEY_BITS) - 1;
+pub(crate) const MAX_WHEELS: usize = 1 << (32 - KEY_BITS);
+
+thread_local! {
+    /// The driver whose worker runs on this thread, and the worker's index.
+    static HOME: Cell<(*const Driver, usize)> = const { Cell::new((std::ptr::null(), 0)) };
+}
+
 impl Driver {
+    /// Makes this thread worker `index` of this driver's runtime: the timers it creates go
+    /// into wheel `index`.
+    pub(crate) fn bind_worker(&self, index: usize) {
+        HOME.with(|h| h.set((self, index)));
+    }
+
+    /// The wheel for timers created on this thread: its worker's, or the last one.
+    fn home_wheel(&self) -> usize {
+        let last = self.wheels.len() - 1;
+        match HOME.try_with(|h| h.get()) {
+            Ok((d, i)) if std::ptr::eq(d, self) && last > 0 => i % last,
+            _ => last,
+        }
+    }
+
+    /// The wheel a key names, and the slab key inside it.
+    fn wheel_of(&self, key: u32) -> (&ChanLock<super::TimerState>, u32) {
+        (&self.wheels[(key >> KEY_BITS) as usize], key & KEY_MASK)
+    }
+
+    fn encode(w: usize, key: u32) -> u32 {
+        assert!(
+            key < KEY_MASK,
+            "gorun: more than {} timers in one timer wheel",
+            KEY_MASK - 1
+        );
+        (w as u32) << KEY_BITS | key
+    }
+
     /// The first tick at or after `deadline` (round up: never early).
     pub(crate) fn tick_at(&self, deadline: Instant) -> u64 {
         let d = deadline.saturating_duration_since(self.start);
@@ -141,32 +183,41 @@ impl Driver {
 
     /// Computes how long `park` may sleep and records what it sleeps towards.
     pub(super) fn before_park(&self, timeout: Option<Duration>) -> Option<Duration> {
-        let mut st = self.timers.lock();
-        let next = st.wheel.next_deadline();
+        // Each wheel records the earliest deadline seen so far: never before the final wake-up,
+        // which is what `parked_until` must be (see the invariants in `reactor`).
+        let mut next: Option<u64> = None;
+        for w in self.wheels.iter() {
+            let mut st = w.lock();
+            next = match (next, st.wheel.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            st.parked_until = next.unwrap_or(u64::MAX).max(1);
+        }
         let until_timer = next.map(|t| {
             (self.start + Duration::from_millis(t)).saturating_duration_since(Instant::now())
         });
-        let wait = match (timeout, until_timer) {
+        match (timeout, until_timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        st.parked_until = if wait == Some(Duration::ZERO) {
-            0
-        } else {
-            next.unwrap_or(u64::MAX).max(1)
-        };
-        wait
+        }
     }
 
     /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition.
     pub(super) fn fire_due_timers(&self) {
+        for w in self.wheels.iter() {
+            Self::fire_due(w, self);
+        }
+    }
+
+    fn fire_due(w: &ChanLock<super::TimerState>, d: &Driver) {
         loop {
             let mut out = Deferred::default();
             let more = {
-                let mut st = self.timers.lock();
+                let mut st = w.lock();
                 st.parked_until = 0;
                 let now = Instant::now();
-                let now_tick = self.tick_now(now);
+                let now_tick = d.tick_now(now);
                 st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
                     fire(a, when, now, now_tick, &mut out)
                 })
@@ -181,12 +232,19 @@ impl Driver {
     /// Drops every timer's payload (see the module docs of `reactor`), keeping the slab keys
     /// valid for their owners. Returns the payloads so they are dropped outside the lock.
     pub(super) fn shutdown_timers(&self) -> Vec<TimerAction> {
-        let mut st = self.timers.lock();
+        let mut dropped = Vec::new();
+        for w in self.wheels.iter() {
+            Self::shutdown_wheel(&mut w.lock(), &mut dropped);
+        }
+        dropped
+    }
+
+    fn shutdown_wheel(st: &mut super::TimerState, dropped: &mut Vec<TimerAction>) {
         st.shutdown = true;
         st.parked_until = 0;
         let mut keys = Vec::new();
         st.wheel.for_each_key(|k| keys.push(k));
-        let mut dropped = Vec::with_capacity(keys.len());
+        dropped.reserve(keys.len());
         for k in keys {
             st.wheel.unschedule(k);
             let gen = match st.wheel.payload_mut(k) {
@@ -198,15 +256,15 @@ impl Driver {
                 TimerAction::Wake { waker: None, gen },
             ));
         }
-        dropped
     }
 
     /// Registers a sleep due at `deadline` that wakes `waker`; returns the entry's key and
     /// generation. `None` once shut down (the sleep then stays pending forever).
     pub(crate) fn sleep_register(&self, deadline: Instant, waker: &Waker) -> Option<(u32, u32)> {
         let tick = self.tick_at(deadline);
+        let w = self.home_wheel();
         let (key, gen, unpark) = {
-            let mut st = self.timers.lock();
+            let mut st = self.wheels[w].lock();
             if st.shutdown {
                 return None;
             }
@@ -217,7 +275,7 @@ impl Driver {
                 gen,
             });
             let unpark = Self::schedule_locked(&mut st, key, tick);
-            (key, gen, unpark)
+            (Self::encode(w, key), gen, unpark)
         };
         if unpark {
             self.unpark();
@@ -234,7 +292,8 @@ impl Driver {
     /// Replaces the waker of sleep `(key, gen)` if it would wake a different task. Returns
     /// `false` if the entry is gone: it fired, so the deadline has passed.
     pub(crate) fn sleep_update_waker(&self, key: u32, gen: u32, waker: &Waker) -> bool {
-        let mut st = self.timers.lock();
+        let (w, key) = self.wheel_of(key);
+        let mut st = w.lock();
         if st.shutdown {
             return true;
         }
@@ -252,8 +311,9 @@ impl Driver {
 
     /// Frees sleep `(key, gen)` unless it already fired (a `Sleep` dropped or reset early).
     pub(crate) fn sleep_cancel(&self, key: u32, gen: u32) {
+        let (w, key) = self.wheel_of(key);
         let payload = {
-            let mut st = self.timers.lock();
+            let mut st = w.lock();
             if !Self::is_sleep(&mut st, key, gen) {
                 return;
             }
@@ -264,7 +324,8 @@ impl Driver {
 
     /// Frees entry `key` (a dropped `Sleep`, `Ticker`, or a stopped `Timer` being dropped).
     pub(crate) fn timer_remove(&self, key: u32) {
-        let payload = self.timers.lock().wheel.remove(key);
+        let (w, key) = self.wheel_of(key);
+        let payload = w.lock().wheel.remove(key);
         drop(payload);
     }
 
@@ -272,33 +333,35 @@ impl Driver {
     /// `period` is given. A deadline already reached fires at once. Returns whether the entry
     /// was pending before.
     pub(crate) fn timer_arm(&self, key: u32, deadline: Instant, period: Option<u64>) -> bool {
-        self.arm_with(deadline, period, |_| key).1
+        let (w, local) = (key >> KEY_BITS, key & KEY_MASK);
+        self.arm_with(w as usize, deadline, period, |_| local).1
     }
 
     /// [`timer_alloc`](Self::timer_alloc) and [`timer_arm`](Self::timer_arm) under one
     /// acquisition of the wheel's lock (the common `Timer::new`/`after` path).
     pub(crate) fn timer_start(&self, action: TimerAction, deadline: Instant) -> u32 {
         let mut action = Some(action);
-        self.arm_with(deadline, None, |wheel| {
+        self.arm_with(self.home_wheel(), deadline, None, |wheel| {
             wheel.alloc(action.take().expect("allocated once"))
         })
         .0
     }
 
-    /// Arms the entry that `entry` names (or allocates) under the lock; returns its key and
-    /// whether it was pending before.
+    /// Arms the entry of wheel `w` that `entry` names (or allocates) under the lock; returns
+    /// its key and whether it was pending before.
     fn arm_with(
         &self,
+        w: usize,
         deadline: Instant,
         period: Option<u64>,
         entry: impl FnOnce(&mut Wheel<TimerAction>) -> u32,
     ) -> (u32, bool) {
         let mut out = Deferred::default();
         let (key, was, unpark) = {
-            let mut st = self.timers.lock();
+            let mut st = self.wheels[w].lock();
             let key = entry(&mut st.wheel);
             if st.shutdown {
-                return (key, false);
+                return (Self::encode(w, key), false);
             }
             let was = st.wheel.unschedule(key);
             if let (Some(p), TimerAction::Chan { period, .. }) = (period, st.wheel.payload_mut(key))
@@ -326,19 +389,22 @@ impl Driver {
             self.unpark();
         }
         out.run();
-        (key, was)
+        (Self::encode(w, key), was)
     }
 
     /// Unschedules entry `key`; returns whether it was pending.
     pub(crate) fn timer_disarm(&self, key: u32) -> bool {
-        self.timers.lock().wheel.unschedule(key)
+        let (w, key) = self.wheel_of(key);
+        let was = w.lock().wheel.unschedule(key);
+        was
     }
 
     /// The owner of entry `key` lets go of it: a pending entry keeps running and frees itself
     /// after firing (Go's timers keep firing when unreferenced); an idle one is freed now.
     /// Periodic entries are always freed (nobody could ever stop them again).
     pub(crate) fn timer_detach(&self, key: u32) {
-        let mut st = self.timers.lock();
+        let (w, key) = self.wheel_of(key);
+        let mut st = w.lock();
         let keep = st.wheel.is_scheduled(key)
             && match st.wheel.payload_mut(key) {
                 TimerAction::Chan {

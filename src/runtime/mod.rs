@@ -121,8 +121,8 @@ impl Runtime {
 
     fn start(config: Config) -> io::Result<Runtime> {
         signal::install_if_requested();
-        let driver = crate::reactor::Driver::new()?;
         let workers = config.workers;
+        let driver = crate::reactor::Driver::new(workers)?;
         let name = config.thread_name.clone();
         let shared = Arc::new(Shared::new(config, driver));
         let mut threads = Vec::with_capacity(workers);

@@ -95,6 +95,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     }
     CURRENT.with(|c| c.set(&worker));
     crate::runtime::set_on_worker_thread(true);
+    // Timers this worker's goroutines create go into its own wheel.
+    worker.shared.driver.driver.bind_worker(index);
     let uninstall = Uninstall;
     worker.run_loop();
     // Shutdown: drop what is left in our queues (their futures' destructors may schedule
