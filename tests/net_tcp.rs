@@ -155,3 +155,71 @@ fn handles_are_send_and_sync_and_their_futures_are_send() {
     send(&u.send_to(b"x", "127.0.0.1:9"));
     send(&u.recv_from(&mut buf));
 }
+
+/// `connect` does not hold a blocking-pool thread during the handshake: with the pool's only
+/// thread busy, 200 concurrent connects to literal addresses still complete (each would have
+/// queued behind the busy thread if connecting ran on the pool).
+#[test]
+fn connects_do_not_wait_for_the_blocking_pool() {
+    let rt = gorun::runtime::Builder::new()
+        .workers(2)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let busy = gorun::go_blocking(move || {
+            let _ = held.recv_timeout(Duration::from_secs(30));
+        });
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let acceptor = gorun::go(async move {
+            let mut conns = Vec::new();
+            for _ in 0..200 {
+                conns.push(l.accept().await.unwrap().0);
+            }
+            conns.len()
+        });
+        let clients: Vec<_> = (0..200)
+            .map(|_| gorun::go(async move { TcpStream::connect(addr).await }))
+            .collect();
+        let all = async {
+            let mut ok = 0;
+            for c in clients {
+                let s = c.await.unwrap().unwrap();
+                assert_eq!(s.peer_addr().unwrap(), addr);
+                ok += 1;
+            }
+            (ok, acceptor.await.unwrap())
+        };
+        let got = gorun::time::timeout(Duration::from_secs(10), all)
+            .await
+            .expect("connects waited for the busy blocking pool");
+        assert_eq!(got, (200, 200));
+        release.send(()).unwrap();
+        busy.await.unwrap();
+    });
+}
+
+/// IPv6 connects go through the same non-blocking path (skipped where `::1` is unavailable).
+#[test]
+fn connect_over_ipv6_loopback() {
+    run(30, async {
+        let l = match TcpListener::bind("[::1]:0").await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("skipped: no IPv6 loopback here ({e})");
+                return;
+            }
+        };
+        let addr = l.local_addr().unwrap();
+        gorun::go(echo_server(l));
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"over six").await.unwrap();
+        let mut back = [0u8; 8];
+        c.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"over six");
+        let e = TcpStream::connect(("::1", 1)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    });
+}

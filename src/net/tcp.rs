@@ -1,18 +1,18 @@
 //! TCP: [`TcpListener`] and [`TcpStream`] on the runtime's reactor.
 //!
 //! Sockets are std's, switched to non-blocking mode and registered (edge-triggered) with the
-//! reactor of the runtime they were created on. `connect` runs name resolution *and* the
-//! connect call on the blocking pool: std offers no non-blocking connect, and the crate has no
-//! `libc`/`socket2` dependency to build one; a connect on the pool costs one pool thread for the
-//! duration of the handshake, which Go's netpoller avoids but which matters only for very high
-//! connection rates.
+//! reactor of the runtime they were created on. `connect` looks names up on the blocking pool
+//! (the system resolver only blocks), then connects without blocking, as Go's netpoller does:
+//! a non-blocking socket (libc's `socket`), `connect` returning `EINPROGRESS`, and a wait for
+//! writability on the reactor, after which `SO_ERROR` tells the outcome. A thousand pending
+//! handshakes cost no thread.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::ready;
 
-use super::addr::{annotate, blocking, each_addr, resolve, ToSocketAddrs};
+use super::addr::{annotate, each_addr, no_addresses, resolve, ToSocketAddrs};
 use crate::reactor::IoSource;
 
 /// A TCP socket listening for connections (Go's `net.Listen("tcp", addr)`).
@@ -197,13 +197,17 @@ impl TcpStream {
         let a = addr.to_addrs();
         let display = a.display;
         let kind = a.kind;
-        let s = blocking(move || {
-            let addrs = kind.resolve_blocking()?;
-            each_addr(addrs, std::net::TcpStream::connect)
-        })
-        .await
-        .map_err(|e| annotate(e, "connect", &display))?;
-        TcpStream::from_std(s)
+        let connect = async move {
+            let mut last = None;
+            for a in resolve(kind).await? {
+                match connect_nonblocking(a).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(no_addresses))
+        };
+        connect.await.map_err(|e| annotate(e, "connect", &display))
     }
 
     /// The remote address.
@@ -270,3 +274,99 @@ stream_impls!(
      let a = gorun::net::TcpStream::connect(l.local_addr()?).await?;\n\
      let (b, _) = l.accept().await?;"
 );
+
+/// Connects to `addr` without blocking a thread: a non-blocking socket, `connect` (which
+/// answers `EINPROGRESS`), then a wait on the reactor until the socket is writable, which it
+/// becomes when the handshake succeeded or failed; `SO_ERROR` says which.
+async fn connect_nonblocking(addr: SocketAddr) -> io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let domain = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: socket(2) with constant arguments; the result is checked before use.
+    let fd = unsafe {
+        libc::socket(
+            domain,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a socket just created and owned by nobody else; the std stream takes
+    // ownership and closes it when dropped (also on every early return below).
+    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let (storage, len) = sockaddr_of(addr);
+    // SAFETY: `storage` holds a valid `sockaddr_in`/`sockaddr_in6` of `len` bytes for the
+    // socket's address family, and `fd` is open (owned by `std_stream`).
+    let r = unsafe {
+        libc::connect(
+            fd,
+            (&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr>(),
+            len,
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    let stream = TcpStream {
+        inner: Arc::new(IoSource::new(std_stream)?),
+    };
+    stream
+        .inner
+        .io(crate::reactor::Direction::Write, |s| {
+            if let Some(e) = s.take_error()? {
+                return Err(e);
+            }
+            match s.peer_addr() {
+                Ok(_) => Ok(()),
+                // Still connecting: wait for the next writability edge.
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    Ok(stream)
+}
+
+/// `addr` as a C socket address and its length.
+fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage` (plain integers and arrays).
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: `sockaddr_storage` is larger than and aligned for `sockaddr_in`.
+            let sin = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.ip().octets()),
+            };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: `sockaddr_storage` is larger than and aligned for `sockaddr_in6`.
+            let sin6 = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: a.ip().octets(),
+            };
+            sin6.sin6_scope_id = a.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
