@@ -48,9 +48,17 @@ use queue::Queue;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering::*};
 
-/// Keeps a value on its own cache line (so per-thread counters do not false-share).
+/// Keeps a value on its own cache line pair (so per-thread counters do not false-share; 128
+/// bytes because Intel's spatial prefetcher pulls lines in pairs).
 #[repr(align(128))]
 pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 use std::sync::{Arc, Condvar, Mutex};
 
 impl queue::Task for Runnable {
@@ -73,9 +81,11 @@ pub(crate) struct Remote {
 
 /// State shared by the workers, handles and tasks of one runtime.
 pub(crate) struct Shared {
-    pub(crate) remotes: Box<[Remote]>,
-    pub(crate) inject: Inject<Runnable>,
-    pub(crate) idle: Idle,
+    /// Each on its own lines: a worker writes its queue's `tail` and its `runnext` on every
+    /// push, and sharing a line with the next worker's made every push a cache miss there.
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
+    pub(crate) inject: CachePadded<Inject<Runnable>>,
+    pub(crate) idle: CachePadded<Idle>,
     pub(crate) driver: DriverSlot<Arc<crate::reactor::Driver>>,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
@@ -105,14 +115,16 @@ impl Shared {
         let n = config.workers;
         Shared {
             remotes: (0..n)
-                .map(|_| Remote {
-                    queue: Queue::new(),
-                    runnext: AtomicPtr::new(ptr::null_mut()),
-                    parker: Parker::new(),
+                .map(|_| {
+                    CachePadded(Remote {
+                        queue: Queue::new(),
+                        runnext: AtomicPtr::new(ptr::null_mut()),
+                        parker: Parker::new(),
+                    })
                 })
                 .collect(),
-            inject: Inject::new(),
-            idle: Idle::new(n),
+            inject: CachePadded(Inject::new()),
+            idle: CachePadded(Idle::new(n)),
             driver: DriverSlot::new(Arc::new(driver)),
             registry: Registry::new(n),
             blocking: BlockingPool::new(config.max_blocking_threads),

@@ -318,7 +318,7 @@ impl Worker {
     /// worker is running and will pop the task itself), so the cheap check is enough to skip.
     pub(crate) fn push_local(&self, task: Runnable) {
         // SAFETY: this thread owns its local queue.
-        unsafe { self.remote().queue.push_back(task, &self.shared.inject) };
+        unsafe { self.remote().queue.push_back(task, &*self.shared.inject) };
         if self.shared.idle.may_need_wake() {
             self.shared.notify_parked();
         }
