@@ -62,6 +62,12 @@ use slab::Slab;
 use crate::chan::lock::ChanLock;
 use crate::time::wheel::Wheel;
 
+/// What timers, sleeps and sockets hold to reach their driver: an `Arc` of an `Arc`. Each
+/// worker has its own outer `Arc` (and threads outside the workers share one), so that creating
+/// and dropping a million timers on two workers does not bounce one reference count between
+/// their cores; the inner `Arc` is cloned once per worker.
+pub(crate) type DriverRef = Arc<Arc<Driver>>;
+
 /// Timers fired per lock acquisition in `park`.
 const FIRE_BATCH: usize = 1024;
 

@@ -5,12 +5,12 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use super::{Direction, Driver, IoState};
+use super::{Direction, DriverRef, IoState};
 
 /// Owns `io` (already in non-blocking mode) and keeps it registered with a reactor until
 /// dropped; then deregisters it before `io` is closed.
 pub(crate) struct IoSource<T: AsFd> {
-    driver: Arc<Driver>,
+    driver: DriverRef,
     key: usize,
     state: Arc<IoState>,
     // Declared last: dropped (closed) after `Drop::drop` has deregistered it.

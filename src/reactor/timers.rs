@@ -334,25 +334,30 @@ impl Driver {
     /// was pending before.
     pub(crate) fn timer_arm(&self, key: u32, deadline: Instant, period: Option<u64>) -> bool {
         let (w, local) = (key >> KEY_BITS, key & KEY_MASK);
-        self.arm_with(w as usize, deadline, period, |_| local).1
+        self.arm_with(w as usize, deadline, None, period, |_| local)
+            .1
     }
 
-    /// [`timer_alloc`](Self::timer_alloc) and [`timer_arm`](Self::timer_arm) under one
-    /// acquisition of the wheel's lock (the common `Timer::new`/`after` path).
-    pub(crate) fn timer_start(&self, action: TimerAction, deadline: Instant) -> u32 {
+    /// Allocates an entry for `action` and arms it to fire `d` from now, under one acquisition
+    /// of the wheel's lock (the `Timer::new`/`after`/`tick` path), reading the clock once.
+    pub(crate) fn timer_start(&self, action: TimerAction, d: Duration) -> u32 {
+        let now = Instant::now();
+        let deadline = crate::time::sleep::deadline_from(now, d);
         let mut action = Some(action);
-        self.arm_with(self.home_wheel(), deadline, None, |wheel| {
+        self.arm_with(self.home_wheel(), deadline, Some(now), None, |wheel| {
             wheel.alloc(action.take().expect("allocated once"))
         })
         .0
     }
 
     /// Arms the entry of wheel `w` that `entry` names (or allocates) under the lock; returns
-    /// its key and whether it was pending before.
+    /// its key and whether it was pending before. `now`, if given, is a clock reading taken
+    /// just before (saves reading it again).
     fn arm_with(
         &self,
         w: usize,
         deadline: Instant,
+        now: Option<Instant>,
         period: Option<u64>,
         entry: impl FnOnce(&mut Wheel<TimerAction>) -> u32,
     ) -> (u32, bool) {
@@ -368,7 +373,7 @@ impl Driver {
             {
                 *period = p;
             }
-            let now = Instant::now();
+            let now = now.unwrap_or_else(Instant::now);
             let unpark = if deadline <= now {
                 let now_tick = self.tick_now(now);
                 match fire(st.wheel.payload_mut(key), now_tick, now, now_tick, &mut out) {

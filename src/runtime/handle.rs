@@ -133,8 +133,9 @@ impl Handle {
                 .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub(crate) fn driver(&self) -> Arc<crate::reactor::Driver> {
-        self.shared.driver.driver.clone()
+    /// The driver reference shared by threads outside the workers.
+    pub(crate) fn driver(&self) -> crate::reactor::DriverRef {
+        self.shared.outside_driver.clone()
     }
 }
 

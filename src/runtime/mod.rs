@@ -388,6 +388,6 @@ pub(crate) fn current_or_global() -> Handle {
 }
 
 /// The reactor of the runtime this thread belongs to, or of the global runtime.
-pub(crate) fn driver_handle() -> Arc<crate::reactor::Driver> {
+pub(crate) fn driver_handle() -> crate::reactor::DriverRef {
     scheduler::worker::current_driver().unwrap_or_else(|| current_or_global().driver())
 }

@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use super::sleep::deadline_after;
 use crate::chan::{chan, Receiver};
 use crate::reactor::TimerAction;
 
@@ -27,7 +26,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
             period: 0,
             detached: true,
         },
-        deadline_after(d),
+        d,
     );
     ch.receiver()
 }

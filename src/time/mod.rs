@@ -13,7 +13,7 @@
 //! ```
 
 mod after;
-mod sleep;
+pub(crate) mod sleep;
 mod ticker;
 mod timeout;
 mod timer;

@@ -13,17 +13,20 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::reactor::Driver;
+use crate::reactor::DriverRef;
 
 const NO_KEY: u32 = u32::MAX;
 
 /// `now + d`, or a deadline about 30 years away if that overflows (`Duration::MAX`).
 pub(crate) fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
+    deadline_from(Instant::now(), d)
+}
+
+/// `now + d`, or a deadline about 30 years after `now` if that overflows.
+pub(crate) fn deadline_from(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
@@ -76,8 +79,8 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
-    driver: Arc<Driver>,
-    /// The deadline, as [`Driver::instant_to_ns`] counts it.
+    driver: DriverRef,
+    /// The deadline, as [`Driver::instant_to_ns`](crate::reactor::Driver::instant_to_ns) counts it.
     deadline: i64,
     /// The wheel entry, or `NO_KEY` before the first pending poll and after completion.
     key: u32,

@@ -1,11 +1,10 @@
 //! [`Ticker`] and [`tick`]: periodic timers whose channel drops ticks a slow reader misses.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::sleep::deadline_after;
 use crate::chan::{chan, Receiver};
-use crate::reactor::{Driver, TimerAction};
+use crate::reactor::{DriverRef, TimerAction};
 
 /// The timer resolution: 1 ms.
 const RESOLUTION: Duration = Duration::from_millis(1);
@@ -30,7 +29,7 @@ fn period_ticks(d: Duration) -> u64 {
 /// });
 /// ```
 pub struct Ticker {
-    driver: Arc<Driver>,
+    driver: DriverRef,
     key: u32,
     rx: Receiver<Instant>,
 }
@@ -55,7 +54,7 @@ impl Ticker {
                 period: period_ticks(d),
                 detached: false,
             },
-            deadline_after(d.max(RESOLUTION)),
+            d.max(RESOLUTION),
         );
         Ticker {
             driver,
@@ -147,7 +146,7 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
             period: period_ticks(d),
             detached: true,
         },
-        deadline_after(d.max(RESOLUTION)),
+        d.max(RESOLUTION),
     );
     ch.receiver()
 }

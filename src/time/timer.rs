@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::sleep::deadline_after;
 use crate::chan::{chan, Receiver};
-use crate::reactor::{Driver, TimerAction};
+use crate::reactor::{DriverRef, TimerAction};
 
 /// A single event after a duration (Go's `time.Timer`). Its channel [`c`](Self::c) receives the
 /// firing time.
@@ -29,7 +29,7 @@ use crate::reactor::{Driver, TimerAction};
 /// });
 /// ```
 pub struct Timer {
-    driver: Arc<Driver>,
+    driver: DriverRef,
     key: u32,
     rx: Receiver<Instant>,
     /// An `after_func` timer: nothing is ever sent on `rx`.
@@ -53,7 +53,7 @@ impl Timer {
                 period: 0,
                 detached: false,
             },
-            deadline_after(d),
+            d,
         );
         Timer {
             driver,
@@ -152,7 +152,7 @@ where
             f: Arc::new(f),
             detached: false,
         },
-        deadline_after(d),
+        d,
     );
     Timer {
         driver,

@@ -87,6 +87,8 @@ pub(crate) struct Shared {
     pub(crate) inject: CachePadded<Inject<Runnable>>,
     pub(crate) idle: CachePadded<Idle>,
     pub(crate) driver: DriverSlot<Arc<crate::reactor::Driver>>,
+    /// The driver reference of threads that are not this runtime's workers.
+    pub(crate) outside_driver: crate::reactor::DriverRef,
     pub(crate) registry: Registry,
     pub(crate) blocking: BlockingPool,
     pub(crate) config: Config,
@@ -112,6 +114,7 @@ impl park::Drive for Arc<crate::reactor::Driver> {
 
 impl Shared {
     pub(crate) fn new(config: Config, driver: crate::reactor::Driver) -> Shared {
+        let driver = Arc::new(driver);
         let n = config.workers;
         Shared {
             remotes: (0..n)
@@ -125,7 +128,8 @@ impl Shared {
                 .collect(),
             inject: CachePadded(Inject::new()),
             idle: CachePadded(Idle::new(n)),
-            driver: DriverSlot::new(Arc::new(driver)),
+            outside_driver: Arc::new(driver.clone()),
+            driver: DriverSlot::new(driver),
             registry: Registry::new(n),
             blocking: BlockingPool::new(config.max_blocking_threads),
             config,

@@ -23,6 +23,8 @@ const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
+    /// This worker's own reference to the driver (see `reactor::DriverRef`).
+    driver: crate::reactor::DriverRef,
     index: usize,
     tick: Cell<u32>,
     runnext_streak: Cell<u32>,
@@ -68,17 +70,18 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
 
 /// The reactor of the runtime whose worker runs on this thread (one reference-count increment,
 /// on the driver only: the hot path of `sleep`, `after` and `Timer::new`).
-pub(crate) fn current_driver() -> Option<Arc<crate::reactor::Driver>> {
+pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
     let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
     // SAFETY: as in `current_of`.
     let w: &Worker = unsafe { w.as_ref() }?;
-    Some(w.shared.driver.driver.clone())
+    Some(w.driver.clone())
 }
 
 /// Runs worker `index` of `shared` until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let _ours = crate::runtime::deadlock::gorun_thread();
     let worker = Worker {
+        driver: Arc::new(shared.driver.driver.clone()),
         shared,
         index,
         tick: Cell::new(0),
