@@ -20,6 +20,12 @@ use crate::reactor::DriverRef;
 
 const NO_KEY: u32 = u32::MAX;
 
+/// `gen` of a `Sleep` made by [`sleep`] with a positive duration and not polled yet (`gen` is
+/// free while `key == NO_KEY`). Its first poll registers with the wheel without reading the
+/// clock: the deadline was ahead at creation, and if it has passed since, the wheel fires the
+/// entry at its next tick, so the sleep is at most a tick late, never early.
+const FRESH: u32 = 1;
+
 /// `now + d`, or a deadline about 30 years away if that overflows (`Duration::MAX`).
 pub(crate) fn deadline_after(d: Duration) -> Instant {
     deadline_from(Instant::now(), d)
@@ -43,7 +49,13 @@ pub(crate) fn deadline_from(now: Instant, d: Duration) -> Instant {
 /// });
 /// ```
 pub fn sleep(d: Duration) -> Sleep {
-    sleep_until(deadline_after(d))
+    let mut s = sleep_until(deadline_after(d));
+    if !d.is_zero() {
+        // The deadline is in the future as of the clock reading just taken: the first poll
+        // need not read the clock again (see `FRESH`).
+        s.gen = FRESH;
+    }
+    s
 }
 
 /// Waits until `deadline`; completes at once if it has passed.
@@ -129,8 +141,8 @@ impl Sleep {
     fn release(&mut self) {
         if self.key != NO_KEY {
             self.driver.sleep_cancel(self.key, self.gen);
-            self.key = NO_KEY;
         }
+        (self.key, self.gen) = (NO_KEY, 0);
     }
 }
 
@@ -140,22 +152,25 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         ready!(crate::runtime::coop::poll_proceed(cx));
-        if this.is_elapsed() {
+        let fresh = this.key == NO_KEY && this.gen == FRESH;
+        if !fresh && this.is_elapsed() {
             // The entry fires once the deadline has passed, and frees itself then: no need to
             // take the wheel's lock (see `reactor::timers`).
-            this.key = NO_KEY;
+            (this.key, this.gen) = (NO_KEY, 0);
             return Poll::Ready(());
         }
         if this.key == NO_KEY {
-            if let Some((key, gen)) = this.driver.sleep_register(this.deadline(), cx.waker()) {
-                (this.key, this.gen) = (key, gen);
+            match this.driver.sleep_register(this.deadline(), cx.waker()) {
+                Some((key, gen)) => (this.key, this.gen) = (key, gen),
+                // Shut down: never registered; later polls look at the clock themselves.
+                None => this.gen = 0,
             }
         } else if !this
             .driver
             .sleep_update_waker(this.key, this.gen, cx.waker())
         {
             // Fired since we looked at the clock: the deadline has passed.
-            this.key = NO_KEY;
+            (this.key, this.gen) = (NO_KEY, 0);
             return Poll::Ready(());
         }
         crate::runtime::pending(crate::runtime::Wait::Sleep)
