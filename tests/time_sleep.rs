@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use gorun::time::{sleep, sleep_until};
 
+mod common;
+
 /// Runs `f` on a plain thread with `block_on`, failing the test after `secs` seconds.
 fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
 where
@@ -87,4 +89,49 @@ fn dropping_a_pending_sleep_cancels_it() {
         sleep(Duration::from_millis(5)).await;
         assert!(t.elapsed() >= Duration::from_millis(5));
     });
+}
+
+/// A worker parked towards a far timer in one wheel is woken for an earlier timer added to
+/// another wheel: by another worker's goroutine, and by a thread outside the runtime.
+#[test]
+fn an_earlier_timer_in_another_wheel_wakes_the_parked_worker() {
+    let _w = common::watchdog(
+        "an_earlier_timer_in_another_wheel_wakes_the_parked_worker",
+        60,
+    );
+    let rt = gorun::runtime::Builder::new().workers(4).build().unwrap();
+    let h = rt.handle();
+    // A far timer, so that the worker driving the reactor parks towards it.
+    let far = h.go(async { sleep(Duration::from_secs(60)).await });
+    std::thread::sleep(Duration::from_millis(50)); // let every worker go idle
+    for round in 0..20 {
+        // From this thread, which is not a worker (the runtime's shared wheel).
+        let t = Instant::now();
+        rt.block_on(async {
+            gorun::time::timeout(Duration::from_secs(10), sleep(Duration::from_millis(5)))
+                .await
+                .expect("a 5 ms sleep in block_on did not end within 10 s")
+        });
+        let late = t.elapsed();
+        assert!(
+            late < Duration::from_millis(500),
+            "round {round}: outside sleep took {late:?}"
+        );
+        // From a goroutine (some worker's wheel), while the others sleep.
+        let t = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        h.go(async move {
+            sleep(Duration::from_millis(5)).await;
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("a goroutine's 5 ms sleep did not end within 10 s");
+        let late = t.elapsed();
+        assert!(
+            late < Duration::from_millis(500),
+            "round {round}: goroutine sleep took {late:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    far.abort();
 }
