@@ -1,26 +1,13 @@
 //! TCP: a 1 MiB echo round trip, split halves, and connect errors that name the address.
 
-use std::future::Future;
 use std::io::ErrorKind;
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use gorun::net::{TcpListener, TcpStream};
 
-fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
-where
-    F::Output: Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(f));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
-        Err(_) => panic!("the test future panicked"),
-    }
-}
+mod common;
+use common::run;
 
 /// Accepts connections forever, echoing each in its own goroutine.
 async fn echo_server(l: TcpListener) {

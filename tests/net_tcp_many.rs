@@ -1,28 +1,13 @@
 //! 1,000 concurrent connections to an echo server, all served at once.
 
-use std::future::Future;
-use std::time::Duration;
-
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use gorun::net::{TcpListener, TcpStream};
 
-const CONNS: usize = 1000;
+mod common;
+use common::run;
 
-fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
-where
-    F::Output: Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(f));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
-        Err(_) => panic!("the test future panicked"),
-    }
-}
+const CONNS: usize = 1000;
 
 /// The soft and hard `RLIMIT_NOFILE`, from /proc/self/limits.
 fn fd_limits() -> Option<(u64, u64)> {

@@ -1,25 +1,10 @@
 //! Unix domain sockets: a round trip through a listener, and split halves.
 
-use std::future::Future;
-use std::time::Duration;
-
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use gorun::net::{UnixListener, UnixStream};
 
-fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
-where
-    F::Output: Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(f));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
-        Err(_) => panic!("the test future panicked"),
-    }
-}
+mod common;
+use common::run;
 
 fn sock_path(name: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("gorun-{name}-{}.sock", std::process::id()));

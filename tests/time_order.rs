@@ -1,7 +1,6 @@
 //! 100,000 timers with random deadlines fire in deadline order (within the 1 ms resolution),
 //! none early.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,20 +8,8 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 use gorun::time::sleep_until;
 
-fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
-where
-    F::Output: Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(f));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
-        Err(_) => panic!("the test future panicked"),
-    }
-}
+mod common;
+use common::run;
 
 #[test]
 fn hundred_thousand_timers_fire_in_deadline_order() {

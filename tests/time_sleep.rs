@@ -1,27 +1,11 @@
 //! `sleep` never returns early and, on an idle runtime, is late by a few milliseconds at most.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
+use common::run;
 use gorun::time::{sleep, sleep_until};
 
 mod common;
-
-/// Runs `f` on a plain thread with `block_on`, failing the test after `secs` seconds.
-fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
-where
-    F::Output: Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(f));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
-        Err(_) => panic!("the test future panicked"),
-    }
-}
 
 #[test]
 fn sleep_never_returns_early_and_is_late_by_a_few_ms() {

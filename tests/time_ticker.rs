@@ -1,24 +1,11 @@
 //! `Ticker` and `tick`: periodic values, dropped for a slow reader, Go's panics.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use gorun::time::{sleep, tick, Ticker};
 
-fn run<F: Future + Send + 'static>(secs: u64, f: F) -> F::Output
-where
-    F::Output: Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(futures::executor::block_on(f));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
-        Err(_) => panic!("the test future panicked"),
-    }
-}
+mod common;
+use common::run;
 
 #[test]
 fn ticker_ticks_every_period() {

@@ -52,3 +52,20 @@ pub fn run_on_tokio<F: std::future::Future<Output = ()> + Send + 'static>(f: F) 
             .unwrap();
     });
 }
+
+/// Runs `f` with `futures::executor::block_on` on a plain thread (outside every gorun runtime),
+/// failing the test after `secs` seconds instead of hanging.
+pub fn run<F: std::future::Future + Send + 'static>(secs: u64, f: F) -> F::Output
+where
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(futures::executor::block_on(f));
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {secs}s"),
+        Err(_) => panic!("the test future panicked"),
+    }
+}
