@@ -288,7 +288,7 @@ mod tests {
         }
         let waker = Waker::from(Arc::new(W(std::sync::Mutex::new(tx))));
         let deadline = Instant::now() + Duration::from_millis(30);
-        let (key, gen) = d.sleep_register(deadline, &waker).unwrap();
+        let (key, gen) = d.sleep_register(d.instant_to_ns(deadline), &waker).unwrap();
         assert!(d.has_pending_work());
         while rx.try_recv().is_err() {
             d.park(None);
@@ -299,7 +299,7 @@ mod tests {
         assert!(!d.sleep_update_waker(key, gen, &waker));
         d.sleep_cancel(key, gen);
         let (key2, gen2) = d
-            .sleep_register(deadline + Duration::from_secs(60), &waker)
+            .sleep_register(d.instant_to_ns(deadline + Duration::from_secs(60)), &waker)
             .unwrap();
         assert_eq!(key2, key, "the fired entry's slot is reused");
         d.sleep_cancel(key, gen); // the old sleep's name must not free the new entry
@@ -321,7 +321,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let waker = futures::task::noop_waker();
         let deadline = Instant::now() + Duration::from_millis(10);
-        let (key, gen) = d.sleep_register(deadline, &waker).unwrap();
+        let (key, gen) = d.sleep_register(d.instant_to_ns(deadline), &waker).unwrap();
         let woke = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("registering a timer did not unpark the parked thread");
@@ -343,7 +343,10 @@ mod tests {
         let (key, state) = d.register(sock.as_fd()).unwrap();
         let waker = futures::task::noop_waker();
         let (t, gen) = d
-            .sleep_register(Instant::now() + Duration::from_secs(60), &waker)
+            .sleep_register(
+                d.instant_to_ns(Instant::now() + Duration::from_secs(60)),
+                &waker,
+            )
             .unwrap();
         d.shutdown();
         let mut cx = std::task::Context::from_waker(&waker);
@@ -351,12 +354,12 @@ mod tests {
             state.poll_ready(&mut cx, Direction::Read),
             std::task::Poll::Ready(Err(_))
         ));
-        assert!(!d.wheels[(t >> timers::KEY_BITS) as usize]
-            .lock()
-            .wheel
-            .is_scheduled(t & timers::KEY_MASK));
+        let (w, local) = timers::split(t);
+        assert!(!d.wheels[w].lock().wheel.is_scheduled(local));
         assert!(d.register(sock.as_fd()).is_err());
-        assert!(d.sleep_register(Instant::now(), &waker).is_none());
+        assert!(d
+            .sleep_register(d.instant_to_ns(Instant::now()), &waker)
+            .is_none());
         d.deregister(sock.as_fd(), key);
         d.sleep_cancel(t, gen);
         assert!(d.wheels.iter().all(|w| w.lock().wheel.allocated() == 0));

@@ -118,9 +118,19 @@ fn fire(
 
 /// A timer key is `wheel << KEY_BITS | slab key`: 64 wheels (workers + 1, at most) of up to
 /// 2^26 - 1 (67 million) timers each. `u32::MAX` is never a key (`Sleep` uses it as "none").
-pub(crate) const KEY_BITS: u32 = 26;
-pub(crate) const KEY_MASK: u32 = (1 << KEY_BITS) - 1;
+const KEY_BITS: u32 = 26;
+const KEY_MASK: u32 = (1 << KEY_BITS) - 1;
 pub(crate) const MAX_WHEELS: usize = 1 << (32 - KEY_BITS);
+
+/// The wheel a timer key names, and the slab key inside it.
+pub(crate) fn split(key: u32) -> (usize, u32) {
+    ((key >> KEY_BITS) as usize, key & KEY_MASK)
+}
+
+/// The first whole tick at or after `ns` nanoseconds from the driver's start.
+fn ceil_tick(ns: u128) -> u64 {
+    ns.div_ceil(1_000_000).min(u64::MAX as u128 / 2) as u64
+}
 
 thread_local! {
     /// The driver whose worker runs on this thread, and the worker's index.
@@ -145,7 +155,8 @@ impl Driver {
 
     /// The wheel a key names, and the slab key inside it.
     fn wheel_of(&self, key: u32) -> (&ChanLock<super::TimerState>, u32) {
-        (&self.wheels[(key >> KEY_BITS) as usize], key & KEY_MASK)
+        let (w, local) = split(key);
+        (&self.wheels[w], local)
     }
 
     fn encode(w: usize, key: u32) -> u32 {
@@ -159,9 +170,13 @@ impl Driver {
 
     /// The first tick at or after `deadline` (round up: never early).
     pub(crate) fn tick_at(&self, deadline: Instant) -> u64 {
-        let d = deadline.saturating_duration_since(self.start);
-        let ns = d.as_nanos();
-        ns.div_ceil(1_000_000).min(u64::MAX as u128 / 2) as u64
+        ceil_tick(deadline.saturating_duration_since(self.start).as_nanos())
+    }
+
+    /// [`tick_at`](Self::tick_at) for a deadline kept as [`instant_to_ns`](Self::instant_to_ns)
+    /// counts it (a `Sleep`'s), without going through an `Instant`.
+    fn tick_at_ns(&self, deadline_ns: i64) -> u64 {
+        ceil_tick(deadline_ns.max(0) as u128)
     }
 
     /// The tick in progress at `now` (round down).
@@ -258,10 +273,11 @@ impl Driver {
         }
     }
 
-    /// Registers a sleep due at `deadline` that wakes `waker`; returns the entry's key and
-    /// generation. `None` once shut down (the sleep then stays pending forever).
-    pub(crate) fn sleep_register(&self, deadline: Instant, waker: &Waker) -> Option<(u32, u32)> {
-        let tick = self.tick_at(deadline);
+    /// Registers a sleep due at `deadline_ns` (as [`instant_to_ns`](Self::instant_to_ns) counts
+    /// it) that wakes `waker`; returns the entry's key and generation. `None` once shut down
+    /// (the sleep then stays pending forever).
+    pub(crate) fn sleep_register(&self, deadline_ns: i64, waker: &Waker) -> Option<(u32, u32)> {
+        let tick = self.tick_at_ns(deadline_ns);
         let w = self.home_wheel();
         let (key, gen, unpark) = {
             let mut st = self.wheels[w].lock();
@@ -333,9 +349,8 @@ impl Driver {
     /// `period` is given. A deadline already reached fires at once. Returns whether the entry
     /// was pending before.
     pub(crate) fn timer_arm(&self, key: u32, deadline: Instant, period: Option<u64>) -> bool {
-        let (w, local) = (key >> KEY_BITS, key & KEY_MASK);
-        self.arm_with(w as usize, deadline, None, period, |_| local)
-            .1
+        let (w, local) = split(key);
+        self.arm_with(w, deadline, None, period, |_| local).1
     }
 
     /// Allocates an entry for `action` and arms it to fire `d` from now, under one acquisition

@@ -160,7 +160,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         if this.key == NO_KEY {
-            match this.driver.sleep_register(this.deadline(), cx.waker()) {
+            match this.driver.sleep_register(this.deadline, cx.waker()) {
                 Some((key, gen)) => (this.key, this.gen) = (key, gen),
                 // Shut down: never registered; later polls look at the clock themselves.
                 None => this.gen = 0,
