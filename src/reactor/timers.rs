@@ -221,18 +221,19 @@ impl Driver {
     /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition.
     pub(super) fn fire_due_timers(&self) {
         for w in self.wheels.iter() {
-            Self::fire_due(w, self);
+            self.fire_due(w);
         }
     }
 
-    fn fire_due(w: &ChanLock<super::TimerState>, d: &Driver) {
+    /// Fires every timer of wheel `w` due by now, `FIRE_BATCH` per lock acquisition.
+    fn fire_due(&self, w: &ChanLock<super::TimerState>) {
         loop {
             let mut out = Deferred::default();
             let more = {
                 let mut st = w.lock();
                 st.parked_until = 0;
                 let now = Instant::now();
-                let now_tick = d.tick_now(now);
+                let now_tick = self.tick_now(now);
                 st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
                     fire(a, when, now, now_tick, &mut out)
                 })
@@ -415,8 +416,8 @@ impl Driver {
     /// Unschedules entry `key`; returns whether it was pending.
     pub(crate) fn timer_disarm(&self, key: u32) -> bool {
         let (w, key) = self.wheel_of(key);
-        let was = w.lock().wheel.unschedule(key);
-        was
+        let mut st = w.lock();
+        st.wheel.unschedule(key)
     }
 
     /// The owner of entry `key` lets go of it: a pending entry keeps running and frees itself
