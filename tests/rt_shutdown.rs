@@ -37,6 +37,43 @@ fn shutdown_with_10000_pending_goroutines_runs_their_destructors() {
     assert_eq!(dropped.load(SeqCst), 10_000);
 }
 
+/// Sleeping goroutines have no registry entry (the sleep's wheel entry stands for it); shutdown
+/// must still cancel them and run their destructors.
+#[test]
+fn shutdown_with_sleeping_goroutines_runs_their_destructors() {
+    let _w = common::watchdog("shutdown_with_sleeping_goroutines", 60);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let asleep = Arc::new(AtomicUsize::new(0));
+    let rt = Builder::new().workers(2).build().unwrap();
+    let n = 10_000;
+    for i in 0..n {
+        let guard = CountOnDrop(dropped.clone());
+        let a = asleep.clone();
+        rt.go(async move {
+            let _g = guard;
+            if i % 2 == 0 {
+                // Some wake once and park in a second sleep.
+                gorun::time::sleep(Duration::from_millis(1)).await;
+            }
+            a.fetch_add(1, SeqCst);
+            gorun::time::sleep(Duration::from_secs(3600)).await;
+        });
+    }
+    let t = Instant::now();
+    while asleep.load(SeqCst) < n && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(asleep.load(SeqCst), n, "not all goroutines went to sleep");
+    let t = Instant::now();
+    drop(rt);
+    assert_eq!(dropped.load(SeqCst), n);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+}
+
 #[test]
 fn goroutines_blocked_on_each_other_are_freed_at_shutdown() {
     let _w = common::watchdog("goroutines_blocked_on_each_other", 30);

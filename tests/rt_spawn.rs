@@ -303,3 +303,126 @@ fn a_goroutine_whose_state_panics_in_drop_is_contained() {
     std::thread::sleep(Duration::from_millis(10));
     drop(rt);
 }
+
+/// A goroutine parked in a sleep has no registry entry (its wheel entry stands for it); abort
+/// must still wake it at once, both in its first sleep and in a later one.
+#[test]
+fn abort_cancels_a_sleeping_goroutine_at_once() {
+    let _w = common::watchdog("abort_cancels_a_sleeping_goroutine_at_once", 20);
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Release);
+        }
+    }
+    for slept_before in [false, true] {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = dropped.clone();
+        let took = rt(2).block_on(async move {
+            let h = gorun::go(async move {
+                let _guard = SetOnDrop(d);
+                if slept_before {
+                    gorun::time::sleep(Duration::from_millis(1)).await;
+                }
+                gorun::time::sleep(Duration::from_secs(3600)).await;
+            });
+            // Let it park in the long sleep.
+            let entry = format!("goroutine {} [sleep]", h.id());
+            let mut tries = 0;
+            while !gorun::runtime::dump().contains(&entry) {
+                tries += 1;
+                assert!(tries < 5000, "never listed as sleeping");
+                gorun::time::sleep(Duration::from_millis(1)).await;
+            }
+            let t = std::time::Instant::now();
+            h.abort();
+            let err = gorun::time::timeout(Duration::from_secs(5), h)
+                .await
+                .expect("abort did not wake the sleeping goroutine")
+                .unwrap_err();
+            assert!(err.is_cancelled());
+            t.elapsed()
+        });
+        assert!(
+            took < Duration::from_secs(5),
+            "slept_before={slept_before}: {took:?}"
+        );
+        assert!(
+            dropped.load(Acquire),
+            "slept_before={slept_before}: future not dropped"
+        );
+    }
+}
+
+/// A goroutine that slept and then waits on a channel is registered like any other waiter:
+/// listed once, as waiting on the channel, and abortable.
+#[test]
+fn a_goroutine_that_slept_then_waits_on_a_channel_is_listed_once_and_abortable() {
+    let _w = common::watchdog("slept_then_waits_on_a_channel", 20);
+    rt(2).block_on(async {
+        let c = gorun::chan::chan::<u8>(0);
+        let c2 = c.clone();
+        let h = gorun::go(async move {
+            gorun::time::sleep(Duration::from_millis(2)).await;
+            c2.recv().await;
+        });
+        let entry = format!("goroutine {} [chan receive]", h.id());
+        let mut tries = 0;
+        let mut dump = gorun::runtime::dump();
+        while !dump.contains(&entry) {
+            tries += 1;
+            assert!(tries < 5000, "never listed as receiving:\n{dump}");
+            gorun::time::sleep(Duration::from_millis(1)).await;
+            dump = gorun::runtime::dump();
+        }
+        assert_eq!(
+            dump.matches(&format!("goroutine {} [", h.id())).count(),
+            1,
+            "listed more than once:\n{dump}"
+        );
+        h.abort();
+        let err = gorun::time::timeout(Duration::from_secs(5), h)
+            .await
+            .expect("abort did not wake the receiving goroutine")
+            .unwrap_err();
+        assert!(err.is_cancelled());
+        drop(c);
+    });
+}
+
+/// A goroutine registered first (it waited on a channel) and sleeping afterwards keeps its
+/// registry entry: listed once, as sleeping.
+#[test]
+fn a_registered_goroutine_that_sleeps_is_listed_once() {
+    let _w = common::watchdog("a_registered_goroutine_that_sleeps", 20);
+    rt(2).block_on(async {
+        let c = gorun::chan::chan::<u8>(0);
+        let c2 = c.clone();
+        let h = gorun::go(async move {
+            c2.recv().await;
+            gorun::time::sleep(Duration::from_secs(3600)).await;
+        });
+        gorun::time::sleep(Duration::from_millis(2)).await;
+        c.send(1).await.unwrap();
+        let entry = format!("goroutine {} [sleep]", h.id());
+        let mut tries = 0;
+        let mut dump = gorun::runtime::dump();
+        while !dump.contains(&entry) {
+            tries += 1;
+            assert!(tries < 5000, "never listed as sleeping:\n{dump}");
+            gorun::time::sleep(Duration::from_millis(1)).await;
+            dump = gorun::runtime::dump();
+        }
+        assert_eq!(
+            dump.matches(&format!("goroutine {} [", h.id())).count(),
+            1,
+            "listed more than once:\n{dump}"
+        );
+        h.abort();
+        assert!(gorun::time::timeout(Duration::from_secs(5), h)
+            .await
+            .expect("abort did not wake the sleeping goroutine")
+            .unwrap_err()
+            .is_cancelled());
+    });
+}

@@ -288,7 +288,9 @@ mod tests {
         }
         let waker = Waker::from(Arc::new(W(std::sync::Mutex::new(tx))));
         let deadline = Instant::now() + Duration::from_millis(30);
-        let (key, gen) = d.sleep_register(d.instant_to_ns(deadline), &waker).unwrap();
+        let (key, gen) = d
+            .sleep_register(d.instant_to_ns(deadline), &waker, false)
+            .unwrap();
         assert!(d.has_pending_work());
         while rx.try_recv().is_err() {
             d.park(None);
@@ -296,15 +298,19 @@ mod tests {
         assert!(Instant::now() >= deadline);
         assert!(!d.has_pending_work());
         // Firing freed the entry: cancelling it now is a no-op, and its key is reusable.
-        assert!(!d.sleep_update_waker(key, gen, &waker));
+        assert!(!d.sleep_update_waker(key, gen, &waker, false));
         d.sleep_cancel(key, gen);
         let (key2, gen2) = d
-            .sleep_register(d.instant_to_ns(deadline + Duration::from_secs(60)), &waker)
+            .sleep_register(
+                d.instant_to_ns(deadline + Duration::from_secs(60)),
+                &waker,
+                false,
+            )
             .unwrap();
         assert_eq!(key2, key, "the fired entry's slot is reused");
         d.sleep_cancel(key, gen); // the old sleep's name must not free the new entry
         assert!(d.has_pending_work());
-        assert!(d.sleep_update_waker(key2, gen2, &waker));
+        assert!(d.sleep_update_waker(key2, gen2, &waker, false));
         d.sleep_cancel(key2, gen2);
         assert!(!d.has_pending_work());
     }
@@ -321,7 +327,9 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let waker = futures::task::noop_waker();
         let deadline = Instant::now() + Duration::from_millis(10);
-        let (key, gen) = d.sleep_register(d.instant_to_ns(deadline), &waker).unwrap();
+        let (key, gen) = d
+            .sleep_register(d.instant_to_ns(deadline), &waker, false)
+            .unwrap();
         let woke = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("registering a timer did not unpark the parked thread");
@@ -346,6 +354,7 @@ mod tests {
             .sleep_register(
                 d.instant_to_ns(Instant::now() + Duration::from_secs(60)),
                 &waker,
+                false,
             )
             .unwrap();
         d.shutdown();
@@ -358,7 +367,7 @@ mod tests {
         assert!(!d.wheels[w].lock().wheel.is_scheduled(local));
         assert!(d.register(sock.as_fd()).is_err());
         assert!(d
-            .sleep_register(d.instant_to_ns(Instant::now()), &waker)
+            .sleep_register(d.instant_to_ns(Instant::now()), &waker, false)
             .is_none());
         d.deregister(sock.as_fd(), key);
         d.sleep_cancel(t, gen);

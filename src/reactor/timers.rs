@@ -43,7 +43,14 @@ use crate::time::wheel::{Fired, Wheel};
 /// What a timer entry does when it fires.
 pub(crate) enum TimerAction {
     /// A `Sleep`'s waker, and the generation that tells this sleep from a later user of the key.
-    Wake { waker: Option<Waker>, gen: u32 },
+    /// `task`: the waker is the own waker of a goroutine of this driver's runtime, which may
+    /// then stand without a registry entry (see `runtime::task`): the entry keeps the task
+    /// alive, and `abort`, `dump` and shutdown find it here.
+    Wake {
+        waker: Option<Waker>,
+        gen: u32,
+        task: bool,
+    },
     /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot.
     Chan {
         chan: Chan<Instant>,
@@ -116,11 +123,13 @@ fn fire(
     }
 }
 
-/// A timer key is `wheel << KEY_BITS | slab key`: 64 wheels (workers + 1, at most) of up to
-/// 2^26 - 1 (67 million) timers each. `u32::MAX` is never a key (`Sleep` uses it as "none").
+/// A timer key is `wheel << KEY_BITS | slab key`: 32 wheels (workers + 1, at most; more
+/// workers share them) of up to 2^26 - 1 (67 million) timers each. Keys are below 2^31, so a
+/// goroutine's metadata can tag one with the top bit; `u32::MAX` is never a key (`Sleep` uses
+/// it as "none").
 const KEY_BITS: u32 = 26;
 const KEY_MASK: u32 = (1 << KEY_BITS) - 1;
-pub(crate) const MAX_WHEELS: usize = 1 << (32 - KEY_BITS);
+pub(crate) const MAX_WHEELS: usize = 1 << (31 - KEY_BITS);
 
 /// The wheel a timer key names, and the slab key inside it.
 pub(crate) fn split(key: u32) -> (usize, u32) {
@@ -269,15 +278,25 @@ impl Driver {
             };
             dropped.push(std::mem::replace(
                 st.wheel.payload_mut(k),
-                TimerAction::Wake { waker: None, gen },
+                TimerAction::Wake {
+                    waker: None,
+                    gen,
+                    task: false,
+                },
             ));
         }
     }
 
     /// Registers a sleep due at `deadline_ns` (as [`instant_to_ns`](Self::instant_to_ns) counts
     /// it) that wakes `waker`; returns the entry's key and generation. `None` once shut down
-    /// (the sleep then stays pending forever).
-    pub(crate) fn sleep_register(&self, deadline_ns: i64, waker: &Waker) -> Option<(u32, u32)> {
+    /// (the sleep then stays pending forever). `task`: `waker` is the own waker of a goroutine
+    /// of this driver's runtime (see [`TimerAction::Wake`]).
+    pub(crate) fn sleep_register(
+        &self,
+        deadline_ns: i64,
+        waker: &Waker,
+        task: bool,
+    ) -> Option<(u32, u32)> {
         let tick = self.tick_at_ns(deadline_ns);
         let w = self.home_wheel();
         let (key, gen, unpark) = {
@@ -290,6 +309,7 @@ impl Driver {
             let key = st.wheel.alloc(TimerAction::Wake {
                 waker: Some(waker.clone()),
                 gen,
+                task,
             });
             let unpark = Self::schedule_locked(&mut st, key, tick);
             (Self::encode(w, key), gen, unpark)
@@ -306,9 +326,10 @@ impl Driver {
             && matches!(st.wheel.payload_mut(key), TimerAction::Wake { gen: g, .. } if *g == gen)
     }
 
-    /// Replaces the waker of sleep `(key, gen)` if it would wake a different task. Returns
-    /// `false` if the entry is gone: it fired, so the deadline has passed.
-    pub(crate) fn sleep_update_waker(&self, key: u32, gen: u32, waker: &Waker) -> bool {
+    /// Replaces the waker of sleep `(key, gen)` if it would wake a different task (`task` as
+    /// for [`sleep_register`](Self::sleep_register)). Returns `false` if the entry is gone: it
+    /// fired, so the deadline has passed.
+    pub(crate) fn sleep_update_waker(&self, key: u32, gen: u32, waker: &Waker, task: bool) -> bool {
         let (w, key) = self.wheel_of(key);
         let mut st = w.lock();
         if st.shutdown {
@@ -317,13 +338,80 @@ impl Driver {
         if !Self::is_sleep(&mut st, key, gen) {
             return false;
         }
-        if let TimerAction::Wake { waker: w, .. } = st.wheel.payload_mut(key) {
+        if let TimerAction::Wake {
+            waker: w, task: t, ..
+        } = st.wheel.payload_mut(key)
+        {
             match w {
                 Some(old) if old.will_wake(waker) => {}
                 _ => *w = Some(waker.clone()),
             }
+            *t = task;
         }
         true
+    }
+
+    /// The waker of sleep entry `key` if it is a goroutine's own (`task`) and `is_it` says it
+    /// belongs to the goroutine asked about (`JoinHandle::abort` of a goroutine parked there).
+    pub(crate) fn task_sleep_waker(
+        &self,
+        key: u32,
+        is_it: impl FnOnce(&Waker) -> bool,
+    ) -> Option<Waker> {
+        let (w, key) = self.wheel_of(key);
+        let mut st = w.lock();
+        if !st.wheel.contains(key) {
+            return None;
+        }
+        match st.wheel.payload_mut(key) {
+            TimerAction::Wake {
+                waker: Some(w),
+                task: true,
+                ..
+            } if is_it(w) => Some(w.clone()),
+            _ => None,
+        }
+    }
+
+    /// Calls `f(key, waker)` for every sleep entry holding a goroutine's own waker, under its
+    /// wheel's lock (`runtime::dump`).
+    pub(crate) fn for_each_task_sleep(&self, mut f: impl FnMut(u32, &Waker)) {
+        for (i, w) in self.wheels.iter().enumerate() {
+            let mut st = w.lock();
+            let mut keys = Vec::new();
+            st.wheel.for_each_key(|k| keys.push(k));
+            for k in keys {
+                if let TimerAction::Wake {
+                    waker: Some(w),
+                    task: true,
+                    ..
+                } = st.wheel.payload_mut(k)
+                {
+                    f(Self::encode(i, k), w);
+                }
+            }
+        }
+    }
+
+    /// Takes the wakers of every sleep entry holding a goroutine's own waker (runtime
+    /// shutdown: woken, those goroutines are scheduled and dropped). The entries stay, for
+    /// their `Sleep`s to free.
+    pub(crate) fn take_task_sleep_wakers(&self) -> Vec<Waker> {
+        let mut out = Vec::new();
+        for w in self.wheels.iter() {
+            let mut st = w.lock();
+            let mut keys = Vec::new();
+            st.wheel.for_each_key(|k| keys.push(k));
+            for k in keys {
+                if let TimerAction::Wake { waker, task, .. } = st.wheel.payload_mut(k) {
+                    if *task {
+                        *task = false;
+                        out.extend(waker.take());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Frees sleep `(key, gen)` unless it already fired (a `Sleep` dropped or reset early).

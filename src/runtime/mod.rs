@@ -28,7 +28,7 @@ mod signal;
 mod task;
 mod wait;
 
-pub(crate) use wait::{pending, Wait};
+pub(crate) use wait::{is_own_waker, pending, record_sleep, Wait};
 
 pub use builder::Builder;
 pub use dump::dump;
@@ -275,7 +275,9 @@ impl Runtime {
         // queue, then drop it from there (dropping its future). Destructors may wake or spawn
         // more; repeat until nothing is left.
         loop {
-            let wakers = shared.registry.close_and_take();
+            let mut wakers = shared.registry.close_and_take();
+            // Goroutines parked in a sleep without a registry entry (see `task`).
+            wakers.extend(shared.driver.driver.take_task_sleep_wakers());
             let had = !wakers.is_empty();
             for w in wakers {
                 w.wake();
@@ -323,7 +325,7 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool) -> F::Output {
     let mut suspect = false;
     let wait_slot = std::sync::atomic::AtomicU8::new(0);
     loop {
-        let poll = wait::polling(&wait_slot, || {
+        let poll = wait::polling(&wait_slot, None, || {
             coop::with_budget(|| fut.as_mut().poll(&mut cx))
         });
         if let Poll::Ready(v) = poll {

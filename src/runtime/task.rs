@@ -20,6 +20,25 @@
 //!   `Cancelled`);
 //! - `runtime::dump` (waiting goroutines).
 //!
+//! # Sleeping goroutines
+//!
+//! A goroutine parked in a [`Sleep`](crate::time::Sleep) with its own waker, on its own
+//! runtime's driver, has no registry entry: the sleep's wheel entry already holds that waker,
+//! so a million sleeping goroutines would otherwise pay for their waker twice (16 bytes and a
+//! registry lock round trip each). The sleep marks its entry `task` and records its timer key
+//! in a thread-local during the poll (`wait::record_sleep`); the goroutine's poll, on
+//! `Pending`, stores `SLEEP_TAG | key` in its metadata instead of registering. The wheel then
+//! serves the registry's three uses:
+//! - shutdown takes the wakers of every `task` entry (`take_task_sleep_wakers`) with the
+//!   registry's, and wakes them;
+//! - `abort` wakes the entry its metadata names, if that entry still holds this task's waker
+//!   (the metadata found from the waker is the task's own); if not, the sleep fired, which
+//!   woke the task;
+//! - `dump` lists the `task` entries whose task names them.
+//!
+//! A goroutine that waits in any other way (or whose sleep was not recorded in this poll)
+//! registers as before, and stays registered.
+//!
 //! `num_goroutine` comes from per-thread counters instead (spawns minus finishes), so that
 //! neither spawning nor finishing writes a cache line another worker writes.
 //!
@@ -35,7 +54,14 @@
 //!   is valid that long because that waker keeps the task allocation alive.
 //! - `abort` vs. registration is a Dekker pair on (`aborted`, `key`), both SeqCst: either
 //!   `abort` sees the key and wakes the task, or the poll that registers sees the flag and
-//!   completes as cancelled instead of returning `Pending`.
+//!   completes as cancelled instead of returning `Pending`. The same holds for a sleep key: a
+//!   poll that parks in a new sleep stores its key and then re-checks the flag; if `abort`
+//!   read an older sleep key, that sleep has fired (a task is polled again only once woken),
+//!   and the poll running since then re-checks the flag before it can park again.
+//! - A `task` sleep entry holds the own waker of a goroutine of the wheel's runtime (checked by
+//!   identity against the waker of the goroutine being polled, and its offset to the metadata
+//!   checked before the key is published), so the metadata found from it is valid while the
+//!   wheel's lock is held.
 //! - Once a shard is closed (shutdown), nothing is inserted into it; a task that tries to
 //!   register then completes as cancelled.
 //! - Wakers taken out of the registry are woken only after its lock is released, because
@@ -99,6 +125,10 @@ pub(crate) const STATE_WAITING: u8 = 2;
 /// `TaskMeta::key` of a task that has not registered (slab keys are far below it).
 const UNREGISTERED: u32 = u32::MAX;
 
+/// Tags a `TaskMeta::key` that is the timer key of the sleep the task is parked in instead
+/// of a registry key (timer keys are below 2^31, registry keys are kept below it).
+const SLEEP_TAG: u32 = 1 << 31;
+
 /// Per-task data stored inside the `async-task` allocation.
 pub(crate) struct TaskMeta {
     pub(crate) shared: Arc<Shared>,
@@ -106,8 +136,9 @@ pub(crate) struct TaskMeta {
     pub(crate) location: &'static Location<'static>,
     pub(crate) blocking: bool,
     aborted: AtomicBool,
-    /// Slab key in the registry shard chosen by `id`, or `UNREGISTERED`; written once, by the
-    /// first poll that returns `Pending`.
+    /// Slab key in the registry shard chosen by `id`; or `SLEEP_TAG | timer key` while the
+    /// task is not registered and last parked in that sleep; or `UNREGISTERED`. A registry
+    /// key, once written (by a poll that returns `Pending`), stays.
     /// (A `u32` keeps `TaskMeta` at 32 bytes: with 1M sleeping goroutines every byte is a MB.)
     key: AtomicU32,
     pub(crate) state: AtomicU8,
@@ -274,20 +305,32 @@ impl<F: Future> Future for Goroutine<'_, F> {
         meta.state.store(STATE_RUNNING, Relaxed);
         // SAFETY: see above: `fut` stays pinned inside the pinned `Goroutine`.
         let fut = unsafe { Pin::new_unchecked(&mut *this.fut) };
-        match super::wait::polling(&meta.wait, || {
+        let own = super::wait::OwnWaker::new(cx.waker(), &meta.shared.driver.driver);
+        match super::wait::polling(&meta.wait, Some(own), || {
             catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
         }) {
             Ok(Poll::Pending) => {
-                if meta.key.load(Relaxed) == UNREGISTERED {
-                    // First wait: register, then re-check `aborted` (see the invariants).
-                    match meta
-                        .shared
-                        .registry
-                        .insert(meta.id, cx.waker().clone(), meta)
-                    {
-                        Some(key) => meta.key.store(key as u32, SeqCst),
-                        None => {
-                            return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))))
+                let key = meta.key.load(Relaxed);
+                if key == UNREGISTERED || key & SLEEP_TAG != 0 {
+                    // Not in the registry. A goroutine parked in a sleep with its own waker
+                    // stays out of it: the wheel entry stands for it (see "Sleeping
+                    // goroutines"). Otherwise it registers now. Either way `aborted` is
+                    // checked again after publishing where it waits (see the invariants).
+                    if let Some(sleep) = super::wait::take_sleep() {
+                        check_meta_offset(meta, cx.waker());
+                        meta.key.store(SLEEP_TAG | sleep, SeqCst);
+                    } else {
+                        match meta
+                            .shared
+                            .registry
+                            .insert(meta.id, cx.waker().clone(), meta)
+                        {
+                            Some(key) => meta.key.store(key as u32, SeqCst),
+                            None => {
+                                return Poll::Ready(Contained::new(Err(JoinError::cancelled(
+                                    meta.id,
+                                ))))
+                            }
                         }
                     }
                     if meta.aborted.load(SeqCst) {
@@ -325,7 +368,7 @@ impl<F> Drop for Goroutine<'_, F> {
             report_panic(meta, &*payload, " (while dropping it)");
         }
         let key = meta.key.load(Relaxed);
-        if key != UNREGISTERED {
+        if key & SLEEP_TAG == 0 {
             meta.shared.registry.remove(meta.id, key as usize, meta);
         }
         meta.shared.live_add(-1);
@@ -399,20 +442,44 @@ struct Entry {
 static META_OFFSET: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(usize::MAX);
 
+/// Learns [`META_OFFSET`] from `meta` and its task's own `waker` (the first time), and checks
+/// it (every time): a goroutine about to be found through its waker alone (a registry entry, a
+/// sleep entry) is checked so first.
+fn check_meta_offset(meta: &TaskMeta, waker: &Waker) {
+    let offset = (meta as *const TaskMeta as usize).wrapping_sub(waker.data() as usize);
+    let known = match META_OFFSET.load(Relaxed) {
+        usize::MAX => match META_OFFSET.compare_exchange(usize::MAX, offset, Relaxed, Relaxed) {
+            Ok(_) => offset,
+            Err(known) => known,
+        },
+        known => known,
+    };
+    assert_eq!(
+        known, offset,
+        "gorun: a goroutine's waker does not point at its task (async-task layout changed)"
+    );
+}
+
+/// The metadata of the task `waker` wakes.
+///
+/// # Safety
+/// `waker` must be a goroutine's own waker, checked by [`check_meta_offset`] (a registry
+/// entry's, or a sleep entry's marked `task`), and the task must be kept alive meanwhile (the
+/// caller holds the lock of the registry shard or wheel whose entry owns `waker`).
+pub(crate) unsafe fn meta_of_waker(waker: &Waker) -> &TaskMeta {
+    let offset = META_OFFSET.load(Relaxed);
+    // SAFETY: `check_meta_offset` checked that `data + offset` is this task's metadata; the
+    // caller keeps the allocation alive.
+    unsafe { &*(waker.data() as *const u8).add(offset).cast::<TaskMeta>() }
+}
+
 /// The metadata of the task `entry` wakes.
 ///
 /// # Safety
-/// `entry` must be a registry entry (its waker is the task's own, checked at insertion) and the
-/// caller must hold its shard's lock, so that the entry, and with it the task, is alive.
+/// `entry` must be a registry entry and the caller must hold its shard's lock.
 unsafe fn meta_of(entry: &Entry) -> &TaskMeta {
-    let offset = META_OFFSET.load(Relaxed);
-    // SAFETY: `insert` checked that `data + offset` is this task's metadata; the entry's waker
-    // keeps the allocation alive while the caller holds the entry.
-    unsafe {
-        &*(entry.waker.data() as *const u8)
-            .add(offset)
-            .cast::<TaskMeta>()
-    }
+    // SAFETY: a registry entry's waker was checked at insertion; the lock keeps it alive.
+    unsafe { meta_of_waker(&entry.waker) }
 }
 
 /// A snapshot of one live goroutine, for `dump`.
@@ -451,25 +518,9 @@ impl Registry {
         if shard.closed {
             return None;
         }
-        let offset = (meta as *const TaskMeta as usize).wrapping_sub(waker.data() as usize);
-        let known = match META_OFFSET.load(Relaxed) {
-            usize::MAX => {
-                match META_OFFSET.compare_exchange(usize::MAX, offset, Relaxed, Relaxed) {
-                    Ok(_) => offset,
-                    Err(known) => known,
-                }
-            }
-            known => known,
-        };
-        assert_eq!(
-            known, offset,
-            "gorun: a goroutine's waker does not point at its task (async-task layout changed)"
-        );
+        check_meta_offset(meta, &waker);
         let key = shard.tasks.insert(Entry { waker });
-        assert!(
-            key < UNREGISTERED as usize,
-            "gorun: registry shard overflow"
-        );
+        assert!(key < SLEEP_TAG as usize, "gorun: registry shard overflow");
         Some(key)
     }
 
@@ -514,24 +565,39 @@ impl Registry {
         all
     }
 
-    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+    /// Every waiting goroutine of `shared`: the registered ones and those parked in a sleep
+    /// in its stead.
+    pub(crate) fn snapshot(&self, shared: &Shared) -> Vec<TaskInfo> {
         let mut out = Vec::new();
         for s in self.shards.iter() {
             let shard = s.lock().unwrap_or_else(|e| e.into_inner());
             for (_, e) in shard.tasks.iter() {
                 // SAFETY: a registry entry, under its shard's lock.
-                let meta = unsafe { meta_of(e) };
-                out.push(TaskInfo {
-                    id: meta.id,
-                    location: meta.location,
-                    state: meta.state.load(Relaxed),
-                    wait: meta.wait.load(Relaxed),
-                    blocking: meta.blocking,
-                });
+                out.push(TaskInfo::of(unsafe { meta_of(e) }));
             }
         }
+        shared.driver.driver.for_each_task_sleep(|key, waker| {
+            // SAFETY: a `task` sleep entry, under its wheel's lock.
+            let meta = unsafe { meta_of_waker(waker) };
+            // Listed here only while it stands for the task (not a registered task's sleep).
+            if meta.key.load(Relaxed) == SLEEP_TAG | key {
+                out.push(TaskInfo::of(meta));
+            }
+        });
         out.sort_by_key(|t| t.id);
         out
+    }
+}
+
+impl TaskInfo {
+    fn of(meta: &TaskMeta) -> TaskInfo {
+        TaskInfo {
+            id: meta.id,
+            location: meta.location,
+            state: meta.state.load(Relaxed),
+            wait: meta.wait.load(Relaxed),
+            blocking: meta.blocking,
+        }
     }
 }
 
@@ -600,9 +666,24 @@ impl<T> JoinHandle<T> {
         let Some(meta) = self.meta() else { return };
         meta.aborted.store(true, SeqCst);
         let key = meta.key.load(SeqCst);
-        if key != UNREGISTERED {
-            let key = key as usize;
-            meta.shared.registry.wake(meta.id, key, meta);
+        if key == UNREGISTERED {
+            // Never waited: its next poll sees the flag.
+        } else if key & SLEEP_TAG != 0 {
+            // Parked in a sleep (or was: if that entry is gone or someone else's, the sleep
+            // fired and woke the task, whose next poll sees the flag).
+            let waker = meta
+                .shared
+                .driver
+                .driver
+                .task_sleep_waker(key & !SLEEP_TAG, |w| {
+                    // SAFETY: a `task` entry holds a goroutine's own waker, under the wheel lock.
+                    std::ptr::eq(unsafe { meta_of_waker(w) }, meta)
+                });
+            if let Some(w) = waker {
+                w.wake();
+            }
+        } else {
+            meta.shared.registry.wake(meta.id, key as usize, meta);
         }
     }
 

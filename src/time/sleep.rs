@@ -159,19 +159,28 @@ impl Future for Sleep {
             (this.key, this.gen) = (NO_KEY, 0);
             return Poll::Ready(());
         }
+        // A goroutine of this driver's runtime parked here with its own waker needs no
+        // registry entry while it sleeps: the wheel entry stands for it.
+        let own = crate::runtime::is_own_waker(cx.waker(), &this.driver);
         if this.key == NO_KEY {
-            match this.driver.sleep_register(this.deadline, cx.waker()) {
+            match this.driver.sleep_register(this.deadline, cx.waker(), own) {
                 Some((key, gen)) => (this.key, this.gen) = (key, gen),
                 // Shut down: never registered; later polls look at the clock themselves.
-                None => this.gen = 0,
+                None => {
+                    this.gen = 0;
+                    return crate::runtime::pending(crate::runtime::Wait::Sleep);
+                }
             }
         } else if !this
             .driver
-            .sleep_update_waker(this.key, this.gen, cx.waker())
+            .sleep_update_waker(this.key, this.gen, cx.waker(), own)
         {
             // Fired since we looked at the clock: the deadline has passed.
             (this.key, this.gen) = (NO_KEY, 0);
             return Poll::Ready(());
+        }
+        if own {
+            crate::runtime::record_sleep(this.key);
         }
         crate::runtime::pending(crate::runtime::Wait::Sleep)
     }
