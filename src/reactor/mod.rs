@@ -53,6 +53,7 @@ pub(crate) use timers::TimerAction;
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -103,6 +104,9 @@ pub(crate) struct Driver {
     wheels: Box<[ChanLock<TimerState>]>,
     /// Tick 0 of the wheel.
     start: Instant,
+    /// Number of registered I/O sources (read without the lock by busy workers deciding
+    /// whether to poll for events between tasks).
+    io_sources: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -132,6 +136,7 @@ impl Driver {
                 })
                 .collect(),
             start: Instant::now(),
+            io_sources: AtomicUsize::new(0),
         })
     }
 
@@ -244,13 +249,21 @@ impl Driver {
             io.sources.remove(key);
             return Err(e);
         }
+        self.io_sources.fetch_add(1, Relaxed);
         Ok((key, state))
+    }
+
+    /// Whether any I/O source is registered.
+    pub(crate) fn has_io_sources(&self) -> bool {
+        self.io_sources.load(Relaxed) > 0
     }
 
     /// Removes the source registered under `key`.
     pub(crate) fn deregister(&self, fd: BorrowedFd<'_>, key: usize) {
         let _ = self.poller.delete(fd);
-        lock(&self.io).sources.try_remove(key);
+        if lock(&self.io).sources.try_remove(key).is_some() {
+            self.io_sources.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -265,6 +278,23 @@ mod tests {
         let t = Instant::now();
         d.park(Some(Duration::from_secs(5)));
         assert!(t.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn io_sources_are_counted() {
+        use std::os::fd::AsFd;
+        let d = Driver::new(1).unwrap();
+        assert!(!d.has_io_sources());
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (ka, _) = d.register(a.as_fd()).unwrap();
+        let (kb, _) = d.register(b.as_fd()).unwrap();
+        assert!(d.has_io_sources());
+        d.deregister(a.as_fd(), ka);
+        d.deregister(a.as_fd(), ka); // a second deregistration counts nothing
+        assert!(d.has_io_sources());
+        d.deregister(b.as_fd(), kb);
+        assert!(!d.has_io_sources());
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
 /// Every this many ticks a worker looks at the injection queue first and polls the reactor.
 const GLOBAL_CHECK_INTERVAL: u32 = 61;
 
-/// A busy worker polls the reactor (timers, I/O) at most this often.
+/// Without I/O sources, a busy worker polls the reactor (for timers) at most this often.
 const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 pub(crate) struct Worker {
@@ -143,9 +143,15 @@ impl Worker {
         }
     }
 
+    /// Every `GLOBAL_CHECK_INTERVAL` tasks: polls the reactor without blocking (if no other
+    /// thread drives it) when I/O sources are registered, so that a busy worker picks up I/O
+    /// events itself instead of leaving them to a parked one it would have to wake (tokio's
+    /// `event_interval`); otherwise at most every `DRIVER_POLL_INTERVAL`, for due timers.
     fn maintenance(&self) {
         let now = Instant::now();
-        if now.duration_since(self.last_driver_poll.get()) >= DRIVER_POLL_INTERVAL {
+        if self.shared.driver.driver.has_io_sources()
+            || now.duration_since(self.last_driver_poll.get()) >= DRIVER_POLL_INTERVAL
+        {
             self.last_driver_poll.set(now);
             self.shared.driver.poll_now();
         }
