@@ -210,3 +210,53 @@ fn connect_over_ipv6_loopback() {
         assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     });
 }
+
+/// With every worker busy (goroutines that only yield), no worker parks in the reactor: the
+/// busy ones must poll it for socket events between tasks, and often enough that round trips
+/// do not wait for the millisecond timer poll (2,000 of them would then take over 2 s).
+#[test]
+fn round_trips_stay_fast_while_every_worker_is_busy() {
+    use std::sync::atomic::{AtomicBool, Ordering::*};
+    use std::sync::Arc;
+    let rt = gorun::runtime::Builder::new().workers(2).build().unwrap();
+    let _w = common::watchdog("round_trips_stay_fast_while_every_worker_is_busy", 60);
+    let took = rt.block_on(async {
+        gorun::go(async {
+            let stop = Arc::new(AtomicBool::new(false));
+            let spinners: Vec<_> = (0..4)
+                .map(|_| {
+                    let stop = stop.clone();
+                    gorun::go(async move {
+                        while !stop.load(Relaxed) {
+                            gorun::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            gorun::go(echo_server(l));
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            c.set_nodelay(true).unwrap();
+            let t = std::time::Instant::now();
+            let mut buf = [0u8; 8];
+            for i in 0..2000u64 {
+                c.write_all(&i.to_le_bytes()).await.unwrap();
+                c.read_exact(&mut buf).await.unwrap();
+                assert_eq!(u64::from_le_bytes(buf), i);
+            }
+            let took = t.elapsed();
+            stop.store(true, Relaxed);
+            for s in spinners {
+                s.await.unwrap();
+            }
+            took
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        took < Duration::from_millis(1500),
+        "2,000 round trips took {took:?} with every worker busy"
+    );
+}

@@ -162,17 +162,19 @@ impl Driver {
     }
 
     /// Blocks for at most `timeout` (`None`: until woken) or until the next timer is due, then
-    /// dispatches I/O readiness and fires every due timer. Only one thread may be inside `park`
-    /// at a time.
-    pub(crate) fn park(&self, timeout: Option<Duration>) {
+    /// dispatches I/O readiness and fires every due timer; returns the number of I/O events.
+    /// Only one thread may be inside `park` at a time.
+    pub(crate) fn park(&self, timeout: Option<Duration>) -> usize {
         let mut events = lock(&self.events);
         events.clear();
         let wait = self.before_park(timeout);
         // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate.
         let _ = self.poller.wait(&mut events, wait);
+        let n = events.len();
         self.dispatch(&events);
         drop(events);
         self.fire_due_timers();
+        n
     }
 
     /// Wakes the thread blocked in [`park`](Self::park), or makes its next `park` return at once.

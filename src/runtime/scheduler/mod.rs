@@ -104,7 +104,7 @@ pub(crate) struct Shared {
 }
 
 impl park::Drive for Arc<crate::reactor::Driver> {
-    fn park(&self, timeout: Option<std::time::Duration>) {
+    fn park(&self, timeout: Option<std::time::Duration>) -> usize {
         crate::reactor::Driver::park(self, timeout)
     }
     fn unpark(&self) {

@@ -31,13 +31,14 @@ const NOTIFIED: usize = 3;
 
 /// What a worker can sleep in besides its condvar: the reactor.
 pub(crate) trait Drive {
-    /// Blocks up to `timeout` (forever if `None`) or until [`unpark`](Drive::unpark).
-    fn park(&self, timeout: Option<Duration>);
+    /// Blocks up to `timeout` (forever if `None`) or until [`unpark`](Drive::unpark); returns
+    /// how many I/O events it dispatched.
+    fn park(&self, timeout: Option<Duration>) -> usize;
     fn unpark(&self);
 }
 
 impl Drive for crate::reactor::Driver {
-    fn park(&self, timeout: Option<Duration>) {
+    fn park(&self, timeout: Option<Duration>) -> usize {
         crate::reactor::Driver::park(self, timeout)
     }
     fn unpark(&self) {
@@ -61,10 +62,13 @@ impl<D: Drive> DriverSlot<D> {
 
     /// Polls the driver without blocking if no other thread is driving it (used by busy
     /// workers so timers and I/O are serviced even when nobody is idle).
-    pub(crate) fn poll_now(&self) {
+    pub(crate) fn poll_now(&self) -> Option<usize> {
         if self.try_take() {
-            self.driver.park(Some(Duration::ZERO));
+            let n = self.driver.park(Some(Duration::ZERO));
             self.release();
+            Some(n)
+        } else {
+            None
         }
     }
 

@@ -16,12 +16,13 @@ struct FakeDriver {
 }
 
 impl Drive for FakeDriver {
-    fn park(&self, _timeout: Option<Duration>) {
+    fn park(&self, _timeout: Option<Duration>) -> usize {
         let mut n = self.notified.lock().unwrap();
         while !*n {
             n = self.cv.wait(n).unwrap();
         }
         *n = false;
+        0
     }
     fn unpark(&self) {
         *self.notified.lock().unwrap() = true;

@@ -18,8 +18,14 @@ pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
 /// Every this many ticks a worker looks at the injection queue first and polls the reactor.
 const GLOBAL_CHECK_INTERVAL: u32 = 61;
 
-/// Without I/O sources, a busy worker polls the reactor (for timers) at most this often.
+/// A busy worker polls the reactor (for timers) at most this often, I/O aside.
 const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(1);
+
+/// While I/O sources are registered, a busy worker polls the reactor for their events every
+/// `io_gap` ticks: `IO_GAP_MIN` after a poll that found events (or could not poll: another
+/// thread drives the reactor), doubling after each that found none, up to `IO_GAP_MAX`.
+const IO_GAP_MIN: u32 = 16;
+const IO_GAP_MAX: u32 = 1024;
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
@@ -30,6 +36,9 @@ pub(crate) struct Worker {
     runnext_streak: Cell<u32>,
     searching: Cell<bool>,
     last_driver_poll: Cell<Instant>,
+    /// The tick of the next I/O poll, and the current gap (see `IO_GAP_MIN`).
+    io_poll_at: Cell<u32>,
+    io_gap: Cell<u32>,
 }
 
 thread_local! {
@@ -88,6 +97,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         runnext_streak: Cell::new(0),
         searching: Cell::new(false),
         last_driver_poll: Cell::new(Instant::now()),
+        io_poll_at: Cell::new(IO_GAP_MIN),
+        io_gap: Cell::new(IO_GAP_MIN),
     };
     struct Uninstall;
     impl Drop for Uninstall {
@@ -130,6 +141,9 @@ impl Worker {
             self.tick.set(tick);
             if tick % GLOBAL_CHECK_INTERVAL == 0 {
                 self.maintenance();
+            } else if tick.wrapping_sub(self.io_poll_at.get()) as i32 >= 0 {
+                // (Reached or passed: a maintenance tick may have taken the exact one.)
+                self.poll_io(tick);
             }
             if let Some(t) = self.next_task(tick) {
                 self.run_task(t);
@@ -144,17 +158,34 @@ impl Worker {
     }
 
     /// Every `GLOBAL_CHECK_INTERVAL` tasks: polls the reactor without blocking (if no other
-    /// thread drives it) when I/O sources are registered, so that a busy worker picks up I/O
-    /// events itself instead of leaving them to a parked one it would have to wake (tokio's
-    /// `event_interval`); otherwise at most every `DRIVER_POLL_INTERVAL`, for due timers.
+    /// thread drives it) at most every `DRIVER_POLL_INTERVAL`, so that due timers fire even
+    /// when no worker ever idles.
     fn maintenance(&self) {
         let now = Instant::now();
-        if self.shared.driver.driver.has_io_sources()
-            || now.duration_since(self.last_driver_poll.get()) >= DRIVER_POLL_INTERVAL
-        {
+        if now.duration_since(self.last_driver_poll.get()) >= DRIVER_POLL_INTERVAL {
             self.last_driver_poll.set(now);
             self.shared.driver.poll_now();
         }
+    }
+
+    /// Polls the reactor for I/O events between tasks, so that a busy worker takes its
+    /// sockets' events itself instead of leaving them to a parked worker that must be woken
+    /// (tokio's `event_interval`). A poll through `polling` costs five system calls (a timerfd
+    /// setting, two re-arms, the eventfd read and the wait), so the gap adapts: short while
+    /// polls find events, growing while they find none (see `IO_GAP_MIN`).
+    fn poll_io(&self, tick: u32) {
+        let gap = if !self.shared.driver.driver.has_io_sources() {
+            IO_GAP_MAX
+        } else {
+            match self.shared.driver.poll_now() {
+                // Events: poll again soon. Another thread drives the reactor: trying again
+                // costs one atomic load.
+                Some(1..) | None => IO_GAP_MIN,
+                Some(0) => (self.io_gap.get() * 2).min(IO_GAP_MAX),
+            }
+        };
+        self.io_gap.set(gap);
+        self.io_poll_at.set(tick.wrapping_add(gap));
     }
 
     fn run_task(&self, task: Runnable) {
