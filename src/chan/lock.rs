@@ -4,8 +4,9 @@
 //! Under contention a `std::sync::Mutex` parks the loser in the kernel (`futex`) and makes the
 //! next unlock a system call; on the `mpmc` benchmark that was almost half of all the time.
 //! A channel's critical section never blocks and never runs user code that could wait
-//! (wakers are called after the lock is released), so a contended acquirer spins briefly
-//! with exponential backoff and then yields its thread until the holder is done.
+//! (wakers are called after the lock is released), so a contended acquirer spins with
+//! exponential backoff (see `SPIN_ROUNDS` for why the backoff runs long) and then yields its
+//! thread until the holder is done.
 //!
 //! Invariants: `locked` is true exactly while a [`Guard`] exists; the acquiring CAS is
 //! `Acquire` and the release store `Release`, so each holder sees the previous holder's
@@ -24,6 +25,22 @@ mod std_impl {
     use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
     use std::sync::atomic::{AtomicBool, Ordering::*};
+
+    /// Spin rounds before yielding the thread; round `r` pauses `2^min(r, MAX_SPIN_SHIFT)`
+    /// times before looking at the lock again (about 2,000 pauses in all before the first
+    /// yield).
+    ///
+    /// The long tail of the backoff matters under sustained contention (4 senders and 4
+    /// receivers on one channel, both workers busy): a waiter that keeps finding the lock
+    /// taken looks less and less often, so the holder's core runs many operations in a row
+    /// with the channel's cache lines to itself instead of handing them over at every
+    /// operation, which is what made the contended case three times slower than one core
+    /// alone. Go's lock gets the same effect by putting the waiter to sleep. Rounds stay
+    /// short while the lock is only briefly taken (the first ones are 1, 2, 4 pauses).
+    /// Measured on `mpmc`, interleaved: 7 rounds capped at 64 pauses: 164 ms; 12 rounds
+    /// capped at 256: 129; 12 capped at 512: 104; 14 capped at 1024: 102 (Go: 105).
+    const SPIN_ROUNDS: u32 = 12;
+    const MAX_SPIN_SHIFT: u32 = 9;
 
     pub(crate) struct ChanLock<T> {
         locked: AtomicBool,
@@ -66,8 +83,8 @@ mod std_impl {
             let mut backoff = 0u32;
             loop {
                 while self.locked.load(Relaxed) {
-                    if backoff < 7 {
-                        for _ in 0..(1u32 << backoff) {
+                    if backoff < SPIN_ROUNDS {
+                        for _ in 0..(1u32 << backoff.min(MAX_SPIN_SHIFT)) {
                             std::hint::spin_loop();
                         }
                         backoff += 1;
