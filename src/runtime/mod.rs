@@ -26,6 +26,8 @@ mod handle;
 pub(crate) mod scheduler;
 mod signal;
 mod task;
+#[cfg(all(test, loom))]
+mod task_loom;
 mod wait;
 
 pub(crate) use wait::{is_own_waker, pending, record_sleep, Wait};

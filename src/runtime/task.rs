@@ -52,9 +52,12 @@
 //! - A task is registered, before its first `Pending` is returned, until its wrapper future
 //!   is dropped (at completion or cancellation); its metadata, found from the entry's waker,
 //!   is valid that long because that waker keeps the task allocation alive.
-//! - `abort` vs. registration is a Dekker pair on (`aborted`, `key`), both SeqCst: either
-//!   `abort` sees the key and wakes the task, or the poll that registers sees the flag and
-//!   completes as cancelled instead of returning `Pending`. The same holds for a sleep key: a
+//! - `abort` vs. registration is a Dekker pair on (`aborted`, `key`): either `abort` sees the
+//!   key and wakes the task, or the poll that registers sees the flag and completes as
+//!   cancelled instead of returning `Pending`. All four accesses are SeqCst read-modify-writes
+//!   (a swap, and `fetch_or` of nothing to read), which always see the latest value of their
+//!   location: the pair then holds under loom too, whose plain SeqCst loads may see stale
+//!   values (`task_loom` models it; on x86 each is one locked instruction either way). The same holds for a sleep key: a
 //!   poll that parks in a new sleep stores its key and then re-checks the flag; if `abort`
 //!   read an older sleep key, that sleep has fired (a task is polled again only once woken),
 //!   and the poll running since then re-checks the flag before it can park again.
@@ -318,14 +321,16 @@ impl<F: Future> Future for Goroutine<'_, F> {
                     // checked again after publishing where it waits (see the invariants).
                     if let Some(sleep) = super::wait::take_sleep() {
                         check_meta_offset(meta, cx.waker());
-                        meta.key.store(SLEEP_TAG | sleep, SeqCst);
+                        meta.key.swap(SLEEP_TAG | sleep, SeqCst);
                     } else {
                         match meta
                             .shared
                             .registry
                             .insert(meta.id, cx.waker().clone(), meta)
                         {
-                            Some(key) => meta.key.store(key as u32, SeqCst),
+                            Some(key) => {
+                                meta.key.swap(key as u32, SeqCst);
+                            }
                             None => {
                                 return Poll::Ready(Contained::new(Err(JoinError::cancelled(
                                     meta.id,
@@ -333,7 +338,7 @@ impl<F: Future> Future for Goroutine<'_, F> {
                             }
                         }
                     }
-                    if meta.aborted.load(SeqCst) {
+                    if meta.aborted.fetch_or(false, SeqCst) {
                         return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))));
                     }
                 }
@@ -664,8 +669,8 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn abort(&self) {
         let Some(meta) = self.meta() else { return };
-        meta.aborted.store(true, SeqCst);
-        let key = meta.key.load(SeqCst);
+        meta.aborted.swap(true, SeqCst);
+        let key = meta.key.fetch_or(0, SeqCst);
         if key == UNREGISTERED {
             // Never waited: its next poll sees the flag.
         } else if key & SLEEP_TAG != 0 {
