@@ -304,6 +304,37 @@ fn a_goroutine_whose_state_panics_in_drop_is_contained() {
     drop(rt);
 }
 
+/// Waits until `runtime::dump()` lists goroutine `id` as `[state]`, and checks that it is
+/// listed only once.
+async fn listed_once_as(id: u64, state: &str) {
+    let entry = format!("goroutine {id} [{state}]");
+    let mut tries = 0;
+    let mut dump = gorun::runtime::dump();
+    while !dump.contains(&entry) {
+        tries += 1;
+        assert!(tries < 5000, "never listed as [{state}]:\n{dump}");
+        gorun::time::sleep(Duration::from_millis(1)).await;
+        dump = gorun::runtime::dump();
+    }
+    assert_eq!(
+        dump.matches(&format!("goroutine {id} [")).count(),
+        1,
+        "listed more than once:\n{dump}"
+    );
+}
+
+/// Aborts `h` and checks that it ends as cancelled within 5 s; returns how long that took.
+async fn abort_and_join(h: gorun::JoinHandle<()>) -> Duration {
+    let t = std::time::Instant::now();
+    h.abort();
+    let err = gorun::time::timeout(Duration::from_secs(5), h)
+        .await
+        .expect("abort did not wake the goroutine")
+        .unwrap_err();
+    assert!(err.is_cancelled());
+    t.elapsed()
+}
+
 /// A goroutine parked in a sleep has no registry entry (its wheel entry stands for it); abort
 /// must still wake it at once, both in its first sleep and in a later one.
 #[test]
@@ -326,22 +357,8 @@ fn abort_cancels_a_sleeping_goroutine_at_once() {
                 }
                 gorun::time::sleep(Duration::from_secs(3600)).await;
             });
-            // Let it park in the long sleep.
-            let entry = format!("goroutine {} [sleep]", h.id());
-            let mut tries = 0;
-            while !gorun::runtime::dump().contains(&entry) {
-                tries += 1;
-                assert!(tries < 5000, "never listed as sleeping");
-                gorun::time::sleep(Duration::from_millis(1)).await;
-            }
-            let t = std::time::Instant::now();
-            h.abort();
-            let err = gorun::time::timeout(Duration::from_secs(5), h)
-                .await
-                .expect("abort did not wake the sleeping goroutine")
-                .unwrap_err();
-            assert!(err.is_cancelled());
-            t.elapsed()
+            listed_once_as(h.id(), "sleep").await;
+            abort_and_join(h).await
         });
         assert!(
             took < Duration::from_secs(5),
@@ -366,26 +383,8 @@ fn a_goroutine_that_slept_then_waits_on_a_channel_is_listed_once_and_abortable()
             gorun::time::sleep(Duration::from_millis(2)).await;
             c2.recv().await;
         });
-        let entry = format!("goroutine {} [chan receive]", h.id());
-        let mut tries = 0;
-        let mut dump = gorun::runtime::dump();
-        while !dump.contains(&entry) {
-            tries += 1;
-            assert!(tries < 5000, "never listed as receiving:\n{dump}");
-            gorun::time::sleep(Duration::from_millis(1)).await;
-            dump = gorun::runtime::dump();
-        }
-        assert_eq!(
-            dump.matches(&format!("goroutine {} [", h.id())).count(),
-            1,
-            "listed more than once:\n{dump}"
-        );
-        h.abort();
-        let err = gorun::time::timeout(Duration::from_secs(5), h)
-            .await
-            .expect("abort did not wake the receiving goroutine")
-            .unwrap_err();
-        assert!(err.is_cancelled());
+        listed_once_as(h.id(), "chan receive").await;
+        abort_and_join(h).await;
         drop(c);
     });
 }
@@ -404,25 +403,7 @@ fn a_registered_goroutine_that_sleeps_is_listed_once() {
         });
         gorun::time::sleep(Duration::from_millis(2)).await;
         c.send(1).await.unwrap();
-        let entry = format!("goroutine {} [sleep]", h.id());
-        let mut tries = 0;
-        let mut dump = gorun::runtime::dump();
-        while !dump.contains(&entry) {
-            tries += 1;
-            assert!(tries < 5000, "never listed as sleeping:\n{dump}");
-            gorun::time::sleep(Duration::from_millis(1)).await;
-            dump = gorun::runtime::dump();
-        }
-        assert_eq!(
-            dump.matches(&format!("goroutine {} [", h.id())).count(),
-            1,
-            "listed more than once:\n{dump}"
-        );
-        h.abort();
-        assert!(gorun::time::timeout(Duration::from_secs(5), h)
-            .await
-            .expect("abort did not wake the sleeping goroutine")
-            .unwrap_err()
-            .is_cancelled());
+        listed_once_as(h.id(), "sleep").await;
+        abort_and_join(h).await;
     });
 }
