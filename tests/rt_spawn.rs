@@ -407,3 +407,42 @@ fn a_registered_goroutine_that_sleeps_is_listed_once() {
         abort_and_join(h).await;
     });
 }
+
+/// A sleep polled and then dropped within one poll of the goroutine, which then waits on a
+/// channel: the goroutine must register like any waiter (the dropped sleep's entry is gone and
+/// cannot stand for it), so abort wakes it and the dump lists it.
+#[test]
+fn a_sleep_dropped_in_the_same_poll_does_not_stand_for_the_goroutine() {
+    use std::future::Future;
+    let _w = common::watchdog("a_sleep_dropped_in_the_same_poll", 20);
+    for complete_it in [false, true] {
+        rt(2).block_on(async move {
+            let c = gorun::chan::chan::<u8>(0);
+            let c2 = c.clone();
+            let h = gorun::go(async move {
+                let d = if complete_it {
+                    Duration::from_millis(1)
+                } else {
+                    Duration::from_secs(3600)
+                };
+                let mut s = Box::pin(gorun::time::sleep(d));
+                // Poll it once (it parks this goroutine's waker in the wheel), then, when
+                // completing it, poll it again after its deadline within the same poll.
+                std::future::poll_fn(|cx| {
+                    let _ = s.as_mut().poll(cx);
+                    if complete_it {
+                        std::thread::sleep(Duration::from_millis(3));
+                        assert!(s.as_mut().poll(cx).is_ready());
+                    }
+                    std::task::Poll::Ready(())
+                })
+                .await;
+                drop(s);
+                c2.recv().await;
+            });
+            listed_once_as(h.id(), "chan receive").await;
+            abort_and_join(h).await;
+            drop(c);
+        });
+    }
+}

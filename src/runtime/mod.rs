@@ -30,7 +30,7 @@ mod task;
 mod task_loom;
 mod wait;
 
-pub(crate) use wait::{is_own_waker, pending, record_sleep, Wait};
+pub(crate) use wait::{forget_sleep, is_own_waker, pending, record_sleep, Wait};
 
 pub use builder::Builder;
 pub use dump::dump;

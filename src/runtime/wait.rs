@@ -154,6 +154,17 @@ pub(crate) fn record_sleep(key: u32) {
     let _ = SLEPT.try_with(|s| s.set(key));
 }
 
+/// Forgets the recorded sleep if it is `key`: that sleep completed or was dropped during the
+/// poll, so its entry no longer holds the goroutine's waker and cannot stand for it.
+#[inline]
+pub(crate) fn forget_sleep(key: u32) {
+    let _ = SLEPT.try_with(|s| {
+        if s.get() == key {
+            s.set(NO_SLEEP);
+        }
+    });
+}
+
 /// The sleep recorded during the current poll, if any (and forgets it).
 #[inline]
 pub(crate) fn take_sleep() -> Option<u32> {

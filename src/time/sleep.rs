@@ -142,6 +142,15 @@ impl Sleep {
         if self.key != NO_KEY {
             self.driver.sleep_cancel(self.key, self.gen);
         }
+        self.forget();
+    }
+
+    /// Forgets the entry (freed, fired, or never made); one recorded for the goroutine being
+    /// polled no longer stands for it (see `runtime::task`, "Sleeping goroutines").
+    fn forget(&mut self) {
+        if self.key != NO_KEY {
+            crate::runtime::forget_sleep(self.key);
+        }
         (self.key, self.gen) = (NO_KEY, 0);
     }
 }
@@ -156,7 +165,7 @@ impl Future for Sleep {
         if !fresh && this.is_elapsed() {
             // The entry fires once the deadline has passed, and frees itself then: no need to
             // take the wheel's lock (see `reactor::timers`).
-            (this.key, this.gen) = (NO_KEY, 0);
+            this.forget();
             return Poll::Ready(());
         }
         // A goroutine of this driver's runtime parked here with its own waker needs no
@@ -176,7 +185,7 @@ impl Future for Sleep {
             .sleep_update_waker(this.key, this.gen, cx.waker(), own)
         {
             // Fired since we looked at the clock: the deadline has passed.
-            (this.key, this.gen) = (NO_KEY, 0);
+            this.forget();
             return Poll::Ready(());
         }
         if own {
