@@ -37,7 +37,9 @@
 //! - `dump` lists the `task` entries whose task names them.
 //!
 //! A goroutine that waits in any other way (or whose sleep was not recorded in this poll)
-//! registers as before, and stays registered.
+//! registers as before, and stays registered. A sleep that completes or is dropped during the
+//! poll that recorded it clears the record (`wait::forget_sleep`): its entry is gone and must
+//! not stand for the goroutine.
 //!
 //! `num_goroutine` comes from per-thread counters instead (spawns minus finishes), so that
 //! neither spawning nor finishing writes a cache line another worker writes.
