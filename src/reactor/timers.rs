@@ -373,24 +373,30 @@ impl Driver {
         }
     }
 
+    /// Calls `f(key, waker, task)` for every sleep entry marked `task`, under its wheel's lock.
+    fn for_each_task_entry(&self, mut f: impl FnMut(u32, &mut Option<Waker>, &mut bool)) {
+        for (i, w) in self.wheels.iter().enumerate() {
+            w.lock().wheel.for_each_payload_mut(|k, p| {
+                if let TimerAction::Wake {
+                    waker,
+                    task: task @ true,
+                    ..
+                } = p
+                {
+                    f(Self::encode(i, k), waker, task);
+                }
+            });
+        }
+    }
+
     /// Calls `f(key, waker)` for every sleep entry holding a goroutine's own waker, under its
     /// wheel's lock (`runtime::dump`).
     pub(crate) fn for_each_task_sleep(&self, mut f: impl FnMut(u32, &Waker)) {
-        for (i, w) in self.wheels.iter().enumerate() {
-            let mut st = w.lock();
-            let mut keys = Vec::new();
-            st.wheel.for_each_key(|k| keys.push(k));
-            for k in keys {
-                if let TimerAction::Wake {
-                    waker: Some(w),
-                    task: true,
-                    ..
-                } = st.wheel.payload_mut(k)
-                {
-                    f(Self::encode(i, k), w);
-                }
+        self.for_each_task_entry(|k, waker, _| {
+            if let Some(w) = waker {
+                f(k, w);
             }
-        }
+        });
     }
 
     /// Takes the wakers of every sleep entry holding a goroutine's own waker (runtime
@@ -398,19 +404,10 @@ impl Driver {
     /// their `Sleep`s to free.
     pub(crate) fn take_task_sleep_wakers(&self) -> Vec<Waker> {
         let mut out = Vec::new();
-        for w in self.wheels.iter() {
-            let mut st = w.lock();
-            let mut keys = Vec::new();
-            st.wheel.for_each_key(|k| keys.push(k));
-            for k in keys {
-                if let TimerAction::Wake { waker, task, .. } = st.wheel.payload_mut(k) {
-                    if *task {
-                        *task = false;
-                        out.extend(waker.take());
-                    }
-                }
-            }
-        }
+        self.for_each_task_entry(|_, waker, task| {
+            *task = false;
+            out.extend(waker.take());
+        });
         out
     }
 
