@@ -25,7 +25,7 @@ pub fn dump() -> String {
 }
 
 pub(crate) fn dump_shared(shared: &super::scheduler::Shared) -> String {
-    let waiting = shared.registry.snapshot(shared);
+    let waiting = shared.waiting_tasks();
     let mut out = format_tasks(&waiting);
     let others = shared.live_count().saturating_sub(waiting.len());
     if others > 0 {

@@ -572,9 +572,8 @@ impl Registry {
         all
     }
 
-    /// Every waiting goroutine of `shared`: the registered ones and those parked in a sleep
-    /// in its stead.
-    pub(crate) fn snapshot(&self, shared: &Shared) -> Vec<TaskInfo> {
+    /// Every registered goroutine.
+    fn snapshot(&self) -> Vec<TaskInfo> {
         let mut out = Vec::new();
         for s in self.shards.iter() {
             let shard = s.lock().unwrap_or_else(|e| e.into_inner());
@@ -583,7 +582,16 @@ impl Registry {
                 out.push(TaskInfo::of(unsafe { meta_of(e) }));
             }
         }
-        shared.driver.driver.for_each_task_sleep(|key, waker| {
+        out
+    }
+}
+
+impl Shared {
+    /// Every waiting goroutine, by id: the registered ones and those a sleep's wheel entry
+    /// stands for (see "Sleeping goroutines").
+    pub(crate) fn waiting_tasks(&self) -> Vec<TaskInfo> {
+        let mut out = self.registry.snapshot();
+        self.driver.driver.for_each_task_sleep(|key, waker| {
             // SAFETY: a `task` sleep entry, under its wheel's lock.
             let meta = unsafe { meta_of_waker(waker) };
             // Listed here only while it stands for the task (not a registered task's sleep).
