@@ -10,6 +10,14 @@ fn rt(workers: usize) -> Runtime {
     Builder::new().workers(workers).build().unwrap()
 }
 
+/// Sets its flag when dropped (a goroutine's future was dropped).
+struct SetOnDrop(Arc<AtomicBool>);
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Release);
+    }
+}
+
 #[test]
 fn a_million_goroutines_all_complete() {
     let _w = common::watchdog("a_million_goroutines_all_complete", 120);
@@ -90,12 +98,6 @@ fn values_come_back_through_join_handles() {
 #[test]
 fn abort_cancels_a_waiting_goroutine_and_drops_its_future() {
     let _w = common::watchdog("abort_cancels_a_waiting_goroutine", 20);
-    struct SetOnDrop(Arc<AtomicBool>);
-    impl Drop for SetOnDrop {
-        fn drop(&mut self) {
-            self.0.store(true, Release);
-        }
-    }
     let dropped = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicBool::new(false));
     let (d, s) = (dropped.clone(), started.clone());
@@ -340,12 +342,6 @@ async fn abort_and_join(h: gorun::JoinHandle<()>) -> Duration {
 #[test]
 fn abort_cancels_a_sleeping_goroutine_at_once() {
     let _w = common::watchdog("abort_cancels_a_sleeping_goroutine_at_once", 20);
-    struct SetOnDrop(Arc<AtomicBool>);
-    impl Drop for SetOnDrop {
-        fn drop(&mut self) {
-            self.0.store(true, Release);
-        }
-    }
     for slept_before in [false, true] {
         let dropped = Arc::new(AtomicBool::new(false));
         let d = dropped.clone();

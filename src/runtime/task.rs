@@ -59,10 +59,10 @@
 //!   cancelled instead of returning `Pending`. All four accesses are SeqCst read-modify-writes
 //!   (a swap, and `fetch_or` of nothing to read), which always see the latest value of their
 //!   location: the pair then holds under loom too, whose plain SeqCst loads may see stale
-//!   values (`task_loom` models it; on x86 each is one locked instruction either way). The same holds for a sleep key: a
-//!   poll that parks in a new sleep stores its key and then re-checks the flag; if `abort`
-//!   read an older sleep key, that sleep has fired (a task is polled again only once woken),
-//!   and the poll running since then re-checks the flag before it can park again.
+//!   values (`task_loom` models it). The same holds for a sleep key: a poll that parks in a
+//!   new sleep stores its key and then re-checks the flag; if `abort` read an older sleep key,
+//!   that sleep has fired (a task is polled again only once woken), and the poll running since
+//!   then re-checks the flag before it can park again.
 //! - A `task` sleep entry holds the own waker of a goroutine of the wheel's runtime (checked by
 //!   identity against the waker of the goroutine being polled, and its offset to the metadata
 //!   checked before the key is published), so the metadata found from it is valid while the
