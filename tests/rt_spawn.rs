@@ -442,3 +442,72 @@ fn a_sleep_dropped_in_the_same_poll_does_not_stand_for_the_goroutine() {
         });
     }
 }
+
+/// A goroutine finds its metadata from its own place in the task allocation, which depends on
+/// its future's alignment: for each alignment (those kept in place, and larger ones, which are
+/// boxed) a goroutine runs, waits, is listed by `dump` with its spawn site, is aborted, and
+/// one spawned on a shut-down runtime is dropped without ever being polled, leaving the
+/// runtime's goroutine count as it was.
+#[test]
+fn goroutines_of_any_alignment_find_their_metadata() {
+    let _w = common::watchdog("goroutines_of_any_alignment", 60);
+    macro_rules! each_alignment {
+        ($($n:literal),*) => {$({
+            #[repr(align($n))]
+            struct Aligned(u64);
+            check_alignment(|| Aligned($n), |a| a.0, $n);
+        })*};
+    }
+    each_alignment!(1, 8, 16, 32, 64, 128, 256, 4096);
+}
+
+fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, align: u64) {
+    let rt = rt(2);
+    let handle = rt.handle().clone();
+    rt.block_on(async move {
+        let base = gorun::num_goroutine();
+        // Runs to completion, keeping the aligned value across a wait.
+        let h = gorun::go(async move {
+            let a = make();
+            gorun::yield_now().await;
+            assert_eq!(&a as *const A as usize % std::mem::align_of::<A>(), 0);
+            read(&a)
+        });
+        assert_eq!(h.await.unwrap(), align);
+        // Waits on a channel: listed with its spawn site, then aborted.
+        let c = gorun::chan::chan::<u8>(0);
+        let c2 = c.clone();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = SetOnDrop(dropped.clone());
+        let line = line!() + 1;
+        let h = gorun::go(async move {
+            let (_a, _d) = (make(), d);
+            c2.recv().await;
+        });
+        listed_once_as(h.id(), "chan receive").await;
+        let site = format!("goroutine {} [chan receive]:\n\tcreated at ", h.id());
+        let dump = gorun::runtime::dump();
+        let at = &dump[dump.find(&site).expect("listed") + site.len()..];
+        assert!(
+            at.starts_with(&format!("{}:{line}:", file!())),
+            "align {align}: wrong spawn site in\n{dump}"
+        );
+        abort_and_join(h).await;
+        assert!(dropped.load(Acquire));
+        drop(c);
+        assert_eq!(gorun::num_goroutine(), base, "align {align}");
+    });
+    drop(rt);
+    // Spawned after shutdown: dropped at once, unpolled, by its own `Drop`, which must find
+    // the runtime's goroutine counter through the metadata.
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = SetOnDrop(dropped.clone());
+    let h = handle.go(async move {
+        let _a = make();
+        let _d = d;
+        std::future::pending::<()>().await;
+    });
+    assert!(dropped.load(Acquire), "align {align}: not dropped");
+    assert_eq!(handle.num_goroutine(), 0, "align {align}");
+    assert!(gorun::block_on(h).unwrap_err().is_cancelled());
+}

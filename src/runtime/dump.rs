@@ -49,14 +49,17 @@ pub(crate) fn format_tasks(tasks: &[TaskInfo]) -> String {
             (false, STATE_WAITING) => super::Wait::from_u8(t.wait).describe(),
             _ => "unknown",
         };
-        let _ = writeln!(
-            out,
-            "goroutine {} [{state}]:\n\tcreated at {}:{}:{}\n",
-            t.id,
-            t.location.file(),
-            t.location.line(),
-            t.location.column()
-        );
+        let _ = match t.location {
+            Some(l) => writeln!(
+                out,
+                "goroutine {} [{state}]:\n\tcreated at {}:{}:{}\n",
+                t.id,
+                l.file(),
+                l.line(),
+                l.column()
+            ),
+            None => writeln!(out, "goroutine {} [{state}]:\n\tcreated at ?\n", t.id),
+        };
     }
     out
 }

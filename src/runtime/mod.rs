@@ -25,6 +25,7 @@ mod dump;
 mod handle;
 pub(crate) mod scheduler;
 mod signal;
+mod site;
 mod task;
 #[cfg(all(test, loom))]
 mod task_loom;

@@ -4,8 +4,13 @@
 //! # Design
 //!
 //! A goroutine is an `async_task` allocation holding the user's future wrapped in
-//! [`Goroutine`], plus a [`TaskMeta`] (id, spawn location, owning runtime, abort flag, state).
-//! The schedule function captures nothing: it finds the runtime through the metadata.
+//! [`Goroutine`], plus a [`TaskMeta`] (id, spawn site, owning runtime, abort flag, state).
+//! The schedule function captures nothing: it finds the runtime through the metadata. The
+//! wrapper holds nothing but the future: it finds the metadata from its own address (see
+//! "Layout" below), so a goroutine costs its future plus async-task's 64-byte header (with a
+//! 24-byte `TaskMeta`); a million sleeping goroutines are 16 MB less than with a 32-byte
+//! `TaskMeta` and a reference in the wrapper (their allocations fall to a smaller malloc size
+//! class).
 //!
 //! Every task that has waited at least once (returned `Pending`) is in the runtime's
 //! [`Registry`] with one of its wakers, as `async-executor` keeps its `active` slab, but
@@ -73,7 +78,7 @@
 //!   waking may drop a future whose destructor removes its own entry.
 
 use super::scheduler::Shared;
-use super::PanicPolicy;
+use super::{site, PanicPolicy};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -122,10 +127,12 @@ impl<T> Drop for Contained<T> {
     }
 }
 
-/// What a task is doing, for `runtime::dump`.
+/// What a task is doing, for `runtime::dump`: the high bits of `TaskMeta::status` (the low
+/// ones, `wait::WAIT_MASK`, say why it waits).
 pub(crate) const STATE_RUNNABLE: u8 = 0;
-pub(crate) const STATE_RUNNING: u8 = 1;
-pub(crate) const STATE_WAITING: u8 = 2;
+pub(crate) const STATE_RUNNING: u8 = 1 << 4;
+pub(crate) const STATE_WAITING: u8 = 2 << 4;
+pub(crate) const STATE_MASK: u8 = 3 << 4;
 
 /// `TaskMeta::key` of a task that has not registered (slab keys are far below it).
 const UNREGISTERED: u32 = u32::MAX;
@@ -138,25 +145,41 @@ const SLEEP_TAG: u32 = 1 << 31;
 pub(crate) struct TaskMeta {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: u64,
-    pub(crate) location: &'static Location<'static>,
-    pub(crate) blocking: bool,
-    aborted: AtomicBool,
     /// Slab key in the registry shard chosen by `id`; or `SLEEP_TAG | timer key` while the
     /// task is not registered and last parked in that sleep; or `UNREGISTERED`. A registry
     /// key, once written (by a poll that returns `Pending`), stays.
-    /// (A `u32` keeps `TaskMeta` at 32 bytes: with 1M sleeping goroutines every byte is a MB.)
     key: AtomicU32,
-    pub(crate) state: AtomicU8,
-    /// Why it waits (`wait::Wait`), set by the gorun future it is parked in.
-    pub(crate) wait: AtomicU8,
+    /// The spawn site (`site::intern`), with `BLOCKING` set for a `go_blocking` task.
+    site: u16,
+    aborted: AtomicBool,
+    /// What the task is doing (`STATE_*`) and, while it waits, why (`wait::Wait`, the low
+    /// bits): written by the thread polling it, and set to `STATE_RUNNABLE` by a wake-up.
+    pub(crate) status: AtomicU8,
 }
 
+/// `TaskMeta::site` of a blocking-pool task.
+const BLOCKING: u16 = 0x8000;
+const _: () = assert!(site::MAX_SITES < BLOCKING);
+
 // Every byte of the metadata is paid once per goroutine (a million sleeping goroutines), and
-// so is every byte of a registry entry.
+// so is every byte of a registry entry. With 24 bytes the task header is 64 (see "Layout").
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<TaskMeta>() == 32);
+const _: () = assert!(std::mem::size_of::<TaskMeta>() == 24);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Entry>() == 16);
+
+impl TaskMeta {
+    fn new(shared: Arc<Shared>, id: u64, site: u16) -> TaskMeta {
+        TaskMeta {
+            shared,
+            id,
+            key: AtomicU32::new(UNREGISTERED),
+            site,
+            aborted: AtomicBool::new(false),
+            status: AtomicU8::new(STATE_RUNNABLE),
+        }
+    }
+}
 
 /// Goroutine ids are handed to each thread in blocks of `1 << ID_BLOCK_SHIFT`.
 const ID_BLOCK_SHIFT: u32 = 10;
@@ -224,6 +247,8 @@ impl Shared {
         JoinHandle::new(task)
     }
 
+    /// Allocates the task running `fut` (see "Layout"): a future aligned beyond what the
+    /// layout probe checked is boxed first.
     fn build_task<F, S>(
         self: &Arc<Self>,
         fut: F,
@@ -236,24 +261,40 @@ impl Shared {
         F::Output: Send + 'static,
         S: Fn(Runnable, async_task::ScheduleInfo) + Send + Sync + 'static,
     {
-        let meta = TaskMeta {
-            shared: self.clone(),
-            id: next_task_id(),
-            location,
-            blocking,
-            aborted: AtomicBool::new(false),
-            key: AtomicU32::new(UNREGISTERED),
-            state: AtomicU8::new(STATE_RUNNABLE),
-            wait: AtomicU8::new(0),
-        };
+        if Goroutine::<F>::UNION_ALIGN > MAX_PROBED_ALIGN {
+            self.build_task_in_place(Box::pin(fut), location, blocking, schedule)
+        } else {
+            self.build_task_in_place(fut, location, blocking, schedule)
+        }
+    }
+
+    fn build_task_in_place<F, S>(
+        self: &Arc<Self>,
+        fut: F,
+        location: &'static Location<'static>,
+        blocking: bool,
+        schedule: S,
+    ) -> (Option<Runnable>, RawHandle<F::Output>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        S: Fn(Runnable, async_task::ScheduleInfo) + Send + Sync + 'static,
+    {
+        // The schedule function takes no room in the task (it finds the runtime through the
+        // metadata), as the layout probe assumes.
+        const { assert!(std::mem::size_of::<S>() == 0) };
+        assert!(
+            Goroutine::<F>::UNION_ALIGN <= MAX_PROBED_ALIGN,
+            "gorun: over-aligned future not boxed"
+        );
+        layout_of(self);
+        let site = site::intern(location) | if blocking { BLOCKING } else { 0 };
+        let meta = TaskMeta::new(self.clone(), next_task_id(), site);
         // SAFETY: `spawn_unchecked` lifts the `Send`/`'static` checks of `spawn`. They hold
-        // here: `F` is `Send + 'static`, the schedule closure is `Send + Sync + 'static`, and the
-        // only borrow of the wrapper is of the task's own metadata, which async-task keeps alive
-        // for as long as the future exists (the documented exception for metadata).
+        // here: `F` is `Send + 'static` and the schedule closure is `Send + Sync + 'static`.
         let (runnable, task) = unsafe {
             async_task::Builder::new().metadata(meta).spawn_unchecked(
-                |meta| Goroutine {
-                    meta,
+                |_| Goroutine {
                     fut: std::mem::ManuallyDrop::new(fut),
                 },
                 async_task::WithInfo(schedule),
@@ -287,31 +328,72 @@ impl Shared {
     }
 }
 
-/// The user's future, with panics caught and `abort` honoured.
-struct Goroutine<'a, F> {
-    meta: &'a TaskMeta,
+/// The user's future, with panics caught and `abort` honoured. It finds its task's metadata
+/// from its own place in the task allocation (see "Layout"), so it is exactly as big as the
+/// user's future.
+struct Goroutine<F: Future> {
     /// Dropped in place by `Goroutine::drop`, under `catch_unwind`: async-task aborts the
     /// process if dropping a task's future panics, and a panicking `Drop` in a goroutine must
     /// be contained like any other panic.
     fut: std::mem::ManuallyDrop<F>,
 }
 
-impl<F: Future> Future for Goroutine<'_, F> {
-    type Output = Contained<Result<F::Output, JoinError>>;
+impl<F: Future> Goroutine<F> {
+    /// The alignment of the task allocation's union of future and output, which async-task
+    /// places right after the header (and the zero-sized schedule function).
+    const UNION_ALIGN: usize = {
+        let f = std::mem::align_of::<Self>();
+        let r = std::mem::align_of::<Result<GoroutineOutput<F::Output>, Box<dyn Any + Send>>>();
+        if f > r {
+            f
+        } else {
+            r
+        }
+    };
+
+    /// The metadata of the task this future lives in.
+    fn meta(&self) -> &TaskMeta {
+        let layout = layout();
+        let to_future = layout.header.next_multiple_of(Self::UNION_ALIGN);
+        // SAFETY: async-task keeps this future in the task allocation `to_future` bytes after
+        // its start, and the metadata `layout.meta` bytes after it (as the layout probe checked
+        // for every alignment up to `MAX_PROBED_ALIGN`, and `build_task` boxes futures aligned
+        // beyond that); the metadata lives, unchanged but for its atomics, for as long as the
+        // future does. The pointer is derived from `self` outside `self`'s bytes, within the
+        // same allocation (the `container_of` pattern).
+        unsafe {
+            &*(self as *const Self)
+                .cast::<u8>()
+                .wrapping_sub(to_future)
+                .wrapping_add(layout.meta)
+                .cast::<TaskMeta>()
+        }
+    }
+}
+
+/// What a goroutine's task stores as its output.
+type GoroutineOutput<T> = Contained<Result<T, JoinError>>;
+
+impl<F: Future> Future for Goroutine<F> {
+    type Output = GoroutineOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and is dropped
         // in place; `meta` is a plain reference.
         let this = unsafe { self.get_unchecked_mut() };
-        let meta = this.meta;
+        // SAFETY: the metadata is not part of the future: no `&mut` overlaps it.
+        let meta = unsafe { &*(this.meta() as *const TaskMeta) };
+        // async-task polls a task with its own waker, which points at the task allocation: a
+        // cheap check that the metadata was found where it is.
+        check_meta_offset(meta, cx.waker());
         if meta.aborted.load(Acquire) {
             return Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))));
         }
-        meta.state.store(STATE_RUNNING, Relaxed);
         // SAFETY: see above: `fut` stays pinned inside the pinned `Goroutine`.
         let fut = unsafe { Pin::new_unchecked(&mut *this.fut) };
         let own = super::wait::OwnWaker::new(cx.waker(), &meta.shared.driver.driver);
-        match super::wait::polling(&meta.wait, Some(own), || {
+        // `polling` marks the task running (and not waiting on anything yet).
+        match super::wait::polling(&meta.status, Some(own), || {
             catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
         }) {
             Ok(Poll::Pending) => {
@@ -322,7 +404,6 @@ impl<F: Future> Future for Goroutine<'_, F> {
                     // goroutines"). Otherwise it registers now. Either way `aborted` is
                     // checked again after publishing where it waits (see the invariants).
                     if let Some(sleep) = super::wait::take_sleep() {
-                        check_meta_offset(meta, cx.waker());
                         meta.key.swap(SLEEP_TAG | sleep, SeqCst);
                     } else {
                         match meta
@@ -348,8 +429,10 @@ impl<F: Future> Future for Goroutine<'_, F> {
                 // store, not a CAS: a wake landing between them leaves a runnable task shown as
                 // waiting in a dump until it runs, which is harmless for a diagnostic and keeps
                 // a locked instruction off every poll.
-                if meta.state.load(Relaxed) == STATE_RUNNING {
-                    meta.state.store(STATE_WAITING, Relaxed);
+                let status = meta.status.load(Relaxed);
+                if status & STATE_MASK == STATE_RUNNING {
+                    meta.status
+                        .store(status & super::wait::WAIT_MASK | STATE_WAITING, Relaxed);
                 }
                 Poll::Pending
             }
@@ -362,9 +445,10 @@ impl<F: Future> Future for Goroutine<'_, F> {
     }
 }
 
-impl<F> Drop for Goroutine<'_, F> {
+impl<F: Future> Drop for Goroutine<F> {
     fn drop(&mut self) {
-        let meta = self.meta;
+        // SAFETY: the metadata is not part of the future: no `&mut` overlaps it.
+        let meta = unsafe { &*(self.meta() as *const TaskMeta) };
         let fut = &mut self.fut;
         // SAFETY: `fut` is dropped exactly once, here, in place (it is pinned: it must not move,
         // and it does not); nothing touches it afterwards.
@@ -438,31 +522,125 @@ struct Entry {
     waker: Waker,
 }
 
-/// Distance in bytes from an `async-task` allocation (what its wakers point at) to the
-/// `TaskMeta` inside it, learnt from the first task registered; `usize::MAX` until then.
-///
-/// async-task stores every task's header, which holds the metadata, at the start of the task's
-/// allocation, and the header type depends only on the metadata type, so the distance is the
-/// same for every goroutine whatever its future. [`Registry::insert`] checks it on every
-/// registration against the task's real metadata address, so a change in async-task's layout
-/// would stop the program with a clear message instead of misreading memory.
-static META_OFFSET: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(usize::MAX);
+// ---------------------------------------------------------------------------------------------
+// Layout
 
-/// Learns [`META_OFFSET`] from `meta` and its task's own `waker` (the first time), and checks
-/// it (every time): a goroutine about to be found through its waker alone (a registry entry, a
-/// sleep entry) is checked so first.
+/// Where async-task puts things in a task allocation, in bytes from its start (what the
+/// task's wakers point at): the end of the header, and the metadata inside the header.
+///
+/// async-task lays a task out as its header (which holds the metadata), then the schedule
+/// function (zero-sized here: `build_task` checks it), then the union of the future and its
+/// output at that union's alignment, and the header's type depends only on the metadata's
+/// type. So the future's offset is `header` rounded up to the union's alignment, the same for
+/// every goroutine whose future and output are as aligned, and the metadata's offset is the
+/// same for all. [`probe_layout`] measures both from real tasks the first time a task is built,
+/// and checks the rounding for every alignment up to [`MAX_PROBED_ALIGN`], so a change in
+/// async-task's layout stops the program with a clear message instead of misreading memory.
+/// Every poll checks again that the metadata a goroutine finds from its own address is the one
+/// its waker points at (`check_meta_offset`).
+struct TaskLayout {
+    header: usize,
+    meta: usize,
+}
+
+static LAYOUT: std::sync::OnceLock<TaskLayout> = std::sync::OnceLock::new();
+
+/// The largest alignment of a future (with its output) kept in place in its task; more
+/// aligned ones are boxed (they are rare: 128 covers cache-line padded types).
+const MAX_PROBED_ALIGN: usize = 128;
+
+/// The layout, measured by the first task built in this process.
+fn layout() -> &'static TaskLayout {
+    LAYOUT
+        .get()
+        .expect("gorun: a goroutine exists before the task layout was measured")
+}
+
+/// The layout, measured now if it was not yet (with a probe task of `shared`).
+fn layout_of(shared: &Arc<Shared>) -> &'static TaskLayout {
+    LAYOUT.get_or_init(|| probe_layout(shared))
+}
+
+/// Builds and runs (on this thread) a probe task for each alignment from 8 to
+/// `MAX_PROBED_ALIGN`, each recording where its future and metadata are; checks that they
+/// are where [`TaskLayout`] says.
+#[cold]
+fn probe_layout(shared: &Arc<Shared>) -> TaskLayout {
+    use std::cell::Cell;
+
+    /// A future that records its offset and its metadata's from the task start.
+    struct Probe<'a, A> {
+        meta: &'a TaskMeta,
+        out: &'a Cell<(usize, usize)>,
+        _align: A,
+    }
+    impl<A> Future for Probe<'_, A> {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let base = cx.waker().data() as usize;
+            let me = &*self as *const Self as usize;
+            let meta = self.meta as *const TaskMeta as usize;
+            self.out
+                .set((me.wrapping_sub(base), meta.wrapping_sub(base)));
+            Poll::Ready(())
+        }
+    }
+    fn probe<A: Send + 'static>(shared: &Arc<Shared>, align: A) -> (usize, usize) {
+        let out = Cell::new((usize::MAX, usize::MAX));
+        let meta = TaskMeta::new(shared.clone(), 0, site::UNKNOWN);
+        // SAFETY: the probe borrows `out` and the task's own metadata; it is polled to
+        // completion below, on this thread, before `out` goes away (it never waits, so it is
+        // never scheduled). The schedule function is zero-sized, as for every goroutine.
+        let (runnable, task) = unsafe {
+            async_task::Builder::new().metadata(meta).spawn_unchecked(
+                |meta| Probe {
+                    meta,
+                    out: &out,
+                    _align: align,
+                },
+                async_task::WithInfo(|_: Runnable, _: async_task::ScheduleInfo| {}),
+            )
+        };
+        runnable.run();
+        assert!(task.is_finished(), "gorun: the layout probe did not run");
+        drop(task);
+        out.get()
+    }
+    #[repr(align(16))]
+    struct A16;
+    #[repr(align(32))]
+    struct A32;
+    #[repr(align(64))]
+    struct A64;
+    #[repr(align(128))]
+    struct A128;
+    const _: () = assert!(MAX_PROBED_ALIGN == 128);
+
+    let (header, meta) = probe(shared, ());
+    let layout = TaskLayout { header, meta };
+    for (align, (future, m)) in [
+        (16, probe(shared, A16)),
+        (32, probe(shared, A32)),
+        (64, probe(shared, A64)),
+        (128, probe(shared, A128)),
+    ] {
+        assert!(
+            future == layout.header.next_multiple_of(align) && m == layout.meta,
+            "gorun: async-task lays out tasks as this version of gorun does not expect \
+             (a future aligned to {align} at {future}, header {header})"
+        );
+    }
+    layout
+}
+
+/// Checks that `meta` is the metadata of the task whose own `waker` this is: a goroutine
+/// about to be found through its waker alone (a registry entry, a sleep entry) is checked so
+/// at every poll.
 fn check_meta_offset(meta: &TaskMeta, waker: &Waker) {
     let offset = (meta as *const TaskMeta as usize).wrapping_sub(waker.data() as usize);
-    let known = match META_OFFSET.load(Relaxed) {
-        usize::MAX => match META_OFFSET.compare_exchange(usize::MAX, offset, Relaxed, Relaxed) {
-            Ok(_) => offset,
-            Err(known) => known,
-        },
-        known => known,
-    };
     assert_eq!(
-        known, offset,
+        offset,
+        layout().meta,
         "gorun: a goroutine's waker does not point at its task (async-task layout changed)"
     );
 }
@@ -474,10 +652,13 @@ fn check_meta_offset(meta: &TaskMeta, waker: &Waker) {
 /// entry's, or a sleep entry's marked `task`), and the task must be kept alive meanwhile (the
 /// caller holds the lock of the registry shard or wheel whose entry owns `waker`).
 pub(crate) unsafe fn meta_of_waker(waker: &Waker) -> &TaskMeta {
-    let offset = META_OFFSET.load(Relaxed);
-    // SAFETY: `check_meta_offset` checked that `data + offset` is this task's metadata; the
-    // caller keeps the allocation alive.
-    unsafe { &*(waker.data() as *const u8).add(offset).cast::<TaskMeta>() }
+    // SAFETY: `check_meta_offset` checked that `data + layout().meta` is this task's
+    // metadata; the caller keeps the allocation alive.
+    unsafe {
+        &*(waker.data() as *const u8)
+            .add(layout().meta)
+            .cast::<TaskMeta>()
+    }
 }
 
 /// The metadata of the task `entry` wakes.
@@ -492,7 +673,8 @@ unsafe fn meta_of(entry: &Entry) -> &TaskMeta {
 /// A snapshot of one live goroutine, for `dump`.
 pub(crate) struct TaskInfo {
     pub(crate) id: u64,
-    pub(crate) location: &'static Location<'static>,
+    /// `None` if the process spawned at more sites than `site` names.
+    pub(crate) location: Option<&'static Location<'static>>,
     pub(crate) state: u8,
     pub(crate) wait: u8,
     pub(crate) blocking: bool,
@@ -606,12 +788,13 @@ impl Shared {
 
 impl TaskInfo {
     fn of(meta: &TaskMeta) -> TaskInfo {
+        let status = meta.status.load(Relaxed);
         TaskInfo {
             id: meta.id,
-            location: meta.location,
-            state: meta.state.load(Relaxed),
-            wait: meta.wait.load(Relaxed),
-            blocking: meta.blocking,
+            location: site::location(meta.site & !BLOCKING),
+            state: status & STATE_MASK,
+            wait: status & super::wait::WAIT_MASK,
+            blocking: meta.site & BLOCKING != 0,
         }
     }
 }

@@ -14,6 +14,8 @@ use std::ptr;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::task::{Poll, RawWakerVTable, Waker};
 
+use super::task::STATE_RUNNING;
+
 /// Why a goroutine is parked (Go's wait reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -35,7 +37,13 @@ pub(crate) enum Wait {
     Join,
 }
 
+/// The bits of a wait slot that hold a [`Wait`]; the others hold the task's state
+/// (`task::STATE_*`), which the goroutine's poll and its wake-ups write.
+pub(crate) const WAIT_MASK: u8 = 0x0F;
+const _: () = assert!(Wait::Join as u8 <= WAIT_MASK);
+
 impl Wait {
+    /// The reason in the low bits of a wait slot.
     pub(crate) fn from_u8(v: u8) -> Wait {
         use Wait::*;
         [
@@ -54,7 +62,7 @@ impl Wait {
             Io,
             Join,
         ]
-        .get(v as usize)
+        .get((v & WAIT_MASK) as usize)
         .copied()
         .unwrap_or(Unknown)
     }
@@ -117,7 +125,8 @@ impl OwnWaker {
     }
 }
 
-/// Makes `slot` the current wait slot while `f` runs (one poll), reset to `Unknown` first.
+/// Makes `slot` the current wait slot while `f` runs (one poll), set to running and waiting
+/// on nothing first.
 /// `own` identifies the goroutine being polled (`None` for `block_on`'s future); the sleep
 /// record is cleared first.
 #[inline]
@@ -130,7 +139,7 @@ pub(crate) fn polling<R>(slot: &AtomicU8, own: Option<OwnWaker>, f: impl FnOnce(
             let _ = TASK.try_with(|s| s.set(task));
         }
     }
-    slot.store(Wait::Unknown as u8, Relaxed);
+    slot.store(STATE_RUNNING | Wait::Unknown as u8, Relaxed);
     let prev = SLOT.with(|s| s.replace(slot));
     let task = TASK.with(|s| s.replace(own.unwrap_or(OwnWaker::NONE)));
     SLEPT.with(|s| s.set(NO_SLEEP));
@@ -182,7 +191,7 @@ pub(crate) fn pending<T>(what: Wait) -> Poll<T> {
         // SAFETY: a non-null slot was installed by `polling` for the duration of the current
         // poll, and points into the polled task's metadata (or `block_on`'s frame), which
         // outlives that poll.
-        unsafe { (*slot).store(what as u8, Relaxed) };
+        unsafe { (*slot).store(STATE_RUNNING | what as u8, Relaxed) };
     }
     Poll::Pending
 }

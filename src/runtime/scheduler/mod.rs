@@ -198,7 +198,7 @@ impl Shared {
 /// The schedule function of every goroutine (called when its waker fires).
 pub(crate) fn schedule(runnable: Runnable, woken_while_running: bool) {
     let meta: &TaskMeta = runnable.metadata();
-    meta.state.store(STATE_RUNNABLE, Relaxed);
+    meta.status.store(STATE_RUNNABLE, Relaxed);
     let shared: *const Shared = &*meta.shared;
     // SAFETY: `shared` is kept alive by the metadata of `runnable`, which we hold.
     let shared = unsafe { &*shared };
