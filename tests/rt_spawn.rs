@@ -444,10 +444,10 @@ fn a_sleep_dropped_in_the_same_poll_does_not_stand_for_the_goroutine() {
 }
 
 /// A goroutine finds its metadata from its own place in the task allocation, which depends on
-/// its future's alignment: for each alignment (those kept in place, and larger ones, which are
-/// boxed) a goroutine runs, waits, is listed by `dump` with its spawn site, is aborted, and
-/// one spawned on a shut-down runtime is dropped without ever being polled, leaving the
-/// runtime's goroutine count as it was.
+/// its future's alignment and size: for each alignment (those kept in place, and larger ones,
+/// which are boxed) and for large futures, a goroutine runs, waits, is listed by `dump` with
+/// its spawn site, is aborted, and one spawned on a shut-down runtime is dropped without ever
+/// being polled, leaving the runtime's goroutine count as it was.
 #[test]
 fn goroutines_of_any_alignment_find_their_metadata() {
     let _w = common::watchdog("goroutines_of_any_alignment", 60);
@@ -459,9 +459,14 @@ fn goroutines_of_any_alignment_find_their_metadata() {
         })*};
     }
     each_alignment!(1, 8, 16, 32, 64, 128, 256, 4096);
+    // Futures too large to be kept in the task allocation (async-task boxes them), and one
+    // just small enough.
+    struct Big<const N: usize>([u64; N]);
+    check_alignment(|| Big([7; 4096]), |b| b.0[4095], 7);
+    check_alignment(|| Big([9; 250]), |b| b.0[249], 9);
 }
 
-fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, align: u64) {
+fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, case: u64) {
     let rt = rt(2);
     let handle = rt.handle().clone();
     rt.block_on(async move {
@@ -473,7 +478,7 @@ fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, alig
             assert_eq!(&a as *const A as usize % std::mem::align_of::<A>(), 0);
             read(&a)
         });
-        assert_eq!(h.await.unwrap(), align);
+        assert_eq!(h.await.unwrap(), case);
         // Waits on a channel: listed with its spawn site, then aborted.
         let c = gorun::chan::chan::<u8>(0);
         let c2 = c.clone();
@@ -490,12 +495,12 @@ fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, alig
         let at = &dump[dump.find(&site).expect("listed") + site.len()..];
         assert!(
             at.starts_with(&format!("{}:{line}:", file!())),
-            "align {align}: wrong spawn site in\n{dump}"
+            "case {case}: wrong spawn site in\n{dump}"
         );
         abort_and_join(h).await;
         assert!(dropped.load(Acquire));
         drop(c);
-        assert_eq!(gorun::num_goroutine(), base, "align {align}");
+        assert_eq!(gorun::num_goroutine(), base, "case {case}");
     });
     drop(rt);
     // Spawned after shutdown: dropped at once, unpolled, by its own `Drop`, which must find
@@ -507,7 +512,7 @@ fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, alig
         let _d = d;
         std::future::pending::<()>().await;
     });
-    assert!(dropped.load(Acquire), "align {align}: not dropped");
-    assert_eq!(handle.num_goroutine(), 0, "align {align}");
+    assert!(dropped.load(Acquire), "case {case}: not dropped");
+    assert_eq!(handle.num_goroutine(), 0, "case {case}");
     assert!(gorun::block_on(h).unwrap_err().is_cancelled());
 }

@@ -248,7 +248,7 @@ impl Shared {
     }
 
     /// Allocates the task running `fut` (see "Layout"): a future aligned beyond what the
-    /// layout probe checked is boxed first.
+    /// layout probe checked, or one async-task would box itself, is boxed first.
     fn build_task<F, S>(
         self: &Arc<Self>,
         fut: F,
@@ -261,7 +261,7 @@ impl Shared {
         F::Output: Send + 'static,
         S: Fn(Runnable, async_task::ScheduleInfo) + Send + Sync + 'static,
     {
-        if Goroutine::<F>::UNION_ALIGN > MAX_PROBED_ALIGN {
+        if !Goroutine::<F>::IN_PLACE {
             self.build_task_in_place(Box::pin(fut), location, blocking, schedule)
         } else {
             self.build_task_in_place(fut, location, blocking, schedule)
@@ -284,8 +284,8 @@ impl Shared {
         // metadata), as the layout probe assumes.
         const { assert!(std::mem::size_of::<S>() == 0) };
         assert!(
-            Goroutine::<F>::UNION_ALIGN <= MAX_PROBED_ALIGN,
-            "gorun: over-aligned future not boxed"
+            Goroutine::<F>::IN_PLACE,
+            "gorun: a future too large or too aligned to be kept in its task was not boxed"
         );
         layout_of(self);
         let site = site::intern(location) | if blocking { BLOCKING } else { 0 };
@@ -350,6 +350,12 @@ impl<F: Future> Goroutine<F> {
             r
         }
     };
+
+    /// Whether the task keeps this future in place, where `meta` looks for it: async-task
+    /// boxes a future of `MAX_IN_PLACE_SIZE` bytes or more itself, and the layout probe checked
+    /// alignments up to `MAX_PROBED_ALIGN`; `build_task` boxes the others first.
+    const IN_PLACE: bool =
+        Self::UNION_ALIGN <= MAX_PROBED_ALIGN && std::mem::size_of::<Self>() < MAX_IN_PLACE_SIZE;
 
     /// The metadata of the task this future lives in.
     fn meta(&self) -> &TaskMeta {
@@ -549,6 +555,12 @@ static LAYOUT: std::sync::OnceLock<TaskLayout> = std::sync::OnceLock::new();
 /// aligned ones are boxed (they are rare: 128 covers cache-line padded types).
 const MAX_PROBED_ALIGN: usize = 128;
 
+/// async-task (4.7) boxes a future of this many bytes or more and keeps the box in the task:
+/// such a goroutine is boxed by `build_task` instead, so the wrapper in the task is always
+/// where `Goroutine::meta` looks. The layout probe checks that a future just below this size
+/// is kept in place.
+const MAX_IN_PLACE_SIZE: usize = 2048;
+
 /// The layout, measured by the first task built in this process.
 fn layout() -> &'static TaskLayout {
     LAYOUT
@@ -562,8 +574,8 @@ fn layout_of(shared: &Arc<Shared>) -> &'static TaskLayout {
 }
 
 /// Builds and runs (on this thread) a probe task for each alignment from 8 to
-/// `MAX_PROBED_ALIGN`, each recording where its future and metadata are; checks that they
-/// are where [`TaskLayout`] says.
+/// `MAX_PROBED_ALIGN`, and one just below `MAX_IN_PLACE_SIZE`, each recording where its future
+/// and metadata are; checks that they are where [`TaskLayout`] says.
 #[cold]
 fn probe_layout(shared: &Arc<Shared>) -> TaskLayout {
     use std::cell::Cell;
@@ -572,7 +584,7 @@ fn probe_layout(shared: &Arc<Shared>) -> TaskLayout {
     struct Probe<'a, A> {
         meta: &'a TaskMeta,
         out: &'a Cell<(usize, usize)>,
-        _align: A,
+        _filler: A,
     }
     impl<A> Future for Probe<'_, A> {
         type Output = ();
@@ -585,7 +597,8 @@ fn probe_layout(shared: &Arc<Shared>) -> TaskLayout {
             Poll::Ready(())
         }
     }
-    fn probe<A: Send + 'static>(shared: &Arc<Shared>, align: A) -> (usize, usize) {
+    /// Runs a probe whose `filler` gives it its alignment (or its size).
+    fn probe<A: Send + 'static>(shared: &Arc<Shared>, filler: A) -> (usize, usize) {
         let out = Cell::new((usize::MAX, usize::MAX));
         let meta = TaskMeta::new(shared.clone(), 0, site::UNKNOWN);
         // SAFETY: the probe borrows `out` and the task's own metadata; it is polled to
@@ -596,7 +609,7 @@ fn probe_layout(shared: &Arc<Shared>) -> TaskLayout {
                 |meta| Probe {
                     meta,
                     out: &out,
-                    _align: align,
+                    _filler: filler,
                 },
                 async_task::WithInfo(|_: Runnable, _: async_task::ScheduleInfo| {}),
             )
@@ -618,6 +631,12 @@ fn probe_layout(shared: &Arc<Shared>) -> TaskLayout {
 
     let (header, meta) = probe(shared, ());
     let layout = TaskLayout { header, meta };
+    // The largest future (with the probe's two references) kept in place.
+    let big = probe(shared, [0u64; MAX_IN_PLACE_SIZE / 8 - 3]);
+    assert!(
+        big == (header, meta),
+        "gorun: async-task boxes futures smaller than {MAX_IN_PLACE_SIZE} bytes"
+    );
     for (align, (future, m)) in [
         (16, probe(shared, A16)),
         (32, probe(shared, A32)),
