@@ -397,3 +397,78 @@ fn bodies_may_set_a_channel_to_nil() {
         assert_eq!(got, [1, 2]);
     });
 }
+
+/// A case made ready by something that happened before the select (on another thread, then
+/// joined) is never passed over for `default`: the first pass reads each channel's readiness
+/// without its lock, and that reading must not be stale here. Covers a buffered value, room
+/// freed by a receive, and close.
+#[test]
+fn default_is_not_taken_over_a_case_made_ready_before() {
+    for round in 0..500u32 {
+        let c = chan::<u32>(1);
+        let c2 = c.clone();
+        std::thread::spawn(move || c2.try_send(round).unwrap())
+            .join()
+            .unwrap();
+        let got = futures::executor::block_on(async {
+            select! { recv(c) -> v => v, default => None }
+        });
+        assert_eq!(got, Some(round), "a buffered value passed over");
+
+        c.try_send(1).unwrap();
+        let c2 = c.clone();
+        std::thread::spawn(move || assert_eq!(c2.try_recv(), Ok(1)))
+            .join()
+            .unwrap();
+        let sent = futures::executor::block_on(async {
+            select! { send(c, 2) -> r => r.is_ok(), default => false }
+        });
+        assert!(sent, "room in the buffer passed over");
+        assert_eq!(c.try_recv(), Ok(2));
+
+        let u = chan::<u32>(0);
+        let u2 = u.clone();
+        std::thread::spawn(move || u2.close()).join().unwrap();
+        let closed = futures::executor::block_on(async {
+            select! { recv(u) -> v => v.is_none(), default => false }
+        });
+        assert!(closed, "a closed channel passed over");
+    }
+}
+
+/// The same for an unbuffered channel's parked partner: once a goroutine is seen parked in a
+/// send (or receive), a select with `default` takes the rendezvous.
+#[test]
+fn default_is_not_taken_over_a_parked_partner() {
+    let rt = gorun::runtime::Builder::new().workers(2).build().unwrap();
+    rt.block_on(async {
+        gorun::time::timeout(Duration::from_secs(20), async {
+            for round in 0..50u32 {
+                let c = chan::<u32>(0);
+                let c2 = c.clone();
+                let h = gorun::go(async move { c2.send(round).await.unwrap() });
+                parked(h.id(), "chan send").await;
+                let got = select! { recv(c) -> v => v, default => None };
+                assert_eq!(got, Some(round), "a parked sender passed over");
+                h.await.unwrap();
+
+                let c2 = c.clone();
+                let h = gorun::go(async move { c2.recv().await });
+                parked(h.id(), "chan receive").await;
+                let sent = select! { send(c, round) -> r => r.is_ok(), default => false };
+                assert!(sent, "a parked receiver passed over");
+                assert_eq!(h.await.unwrap(), Some(round));
+            }
+        })
+        .await
+        .expect("test timed out");
+    });
+}
+
+/// Waits until `runtime::dump` shows goroutine `id` parked as `[state]`.
+async fn parked(id: u64, state: &str) {
+    let entry = format!("goroutine {id} [{state}]");
+    while !gorun::runtime::dump().contains(&entry) {
+        gorun::time::sleep(Duration::from_millis(1)).await;
+    }
+}
