@@ -311,11 +311,20 @@ impl Shared {
 
     /// Adjusts the live-goroutine count in this thread's counter slot.
     pub(crate) fn live_add(&self, n: isize) {
-        let slot = super::scheduler::worker::current_of(self)
-            // SAFETY: `current_of` returns the worker running on this thread.
-            .map(|w| unsafe { (*w).index() })
-            .unwrap_or(self.live.len() - 1);
-        self.live[slot].0.fetch_add(n, Relaxed);
+        match super::scheduler::worker::current_of(self) {
+            Some(w) => {
+                // SAFETY: `current_of` returns the worker running on this thread.
+                let index = unsafe { (*w).index() };
+                // Only this worker's thread writes its slot: a plain load and store, no
+                // locked instruction (twice per goroutine).
+                let slot = &self.live[index].0;
+                slot.store(slot.load(Relaxed) + n, Relaxed);
+            }
+            // Every other thread shares the last slot.
+            None => {
+                self.live[self.live.len() - 1].0.fetch_add(n, Relaxed);
+            }
+        }
     }
 
     /// Live goroutines: spawned and not yet finished.
