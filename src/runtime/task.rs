@@ -571,6 +571,7 @@ const MAX_PROBED_ALIGN: usize = 128;
 const MAX_IN_PLACE_SIZE: usize = 2048;
 
 /// The layout, measured by the first task built in this process.
+#[inline]
 fn layout() -> &'static TaskLayout {
     LAYOUT
         .get()
@@ -578,6 +579,7 @@ fn layout() -> &'static TaskLayout {
 }
 
 /// The layout, measured now if it was not yet (with a probe task of `shared`).
+#[inline]
 fn layout_of(shared: &Arc<Shared>) -> &'static TaskLayout {
     LAYOUT.get_or_init(|| probe_layout(shared))
 }
@@ -664,12 +666,21 @@ fn probe_layout(shared: &Arc<Shared>) -> TaskLayout {
 /// Checks that `meta` is the metadata of the task whose own `waker` this is: a goroutine
 /// about to be found through its waker alone (a registry entry, a sleep entry) is checked so
 /// at every poll.
+#[inline]
 fn check_meta_offset(meta: &TaskMeta, waker: &Waker) {
     let offset = (meta as *const TaskMeta as usize).wrapping_sub(waker.data() as usize);
-    assert_eq!(
-        offset,
-        layout().meta,
-        "gorun: a goroutine's waker does not point at its task (async-task layout changed)"
+    let expected = layout().meta;
+    if offset != expected {
+        meta_offset_mismatch(offset, expected);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn meta_offset_mismatch(offset: usize, expected: usize) -> ! {
+    panic!(
+        "gorun: a goroutine's waker does not point at its task (async-task layout changed: \
+         metadata at {offset}, expected {expected})"
     );
 }
 
