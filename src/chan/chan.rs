@@ -91,7 +91,7 @@ use slab::Slab;
 
 use super::error::{SendError, TryRecvError, TrySendError};
 use super::lock::{ChanLock, Guard};
-use super::waiter::{Queue, SelectCell, Status, Waiter, NIL};
+use super::waiter::{Queue, SelectCell, Status, Waiter, MAX_WAITERS, NIL};
 use crate::loom::sync::Arc;
 use crate::runtime::coop;
 
@@ -176,6 +176,11 @@ impl<T> Buf<T> {
     }
 }
 
+// A channel is one allocation of `Arc<Inner>`: 16 bytes of counts and 120 of channel make a
+// 144-byte malloc chunk (a timer's channel, a result channel: one per `after`, per request).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Inner<std::time::Instant>>() <= 120);
+
 /// Guarded by `Inner::state`.
 pub(crate) struct State<T> {
     cap: usize,
@@ -253,6 +258,10 @@ impl<T> State<T> {
         if self.waiters.capacity() == 0 {
             self.waiters.reserve_exact(1);
         }
+        assert!(
+            self.waiters.len() < MAX_WAITERS,
+            "gorun: more than {MAX_WAITERS} operations blocked on one channel"
+        );
         self.waiters.insert(w)
     }
 
@@ -267,7 +276,7 @@ impl<T> State<T> {
     fn take_sender(&mut self, exclude: Option<*const SelectCell>) -> Option<(T, Option<Waker>)> {
         let mut cur = self.sendq.head().unwrap_or(NIL);
         while cur != NIL {
-            let next = self.waiters[cur].next;
+            let next = self.waiters[cur].next();
             if same_cell(&self.waiters[cur], exclude) {
                 cur = next;
                 continue;
@@ -310,7 +319,7 @@ impl<T> State<T> {
     fn notify_one(&mut self, exclude: Option<*const SelectCell>) -> Option<Waker> {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
-            let next = self.waiters[cur].next;
+            let next = self.waiters[cur].next();
             if same_cell(&self.waiters[cur], exclude) {
                 cur = next;
                 continue;
@@ -342,7 +351,7 @@ impl<T> State<T> {
             if w.is_live() && !same_cell(w, exclude) {
                 return true;
             }
-            cur = w.next;
+            cur = w.next();
         }
         false
     }
@@ -351,7 +360,7 @@ impl<T> State<T> {
     fn hand(&mut self, v: T, exclude: Option<*const SelectCell>) -> Result<Option<Waker>, T> {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
-            let next = self.waiters[cur].next;
+            let next = self.waiters[cur].next();
             if same_cell(&self.waiters[cur], exclude) {
                 cur = next;
                 continue;
@@ -451,7 +460,7 @@ impl<T> State<T> {
             if w.is_live() && !same_cell(w, exclude) {
                 return true;
             }
-            cur = w.next;
+            cur = w.next();
         }
         false
     }

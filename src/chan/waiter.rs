@@ -13,8 +13,35 @@ use slab::Slab;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 
-/// The "no key" link value.
+/// The "no key" value of a slab key.
 pub(crate) const NIL: usize = usize::MAX;
+
+/// A link between waiters: a slab key as `u32` (the links are in every waiter and in both
+/// queue heads of every channel: 4 bytes each instead of 8 take a channel from a 160-byte to
+/// a 144-byte allocation). `NIL_LINK` is "none".
+type Link = u32;
+const NIL_LINK: Link = Link::MAX;
+
+/// The link to slab key `key`. Channels refuse more waiters than a link can name
+/// (`State::insert_waiter`).
+#[inline]
+fn link(key: usize) -> Link {
+    debug_assert!(key < NIL_LINK as usize);
+    key as Link
+}
+
+/// The slab key a link names, or `NIL`.
+#[inline]
+fn key(link: Link) -> usize {
+    if link == NIL_LINK {
+        NIL
+    } else {
+        link as usize
+    }
+}
+
+/// The most waiters one channel can hold (keys must fit in a [`Link`]).
+pub(crate) const MAX_WAITERS: usize = NIL_LINK as usize;
 
 /// Where a waiter stands. Written only under the channel lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +64,8 @@ pub(crate) enum Status {
 
 /// One blocked operation. Guarded by the channel lock.
 pub(crate) struct Waiter<T> {
-    pub(crate) prev: usize,
-    pub(crate) next: usize,
+    prev: Link,
+    next: Link,
     pub(crate) status: Status,
     /// The waker to call; taken (not cloned) by whoever wakes the waiter.
     pub(crate) waker: Option<Waker>,
@@ -52,13 +79,19 @@ pub(crate) struct Waiter<T> {
 impl<T> Waiter<T> {
     pub(crate) fn new(waker: Option<Waker>, value: Option<T>) -> Self {
         Waiter {
-            prev: NIL,
-            next: NIL,
+            prev: NIL_LINK,
+            next: NIL_LINK,
             status: Status::Queued,
             waker,
             value,
             select: None,
         }
+    }
+
+    /// The next waiter in its queue (`NIL` at the tail, or when not queued).
+    #[inline]
+    pub(crate) fn next(&self) -> usize {
+        key(self.next)
     }
 
     /// Whether an operation may still complete this waiter: plain waiters always, `select!`
@@ -91,24 +124,24 @@ impl<T> Waiter<T> {
 /// The two ends of one wait queue threaded through the slab.
 #[derive(Debug)]
 pub(crate) struct Queue {
-    head: usize,
-    tail: usize,
+    head: Link,
+    tail: Link,
 }
 
 impl Queue {
     pub(crate) const fn new() -> Self {
         Queue {
-            head: NIL,
-            tail: NIL,
+            head: NIL_LINK,
+            tail: NIL_LINK,
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.head == NIL
+        self.head == NIL_LINK
     }
 
     pub(crate) fn head(&self) -> Option<usize> {
-        (self.head != NIL).then_some(self.head)
+        (self.head != NIL_LINK).then_some(self.head as usize)
     }
 
     pub(crate) fn push_back<T>(&mut self, slab: &mut Slab<Waiter<T>>, key: usize) {
@@ -116,31 +149,31 @@ impl Queue {
         {
             let w = &mut slab[key];
             w.prev = old_tail;
-            w.next = NIL;
+            w.next = NIL_LINK;
             w.status = Status::Queued;
         }
-        if old_tail == NIL {
-            self.head = key;
+        if old_tail == NIL_LINK {
+            self.head = link(key);
         } else {
-            slab[old_tail].next = key;
+            slab[old_tail as usize].next = link(key);
         }
-        self.tail = key;
+        self.tail = link(key);
     }
 
     pub(crate) fn push_front<T>(&mut self, slab: &mut Slab<Waiter<T>>, key: usize) {
         let old_head = self.head;
         {
             let w = &mut slab[key];
-            w.prev = NIL;
+            w.prev = NIL_LINK;
             w.next = old_head;
             w.status = Status::Queued;
         }
-        if old_head == NIL {
-            self.tail = key;
+        if old_head == NIL_LINK {
+            self.tail = link(key);
         } else {
-            slab[old_head].prev = key;
+            slab[old_head as usize].prev = link(key);
         }
-        self.head = key;
+        self.head = link(key);
     }
 
     /// Unlinks `key`, which must be linked in this queue. Leaves its status to the caller.
@@ -149,19 +182,19 @@ impl Queue {
             let w = &mut slab[key];
             debug_assert_eq!(w.status, Status::Queued);
             let pn = (w.prev, w.next);
-            w.prev = NIL;
-            w.next = NIL;
+            w.prev = NIL_LINK;
+            w.next = NIL_LINK;
             pn
         };
-        if prev == NIL {
+        if prev == NIL_LINK {
             self.head = next;
         } else {
-            slab[prev].next = next;
+            slab[prev as usize].next = next;
         }
-        if next == NIL {
+        if next == NIL_LINK {
             self.tail = prev;
         } else {
-            slab[next].prev = prev;
+            slab[next as usize].prev = prev;
         }
     }
 
