@@ -242,6 +242,7 @@ impl Driver {
                 let mut st = w.lock();
                 st.parked_until = 0;
                 let now = Instant::now();
+                self.advance_clock_floor(now);
                 let now_tick = self.tick_now(now);
                 st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
                     fire(a, when, now, now_tick, &mut out)

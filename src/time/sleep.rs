@@ -119,7 +119,7 @@ impl Sleep {
     /// assert!(sleep(Duration::ZERO).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        self.driver.instant_to_ns(Instant::now()) >= self.deadline
+        self.driver.has_passed(self.deadline)
     }
 
     /// Moves the deadline (the sleep may be reused after it completed).
