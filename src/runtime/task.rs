@@ -394,7 +394,7 @@ impl<F: Future> Future for Goroutine<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and is dropped
-        // in place; `meta` is a plain reference.
+        // in place.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: the metadata is not part of the future: no `&mut` overlaps it.
         let meta = unsafe { &*(this.meta() as *const TaskMeta) };
@@ -421,11 +421,7 @@ impl<F: Future> Future for Goroutine<F> {
                     if let Some(sleep) = super::wait::take_sleep() {
                         meta.key.swap(SLEEP_TAG | sleep, SeqCst);
                     } else {
-                        match meta
-                            .shared
-                            .registry
-                            .insert(meta.id, cx.waker().clone(), meta)
-                        {
+                        match meta.shared.registry.insert(meta.id, cx.waker().clone()) {
                             Some(key) => {
                                 meta.key.swap(key as u32, SeqCst);
                             }
@@ -741,12 +737,13 @@ impl Registry {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn insert(&self, id: u64, waker: Waker, meta: &TaskMeta) -> Option<usize> {
+    fn insert(&self, id: u64, waker: Waker) -> Option<usize> {
         let mut shard = self.shard(id);
         if shard.closed {
             return None;
         }
-        check_meta_offset(meta, &waker);
+        // The metadata found from `waker` is the task's own: the registering poll checked it
+        // (`check_meta_offset`).
         let key = shard.tasks.insert(Entry { waker });
         assert!(key < SLEEP_TAG as usize, "gorun: registry shard overflow");
         Some(key)

@@ -126,9 +126,8 @@ impl OwnWaker {
 }
 
 /// Makes `slot` the current wait slot while `f` runs (one poll), set to running and waiting
-/// on nothing first.
-/// `own` identifies the goroutine being polled (`None` for `block_on`'s future); the sleep
-/// record is cleared first.
+/// on nothing first. `own` identifies the goroutine being polled (`None` for `block_on`'s
+/// future); the sleep record is cleared first.
 #[inline]
 pub(crate) fn polling<R>(slot: &AtomicU8, own: Option<OwnWaker>, f: impl FnOnce() -> R) -> R {
     struct Restore(*const AtomicU8, OwnWaker);
