@@ -306,23 +306,16 @@ fn a_goroutine_whose_state_panics_in_drop_is_contained() {
     drop(rt);
 }
 
-/// Waits until `runtime::dump()` lists goroutine `id` as `[state]`, and checks that it is
-/// listed only once.
-async fn listed_once_as(id: u64, state: &str) {
-    let entry = format!("goroutine {id} [{state}]");
-    let mut tries = 0;
-    let mut dump = gorun::runtime::dump();
-    while !dump.contains(&entry) {
-        tries += 1;
-        assert!(tries < 5000, "never listed as [{state}]:\n{dump}");
-        gorun::time::sleep(Duration::from_millis(1)).await;
-        dump = gorun::runtime::dump();
-    }
+/// Waits until `runtime::dump()` lists goroutine `id` as `[state]`, checks that it is listed
+/// only once, and returns that dump.
+async fn listed_once_as(id: u64, state: &str) -> String {
+    let dump = common::dump_listing(id, state).await;
     assert_eq!(
         dump.matches(&format!("goroutine {id} [")).count(),
         1,
         "listed more than once:\n{dump}"
     );
+    dump
 }
 
 /// Aborts `h` and checks that it ends as cancelled within 5 s; returns how long that took.
@@ -489,9 +482,8 @@ fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, case
             let (_a, _d) = (make(), d);
             c2.recv().await;
         });
-        listed_once_as(h.id(), "chan receive").await;
+        let dump = listed_once_as(h.id(), "chan receive").await;
         let site = format!("goroutine {} [chan receive]:\n\tcreated at ", h.id());
-        let dump = gorun::runtime::dump();
         let at = &dump[dump.find(&site).expect("listed") + site.len()..];
         assert!(
             at.starts_with(&format!("{}:{line}:", file!())),

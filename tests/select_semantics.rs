@@ -1,4 +1,6 @@
 //! select! semantics, one behaviour per test.
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -447,14 +449,14 @@ fn default_is_not_taken_over_a_parked_partner() {
                 let c = chan::<u32>(0);
                 let c2 = c.clone();
                 let h = gorun::go(async move { c2.send(round).await.unwrap() });
-                parked(h.id(), "chan send").await;
+                common::dump_listing(h.id(), "chan send").await;
                 let got = select! { recv(c) -> v => v, default => None };
                 assert_eq!(got, Some(round), "a parked sender passed over");
                 h.await.unwrap();
 
                 let c2 = c.clone();
                 let h = gorun::go(async move { c2.recv().await });
-                parked(h.id(), "chan receive").await;
+                common::dump_listing(h.id(), "chan receive").await;
                 let sent = select! { send(c, round) -> r => r.is_ok(), default => false };
                 assert!(sent, "a parked receiver passed over");
                 assert_eq!(h.await.unwrap(), Some(round));
@@ -463,12 +465,4 @@ fn default_is_not_taken_over_a_parked_partner() {
         .await
         .expect("test timed out");
     });
-}
-
-/// Waits until `runtime::dump` shows goroutine `id` parked as `[state]`.
-async fn parked(id: u64, state: &str) {
-    let entry = format!("goroutine {id} [{state}]");
-    while !gorun::runtime::dump().contains(&entry) {
-        gorun::time::sleep(Duration::from_millis(1)).await;
-    }
 }

@@ -69,3 +69,18 @@ where
         Err(_) => panic!("the test future panicked"),
     }
 }
+
+/// Waits (inside a gorun runtime, up to about 5 s) until `runtime::dump()` lists goroutine
+/// `id` as `[state]`, and returns that dump.
+pub async fn dump_listing(id: u64, state: &str) -> String {
+    let entry = format!("goroutine {id} [{state}]");
+    let mut tries = 0;
+    let mut dump = gorun::runtime::dump();
+    while !dump.contains(&entry) {
+        tries += 1;
+        assert!(tries < 5000, "never listed as [{state}]:\n{dump}");
+        gorun::time::sleep(Duration::from_millis(1)).await;
+        dump = gorun::runtime::dump();
+    }
+    dump
+}
