@@ -17,6 +17,16 @@ fn seed() -> u64 {
 }
 
 /// A uniformly distributed number in `0..n` (`n > 0`), by Lemire's multiply-shift reduction.
+/// Under loom it is always 0: a model must be deterministic apart from the interleavings loom
+/// chooses (so `select!` visits its cases in one fixed order there: last case first).
+#[cfg(loom)]
+pub(crate) fn below(n: u32) -> u32 {
+    debug_assert!(n > 0);
+    0
+}
+
+/// A uniformly distributed number in `0..n` (`n > 0`), by Lemire's multiply-shift reduction.
+#[cfg(not(loom))]
 #[inline]
 pub(crate) fn below(n: u32) -> u32 {
     debug_assert!(n > 0);
