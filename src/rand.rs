@@ -7,6 +7,7 @@ thread_local! {
     static STATE: Cell<u64> = Cell::new(seed());
 }
 
+#[cfg_attr(loom, allow(dead_code))]
 fn seed() -> u64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
@@ -35,6 +36,7 @@ pub(crate) fn below(n: u32) -> u32 {
 }
 
 /// The next 32 random bits of this thread's generator.
+#[cfg_attr(loom, allow(dead_code))]
 #[inline]
 pub(crate) fn next_u32() -> u32 {
     STATE.with(|s| {
