@@ -4,8 +4,16 @@
 //! reactor of the runtime it was created on, or the global runtime's outside any runtime. An
 //! operation tries the system call; on `WouldBlock` its goroutine waits for the reactor to
 //! report readiness, as Go's netpoller does. Host names are resolved on the blocking pool.
-//! Errors are `io::Error`s that keep their `ErrorKind` and name the address:
-//! `connect 127.0.0.1:1: Connection refused`.
+//!
+//! # Errors
+//!
+//! Every error is an `io::Error` whose payload is an [`OpError`] (Go's `net.OpError`): the
+//! message names the operation and address (`connect 127.0.0.1:1: Connection refused`,
+//! `accept 127.0.0.1:80: ...`, `read 127.0.0.1:80->127.0.0.1:5000: Connection reset by peer`),
+//! `kind()` is the OS error's, and the OS error itself is kept whole: [`raw_os_error`] (or
+//! `OpError::raw_os_error`, or the error's `source()`, an `io::Error`) gives its code.
+//! `io::Error::raw_os_error()` on the outer error is `None`, because std keeps the code only in
+//! errors without a message; we chose naming the address, as Go does, over that one accessor.
 //!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,12 +30,14 @@
 
 mod addr;
 #[macro_use]
+mod sockopt;
+#[macro_use]
 mod stream;
 pub mod tcp;
 mod udp;
 pub mod unix;
 
-pub use addr::ToSocketAddrs;
+pub use addr::{raw_os_error, OpError, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
