@@ -15,6 +15,35 @@
 //! `io::Error::raw_os_error()` on the outer error is `None`, because std keeps the code only in
 //! errors without a message; we chose naming the address, as Go does, over that one accessor.
 //!
+//! # Accept loops
+//!
+//! `accept` retries a connection aborted before it was accepted (`ECONNABORTED`) itself, as Go
+//! does, and returns every other error. Out of descriptors (`EMFILE`), the pending connection
+//! stays queued and the listener stays ready, so a loop that retries at once spins on a core:
+//! back off as Go's `http.Server` does, 5 ms doubling up to 1 s, reset by a success.
+//!
+//! ```no_run
+//! use gorun::time::{sleep, Duration};
+//! # async fn serve(l: gorun::net::TcpListener) {
+//! let mut backoff = Duration::ZERO;
+//! loop {
+//!     let conn = match l.accept().await {
+//!         Ok((conn, _)) => {
+//!             backoff = Duration::ZERO;
+//!             conn
+//!         }
+//!         Err(e) => {
+//!             backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+//!             eprintln!("{e}; retrying in {backoff:?}");
+//!             sleep(backoff).await;
+//!             continue;
+//!         }
+//!     };
+//!     gorun::go(async move { drop(conn) });
+//! }
+//! # }
+//! ```
+//!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
 //! use gorun::net::{TcpListener, TcpStream};
