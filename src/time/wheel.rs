@@ -255,6 +255,10 @@ impl<T> Wheel<T> {
     /// Frees slab slot `key` (already unscheduled), giving memory back after a burst.
     fn free(&mut self, key: u32) -> T {
         let e = self.entries.remove(key as usize);
+        // The next collection is due once the wheel doubled from its smallest size since the
+        // last one (not from the size the last one left: after a burst is freed, that could be
+        // a million entries away).
+        self.gc_at = self.gc_at.min((2 * self.entries.len()).max(GC_MIN));
         if self.entries.len() < self.shrink_below && self.entries.capacity() >= GC_MIN {
             // `shrink_to_fit` keeps every key valid: it drops the vacant slots after the last
             // live one. A live entry at a high key can stop it; the next attempt then waits
@@ -268,7 +272,8 @@ impl<T> Wheel<T> {
     }
 
     /// Whether enough entries have been allocated since the last [`collect`](Self::collect)
-    /// (twice as many as it left, and at least [`GC_MIN`]) for another to be worth it.
+    /// for another to be worth it: the wheel doubled from the smallest it has been since (and
+    /// holds at least [`GC_MIN`]).
     pub(crate) fn gc_due(&self) -> bool {
         self.entries.len() >= self.gc_at
     }
@@ -740,6 +745,22 @@ mod tests {
         let fired = drain(&mut w, 20_000);
         assert!(fired.iter().all(|(p, _)| p % 2 == 0));
         assert_eq!(fired.len(), 5_000);
+    }
+
+    /// After a burst is freed the next collection is due at twice the new size, not twice the
+    /// burst's.
+    #[test]
+    fn collection_is_due_again_soon_after_a_burst_is_freed() {
+        let mut w = Wheel::new();
+        let keys: Vec<u32> = (0..100_000u64).map(|i| w.alloc(i)).collect();
+        assert_eq!(w.collect(|_| false), 0);
+        for k in keys {
+            w.remove(k);
+        }
+        for i in 0..GC_MIN as u64 {
+            w.alloc(i);
+        }
+        assert!(w.gc_due());
     }
 
     #[test]
