@@ -35,8 +35,8 @@
 //! A `Chan` entry holds its channel weakly (`WeakChan`): the receivers the user holds (and a
 //! `Timer`'s or `Ticker`'s own) keep it alive, the wheel does not. When they are all dropped the
 //! channel is freed at once and the entry is *dead*: nothing could ever observe it. A dead
-//! entry is freed when it fires, by `Wheel::collect` when a timer is started and allocations
-//! doubled since the last collection (so `select! { .., recv(after(d)) -> _ => .. }` in a loop
+//! entry is freed when it fires, by `Wheel::collect` when a timer is started and the wheel
+//! doubled from its smallest size since the last collection (so `select! { .., recv(after(d)) -> _ => .. }` in a loop
 //! keeps at most about twice its live timers), and by `Wheel::collect_step` as the driver fires
 //! timers (so a burst of dropped `after`s is found even if no timer is started again). A
 //! dropped `Timer` whose channel nobody else holds is freed at once (`timer_detach`), a dropped
@@ -149,7 +149,7 @@ fn is_dead(a: &TimerAction) -> bool {
     matches!(a, TimerAction::Chan { chan, .. } if chan.handles() == 0)
 }
 
-/// Slab slots [`Wheel::collect_step`] looks at per batch of firings.
+/// Slab slots [`Wheel::collect_step`] looks at per tick (at most 256,000 a second per wheel).
 const GC_STEP: usize = 256;
 
 /// A timer key is `wheel << KEY_BITS | slab key`: 32 wheels (workers + 1, at most; more
@@ -273,7 +273,7 @@ impl Driver {
                 let now = Instant::now();
                 self.advance_clock_floor(now);
                 let now_tick = self.tick_now(now);
-                st.wheel.collect_step(GC_STEP, is_dead);
+                st.wheel.collect_step(now_tick, GC_STEP, is_dead);
                 st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
                     fire(a, when, now, now_tick, &mut out)
                 })

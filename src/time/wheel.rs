@@ -28,8 +28,9 @@
 //!   held by timers and never move, so a live entry at a high key limits it; the next attempt
 //!   then waits until half the entries are gone again, keeping attempts O(1) amortized).
 //! - Entries nobody can observe any more (the driver's predicate: a timer whose channel is
-//!   gone) are collected by [`Wheel::collect`], run when allocations doubled since the last
-//!   one, and by [`Wheel::collect_step`], a few slots at a time as timers fire.
+//!   gone) are collected by [`Wheel::collect`], due when the wheel doubled from the smallest
+//!   it has been since the last one (O(1) amortized per allocation), and by
+//!   [`Wheel::collect_step`], a few slots per tick as timers fire.
 //!
 //! # Invariants
 //!
@@ -132,6 +133,8 @@ pub(crate) struct Wheel<T> {
     gc_at: usize,
     /// Where [`collect_step`](Self::collect_step) resumes (a slab index).
     gc_cursor: usize,
+    /// The tick of the last [`collect_step`](Self::collect_step) (one per tick at most).
+    gc_tick: u64,
     /// A removal that leaves fewer entries than this tries to give memory back.
     shrink_below: usize,
     /// The slab's capacity after the last shrink attempt: only growth past it re-arms
@@ -207,6 +210,7 @@ impl<T> Wheel<T> {
             scheduled: 0,
             gc_at: GC_MIN,
             gc_cursor: 0,
+            gc_tick: 0,
             shrink_below: 0,
             shrink_cap: 0,
         }
@@ -297,13 +301,20 @@ impl<T> Wheel<T> {
     }
 
     /// [`collect`](Self::collect) spread over time: looks at the next `n` slab slots (from a
-    /// cursor that wraps round; at most the whole slab once). The driver calls it as it fires
-    /// timers, so that timers dropped in a burst are found even if no new timer is made.
-    /// Returns how many it freed.
-    pub(crate) fn collect_step(&mut self, n: usize, mut dead: impl FnMut(&T) -> bool) -> usize {
-        if self.entries.is_empty() {
+    /// cursor that wraps round; at most the whole slab once), at most once per tick (`now`).
+    /// The driver calls it as it fires timers, so that timers dropped in a burst are found
+    /// even if no new timer is made; the once-per-tick limit keeps its cost off the park path
+    /// of busy runtimes. Returns how many it freed.
+    pub(crate) fn collect_step(
+        &mut self,
+        now: u64,
+        n: usize,
+        mut dead: impl FnMut(&T) -> bool,
+    ) -> usize {
+        if self.entries.is_empty() || now <= self.gc_tick {
             return 0;
         }
+        self.gc_tick = now;
         let mut freed = 0;
         for _ in 0..n.min(self.entries.capacity()) {
             if self.gc_cursor >= self.entries.capacity() {
@@ -771,14 +782,17 @@ mod tests {
             w.schedule(k, 100 + i);
         }
         let mut freed = 0;
+        let mut tick = 0;
         for _ in 0..(4 * GC_MIN / 64) {
-            freed += w.collect_step(64, |p| *p >= 10);
+            tick += 1;
+            freed += w.collect_step(tick, 64, |p| *p >= 10);
         }
         assert_eq!(freed, 2 * GC_MIN - 10);
         assert_eq!(w.allocated(), 10);
         assert_eq!(w.scheduled(), 10);
-        assert_eq!(w.collect_step(64, |_| true), 10);
-        assert_eq!(w.collect_step(64, |_| true), 0);
+        assert_eq!(w.collect_step(tick, 64, |_| true), 0, "once per tick");
+        assert_eq!(w.collect_step(tick + 1, 64, |_| true), 10);
+        assert_eq!(w.collect_step(tick + 2, 64, |_| true), 0);
     }
 
     #[test]
