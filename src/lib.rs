@@ -66,6 +66,7 @@ pub mod context;
 pub mod errgroup;
 pub mod net;
 pub mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod time;
 

@@ -67,6 +67,21 @@ fn child(name: &str) {
             assert_eq!(c.recv().await, Some(7));
             println!("received");
         }),
+        "sigquit_chained" => {
+            extern "C" fn earlier(_: libc::c_int) {
+                let msg = b"earlier SIGQUIT handler ran\n";
+                // SAFETY: write(2) is async-signal-safe; `msg` is a valid buffer.
+                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+            }
+            // SAFETY: a zeroed sigaction with a one-argument handler and an empty mask is valid.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = earlier as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
+            }
+            child("sigquit_dump");
+        }
         "sigquit_dump" => rt(true).block_on(async {
             let c = chan::<i32>(0);
             let c2 = c.clone();
@@ -158,7 +173,18 @@ fn expect_hang(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn expect_sigquit_dump(name: &str) -> Result<(), String> {
+/// The dump, and the SIGQUIT handler the program installed before gorun's was called too.
+fn expect_sigquit_dump_and_chain(name: &str) -> Result<(), String> {
+    let stderr = expect_sigquit_dump(name)?;
+    if !stderr.contains("earlier SIGQUIT handler ran") {
+        return Err(format!(
+            "{name}: the earlier handler was not chained:\n{stderr}"
+        ));
+    }
+    Ok(())
+}
+
+fn expect_sigquit_dump(name: &str) -> Result<String, String> {
     let start = Instant::now();
     let c = Command::new(std::env::current_exe().unwrap())
         .args(["--child", name])
@@ -190,7 +216,7 @@ fn expect_sigquit_dump(name: &str) -> Result<(), String> {
             out.status.code()
         ));
     }
-    Ok(())
+    Ok(stderr.into_owned())
 }
 
 fn main() {
@@ -211,7 +237,7 @@ fn main() {
         }
     }
     type Case = (&'static str, fn(&str) -> Result<(), String>);
-    let cases: [Case; 8] = [
+    let cases: [Case; 9] = [
         ("unbuffered_send_in_main", expect_deadlock),
         ("waitgroup_never_done", expect_deadlock),
         ("empty_select_in_main", expect_deadlock),
@@ -219,7 +245,8 @@ fn main() {
         ("fed_later_by_a_plain_thread", expect_success),
         ("waiting_on_a_sleeping_goroutine", expect_success),
         ("detection_off", expect_hang),
-        ("sigquit_dump", expect_sigquit_dump),
+        ("sigquit_dump", |n| expect_sigquit_dump(n).map(drop)),
+        ("sigquit_chained", expect_sigquit_dump_and_chain),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in cases {

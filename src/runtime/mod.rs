@@ -24,7 +24,7 @@ mod deadlock;
 mod dump;
 mod handle;
 pub(crate) mod scheduler;
-mod signal;
+pub(crate) mod signal;
 mod site;
 mod task;
 #[cfg(all(test, loom))]
