@@ -98,6 +98,8 @@ pub(crate) struct Shared {
     /// Live-goroutine counters: one slot per worker and a last one for other threads; a
     /// spawn adds 1 to its thread's slot, a finish subtracts 1 from its own (see `task`).
     pub(crate) live: Box<[CachePadded<AtomicIsize>]>,
+    /// `runtime::metrics` counters, laid out as `live` (see `runtime::metrics`).
+    pub(crate) counters: Box<[CachePadded<crate::runtime::metrics::Counters>]>,
     /// Workers that have left their loop; guarded by its lock, signalled on `exited_cv`.
     pub(crate) exited: Mutex<usize>,
     pub(crate) exited_cv: Condvar,
@@ -136,6 +138,7 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             block_on_count: AtomicUsize::new(0),
             live: (0..=n).map(|_| CachePadded(AtomicIsize::new(0))).collect(),
+            counters: (0..=n).map(|_| CachePadded(Default::default())).collect(),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
         }
