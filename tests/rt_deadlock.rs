@@ -94,6 +94,18 @@ fn child(name: &str) {
             let c = chan::<i32>(0);
             let _ = c.send(1).await;
         }),
+        "waiting_for_stdin" => rt(true).block_on(async {
+            use futures::io::AsyncReadExt;
+            let mut s = String::new();
+            gorun::io::stdin().read_to_string(&mut s).await.unwrap();
+            println!("received {s}");
+        }),
+        "waiting_for_ctrl_c" => rt(true).block_on(async {
+            let ctrl_c = gorun::signal::ctrl_c();
+            println!("ready");
+            ctrl_c.await.unwrap();
+            println!("received");
+        }),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -173,6 +185,49 @@ fn expect_hang(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Nothing but the outside world (late input on stdin, a late Ctrl-C) can wake main: that is
+/// waiting, not a deadlock.
+fn expect_woken_from_outside(name: &str) -> Result<(), String> {
+    let mut c = Command::new(std::env::current_exe().unwrap())
+        .args(["--child", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for several deadlock checks (they start at 1 ms and back off to 100 ms).
+    std::thread::sleep(Duration::from_millis(700));
+    let pid = c.id().to_string();
+    let mut stdin = c.stdin.take().unwrap();
+    if name == "waiting_for_ctrl_c" {
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    } else {
+        use std::io::Write;
+        let _ = stdin.write_all(b"late"); // fails if the child is gone: reported below
+    }
+    drop(stdin);
+    let start = Instant::now();
+    while c.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = c.kill();
+            return Err(format!("{name}: did not finish once woken"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = c.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if out.status.code() != Some(0) || !stdout.contains("received") {
+        return Err(format!(
+            "{name}: exit {:?}, stdout {stdout:?}, stderr:\n{stderr}",
+            out.status.code()
+        ));
+    }
+    Ok(())
+}
+
 /// The dump, and the SIGQUIT handler the program installed before gorun's was called too.
 fn expect_sigquit_dump_and_chain(name: &str) -> Result<(), String> {
     let stderr = expect_sigquit_dump(name)?;
@@ -237,7 +292,7 @@ fn main() {
         }
     }
     type Case = (&'static str, fn(&str) -> Result<(), String>);
-    let cases: [Case; 9] = [
+    let cases: [Case; 11] = [
         ("unbuffered_send_in_main", expect_deadlock),
         ("waitgroup_never_done", expect_deadlock),
         ("empty_select_in_main", expect_deadlock),
@@ -247,6 +302,8 @@ fn main() {
         ("detection_off", expect_hang),
         ("sigquit_dump", |n| expect_sigquit_dump(n).map(drop)),
         ("sigquit_chained", expect_sigquit_dump_and_chain),
+        ("waiting_for_stdin", expect_woken_from_outside),
+        ("waiting_for_ctrl_c", expect_woken_from_outside),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in cases {

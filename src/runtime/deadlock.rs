@@ -28,7 +28,8 @@
 //!   know about foreign threads.
 //! - A future that waits on something outside gorun that needs no thread: then no thread
 //!   exists to wake it either, and the verdict is right. (A `gorun::signal` channel does have
-//!   one, the signal thread: while any is registered, no deadlock is declared.)
+//!   one, the signal thread: while any is registered, no deadlock is declared. Nor while a
+//!   `gorun::io::stdin` read waits for the stdin thread.)
 //!
 //! `Builder::detect_deadlock(false)` turns it off.
 
@@ -102,6 +103,10 @@ pub(crate) fn nothing_can_wake() -> bool {
     }
     // A `gorun::signal` channel is registered: the signal thread may still send on it.
     if super::signal::WATCHERS.load(SeqCst) > 0 {
+        return false;
+    }
+    // A goroutine waits for standard input: the stdin thread will wake it.
+    if crate::io::READING.load(SeqCst) {
         return false;
     }
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {

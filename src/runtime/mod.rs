@@ -20,7 +20,7 @@
 mod blocking;
 mod builder;
 pub(crate) mod coop;
-mod deadlock;
+pub(crate) mod deadlock;
 mod dump;
 mod handle;
 pub(crate) mod metrics;
