@@ -66,6 +66,8 @@ pub(crate) mod reactor;
 pub mod chan;
 pub mod context;
 pub mod errgroup;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub mod net;
 pub mod runtime;

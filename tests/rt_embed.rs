@@ -205,3 +205,70 @@ fn gorun_schedtrace_prints_a_line_per_interval() {
     assert!(!lines.is_empty(), "no SCHED line in:\n{out}");
     assert!(lines[0].contains("ms: workers=2 idleworkers="), "{out}");
 }
+
+#[allow(dead_code)]
+#[path = "../examples/tokio_service.rs"]
+mod tokio_service;
+
+#[test]
+fn tokio_service_hands_work_to_a_gorun_pool() {
+    let _w = common::watchdog("tokio_service", 60);
+    let pool_rt = Builder::new()
+        .workers(2)
+        .thread_name("pool")
+        .build()
+        .unwrap();
+    let jobs = tokio_service::start_pool(pool_rt.handle(), 3);
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bodies = tokio_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(tokio_service::serve(listener, jobs.clone(), async {
+            let _ = stop_rx.await;
+        }));
+        // Several concurrent clients on tokio, each request answered by a goroutine.
+        let mut clients = Vec::new();
+        for n in [10u64, 50, 90] {
+            clients.push(tokio::spawn(async move {
+                use http_body_util::BodyExt;
+                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+                tokio::spawn(conn);
+                let req = hyper::Request::get(format!("/fib/{n}"))
+                    .header("host", "localhost")
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .unwrap();
+                let res = sender.send_request(req).await.unwrap();
+                let b = res.into_body().collect().await.unwrap().to_bytes();
+                String::from_utf8(b.to_vec()).unwrap()
+            }));
+        }
+        let mut bodies = Vec::new();
+        for c in clients {
+            bodies.push(
+                tokio::time::timeout(Duration::from_secs(30), c)
+                    .await
+                    .expect("request timed out")
+                    .unwrap(),
+            );
+        }
+        stop_tx.send(()).unwrap();
+        server.await.unwrap();
+        bodies
+    });
+    assert_eq!(
+        bodies,
+        [
+            "fib(10) = 55\n",
+            "fib(50) = 12586269025\n",
+            "fib(90) = 2880067194370816120\n"
+        ]
+    );
+    jobs.close();
+}
