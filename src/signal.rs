@@ -142,7 +142,16 @@ fn try_notify(signals: &[Signal]) -> io::Result<Receiver<Signal>> {
     let mask = signals.iter().fold(0u64, |m, s| m | 1 << s.number());
     let mut all = watches();
     for s in signals {
-        sys::install(s.number())?;
+        if let Err(e) = sys::install(s.number()) {
+            // Put back the handlers installed for this call that nobody else watches.
+            let still = all.iter().fold(0u64, |m, w| m | w.mask);
+            for s in signals {
+                if still & (1 << s.number()) == 0 {
+                    sys::uninstall(s.number());
+                }
+            }
+            return Err(e);
+        }
     }
     all.push(Watch {
         tx: c.sender(),

@@ -31,6 +31,16 @@ thread_local! {
 /// The guard of [`Handle::enter`]: while it lives, this thread's current runtime is the
 /// entered one; dropping it restores the previous one. Not `Send`: it must be dropped on the
 /// thread that entered.
+///
+/// ```
+/// let rt = gorun::runtime::Runtime::new().unwrap();
+/// assert!(gorun::runtime::Handle::try_current().is_err());
+/// {
+///     let _guard = rt.handle().enter();
+///     assert!(gorun::runtime::Handle::try_current().is_ok());
+/// }
+/// assert!(gorun::runtime::Handle::try_current().is_err());
+/// ```
 #[must_use = "the runtime is only entered while the guard lives"]
 pub struct EnterGuard {
     prev: Option<Handle>,
