@@ -86,6 +86,11 @@ impl BlockingPool {
         }
     }
 
+    /// Threads in the pool, busy or idle (for `runtime::metrics`).
+    pub(crate) fn num_threads(&self) -> usize {
+        self.lock().threads
+    }
+
     /// No job queued or running.
     pub(crate) fn is_idle(&self) -> bool {
         self.active.load(SeqCst) == 0 && self.lock().queue.is_empty()

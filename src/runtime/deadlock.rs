@@ -26,8 +26,10 @@
 //!   never lead to the blocked future), or between goroutines while `block_on`'s own future
 //!   is still making progress: Go's checker has the same blind spots for timers, and does not
 //!   know about foreign threads.
-//! - A future that waits on something outside gorun that needs no thread (e.g. a signal):
-//!   then no thread exists to wake it either, and the verdict is right.
+//! - A future that waits on something outside gorun that needs no thread: then no thread
+//!   exists to wake it either, and the verdict is right. (A `gorun::signal` channel does have
+//!   one, the signal thread: while any is registered, no deadlock is declared. Nor while a
+//!   `gorun::io::stdin` read waits for the stdin thread.)
 //!
 //! `Builder::detect_deadlock(false)` turns it off.
 
@@ -97,6 +99,14 @@ pub(crate) fn nothing_can_wake() -> bool {
         all.iter().filter_map(|w| w.upgrade()).collect()
     };
     if !runtimes.iter().all(|s| runtime_idle(s)) {
+        return false;
+    }
+    // A `gorun::signal` channel is registered: the signal thread may still send on it.
+    if super::signal::WATCHERS.load(SeqCst) > 0 {
+        return false;
+    }
+    // A goroutine waits for standard input: the stdin thread will wake it.
+    if crate::io::READING.load(SeqCst) {
         return false;
     }
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {

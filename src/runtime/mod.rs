@@ -20,11 +20,12 @@
 mod blocking;
 mod builder;
 pub(crate) mod coop;
-mod deadlock;
+pub(crate) mod deadlock;
 mod dump;
 mod handle;
+pub(crate) mod metrics;
 pub(crate) mod scheduler;
-mod signal;
+pub(crate) mod signal;
 mod site;
 mod task;
 #[cfg(all(test, loom))]
@@ -35,7 +36,8 @@ pub(crate) use wait::{forget_sleep, is_own_waker, pending, record_sleep, Wait};
 
 pub use builder::Builder;
 pub use dump::dump;
-pub use handle::{Handle, TryCurrentError};
+pub use handle::{EnterGuard, Handle, TryCurrentError};
+pub use metrics::{metrics, Metrics};
 pub use task::{JoinError, JoinHandle};
 
 use scheduler::Shared;
@@ -147,6 +149,7 @@ impl Runtime {
             }
         }
         deadlock::register_runtime(&shared);
+        metrics::start_schedtrace(&shared);
         Ok(Runtime {
             handle: Handle { shared },
             threads: Mutex::new(threads),
@@ -461,7 +464,8 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool, main_goroutine: bool) -> F:
 
 static GLOBAL: OnceLock<Runtime> = OnceLock::new();
 
-/// The global runtime, started on first use with one worker per core.
+/// The global runtime: the one installed by `Builder::build_global`, or else started on first
+/// use with one worker per core (`GORUN_WORKERS` of them when set).
 pub(crate) fn global() -> &'static Runtime {
     GLOBAL.get_or_init(|| {
         Builder::new()

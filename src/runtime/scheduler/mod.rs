@@ -104,6 +104,8 @@ pub(crate) struct Shared {
     /// Live-goroutine counters: one slot per worker and a last one for other threads; a
     /// spawn adds 1 to its thread's slot, a finish subtracts 1 from its own (see `task`).
     pub(crate) live: Box<[CachePadded<AtomicIsize>]>,
+    /// `runtime::metrics` counters, laid out as `live` (see `runtime::metrics`).
+    pub(crate) counters: Box<[CachePadded<crate::runtime::metrics::Counters>]>,
     /// Workers that have left their loop; guarded by its lock, signalled on `exited_cv`.
     pub(crate) exited: Mutex<usize>,
     pub(crate) exited_cv: Condvar,
@@ -144,6 +146,7 @@ impl Shared {
             main_goroutine: std::sync::atomic::AtomicU64::new(0),
             main_returned: AtomicBool::new(false),
             live: (0..=n).map(|_| CachePadded(AtomicIsize::new(0))).collect(),
+            counters: (0..=n).map(|_| CachePadded(Default::default())).collect(),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
         }

@@ -194,6 +194,7 @@ impl Worker {
             // worker to look for it (this is how a burst of work spreads over every core).
             self.shared.notify_parked();
         }
+        crate::runtime::metrics::bump(&self.shared.counters[self.index].polls);
         coop::with_budget(|| task.run());
     }
 
@@ -277,6 +278,7 @@ impl Worker {
             // SAFETY: this thread owns its local queue, which is empty (we only search when
             // `next_task` found nothing).
             if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
                 return Some(t);
             }
         }
@@ -295,6 +297,7 @@ impl Worker {
             }
             let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
             if let Some(p) = ptr::NonNull::new(p) {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
                 // SAFETY: as in `take_runnext`.
                 return Some(unsafe { Runnable::from_raw(p) });
             }
@@ -308,6 +311,7 @@ impl Worker {
 
     fn park(&self) {
         let shared = &*self.shared;
+        crate::runtime::metrics::bump(&shared.counters[self.index].parks);
         let was_searching = self.searching.replace(false);
         if shared.idle.transition_to_parked(self.index, was_searching) && shared.has_work() {
             // The last searcher must not sleep on work that appeared while it searched.
