@@ -12,8 +12,9 @@
 //!
 //! - A node is linked iff its waiter has not been notified; a notified node is unlinked and
 //!   marked, and its owner removes it.
-//! - A waiter that is dropped after being notified but before it observed the notification
-//!   passes the notification on (calls `signal`), so a `signal` is never lost to cancellation.
+//! - A waiter that is dropped after being notified but before `wait` returned (still
+//!   registered, or already re-locking the mutex) passes the notification on (calls `signal`),
+//!   so a `signal` is never lost to cancellation.
 //!   As with Go, callers must re-check their condition in a loop: wake-ups can come from
 //!   `broadcast` or from such a forwarded signal.
 //!
@@ -238,15 +239,24 @@ impl<'a, T: ?Sized> Future for CondWait<'_, 'a, T> {
 
 impl<T: ?Sized> Drop for CondWait<'_, '_, T> {
     fn drop(&mut self) {
-        if let State::Waiting(key) = self.state {
-            self.state = State::Done;
-            let mut list = self.cond.lock();
-            let (w, _) = list.remove(key);
-            drop(list);
-            if w.notified {
-                // We were chosen but will never act on it: pass the signal on.
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Waiting(key) => {
+                let mut list = self.cond.lock();
+                let (w, _) = list.remove(key);
+                drop(list);
+                if w.notified {
+                    // We were chosen but will never act on it: pass the signal on.
+                    self.cond.signal();
+                }
+            }
+            State::Locking(lock) => {
+                // Notified, but dropped before `wait` returned: the caller never saw the
+                // wake-up, so pass it on. Cancel the lock attempt first, so that a lock it
+                // was handed is released before the next waiter tries to take it.
+                drop(lock);
                 self.cond.signal();
             }
+            State::Start(_) | State::Done => {}
         }
     }
 }
