@@ -144,7 +144,7 @@ impl LimitGuard {
 impl Drop for LimitGuard {
     fn drop(&mut self) {
         if self.holds_permit {
-            self.limit.sem.add_permits(1);
+            self.limit.sem.release_detached(1);
         }
         self.limit.users.fetch_sub(1, SeqCst);
     }
@@ -284,7 +284,7 @@ impl<E: Send + 'static> Group<E> {
             let _done = done; // dropped last: after the outcome is stored and the permit freed
             let mut _limit = limit;
             if let Some(l) = &mut _limit {
-                l.limit.sem.acquire(1).await.forget();
+                l.limit.sem.acquire(1).await.detach();
                 l.holds_permit = true;
             }
             run(&_done.0, fut).await;
@@ -317,7 +317,9 @@ impl<E: Send + 'static> Group<E> {
         let permit = match lock(&self.inner.limit).clone() {
             Some(l) => {
                 match l.sem.try_acquire(1) {
-                    Ok(p) => p.forget(),
+                    Ok(p) => {
+                        p.detach();
+                    }
                     Err(_) => return false,
                 }
                 Some(LimitGuard::new(l, true))
