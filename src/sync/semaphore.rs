@@ -816,6 +816,29 @@ mod loom_tests {
         });
     }
 
+    /// Issue #13: a request larger than the size (doomed) against the `add_permits` that makes
+    /// it fit, with another small acquirer: the doomed request blocks nobody, and is served
+    /// once it fits, whatever the order (loom reports a deadlock otherwise).
+    #[test]
+    fn doomed_request_vs_add_permits() {
+        crate::loom::model(|| {
+            let sem = Arc::new(RawSemaphore::new(1));
+            let s2 = sem.clone();
+            let adder = thread::spawn(move || s2.add_permits(1));
+            let s3 = sem.clone();
+            let small = thread::spawn(move || {
+                crate::sync::blocking::loom_block_on(RawAcquire::new(&s3, 1));
+                s3.release(1);
+            });
+            crate::sync::blocking::loom_block_on(RawAcquire::new(&sem, 2));
+            adder.join().unwrap();
+            sem.release(2);
+            small.join().unwrap();
+            assert_eq!(sem.available(), 2);
+            assert_eq!(sem.stored_nodes(), 0);
+        });
+    }
+
     /// Acquire vs release vs cancel: a waiter that is dropped at any point (before, while or
     /// after being granted) gives back everything; the other waiter is still served.
     #[test]
