@@ -187,7 +187,7 @@ impl BlockingPool {
         };
         self.cond.notify_all();
         drop(queued);
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut st = self.lock();
         while st.threads > 0 {
             match deadline {

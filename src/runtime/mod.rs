@@ -238,7 +238,9 @@ impl Runtime {
             return;
         }
         deadlock::unregister_runtime(shared);
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline past what `Instant` can hold is no deadline (`Duration::MAX` waits for
+        // good): this must not panic, the shutdown flag being set already.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         shared.unpark_all();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         let on_own_worker = scheduler::worker::current_of(shared).is_some();
