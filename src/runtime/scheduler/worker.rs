@@ -115,8 +115,17 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     worker.run_loop();
     // Shutdown: drop what is left in our queues (their futures' destructors may schedule
     // more, locally or remotely; keep draining until empty).
-    while let Some(t) = worker.take_runnext().or_else(|| worker.pop_local()) {
-        drop(t);
+    // The injection queue too: a worker that outlived shutdown's wait (a long poll) may have
+    // spilled its queue there after shutdown drained it.
+    loop {
+        while let Some(t) = worker.take_runnext().or_else(|| worker.pop_local()) {
+            drop(t);
+        }
+        let left = worker.shared.inject.drain();
+        if left.is_empty() {
+            break;
+        }
+        drop(left);
     }
     drop(uninstall);
     let shared = worker.shared.clone();
