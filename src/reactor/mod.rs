@@ -193,8 +193,13 @@ impl Driver {
         let mut events = lock(&self.events);
         events.clear();
         let wait = self.before_park(timeout);
-        // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate.
-        let _ = self.poller.wait(&mut events, wait);
+        // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate. Asleep
+        // for the deadlock detector only while in the wait: the timers it fires after are
+        // in its hands, no longer in the wheels.
+        {
+            let _asleep = crate::runtime::deadlock::asleep();
+            let _ = self.poller.wait(&mut events, wait);
+        }
         let n = events.len();
         self.dispatch(&events);
         drop(events);

@@ -131,7 +131,7 @@ impl BlockingPool {
     }
 
     fn thread_main(&self, shared: &Arc<Shared>) {
-        let _ours = super::deadlock::gorun_thread();
+        let _ours = super::deadlock::sched_thread();
         let _enter = super::handle::enter(super::Handle {
             shared: shared.clone(),
         });
@@ -157,6 +157,7 @@ impl BlockingPool {
                     timed_out = true;
                     break;
                 }
+                let _asleep = super::deadlock::asleep();
                 st = self
                     .cond
                     .wait_timeout(st, deadline - now)

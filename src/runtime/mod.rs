@@ -20,7 +20,7 @@
 mod blocking;
 mod builder;
 pub(crate) mod coop;
-mod deadlock;
+pub(crate) mod deadlock;
 mod dump;
 mod handle;
 pub(crate) mod scheduler;
@@ -237,7 +237,6 @@ impl Runtime {
         if shared.shutdown.swap(true, SeqCst) {
             return;
         }
-        deadlock::unregister_runtime(shared);
         // A deadline past what `Instant` can hold is no deadline (`Duration::MAX` waits for
         // good): nothing from here on may panic, the shutdown flag being set already.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -252,7 +251,7 @@ impl Runtime {
             let spawned = thread::Builder::new()
                 .name(format!("{}-shutdown", shared.config.thread_name))
                 .spawn(move || {
-                    let _ours = deadlock::gorun_thread();
+                    let _ours = deadlock::sched_thread();
                     finish_shutdown(&s, threads, deadline);
                 });
             if spawned.is_ok() {

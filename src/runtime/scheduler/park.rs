@@ -148,6 +148,8 @@ impl Parker {
             }
             Err(s) => unreachable!("parker in state {s} while parking"),
         }
+        // Asleep for the deadlock detector: this worker holds nothing while it waits.
+        let _asleep = crate::runtime::deadlock::asleep();
         loop {
             guard = match timeout {
                 None => self.condvar.wait(guard).unwrap(),

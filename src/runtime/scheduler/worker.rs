@@ -88,7 +88,7 @@ pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
 
 /// Runs worker `index` of `shared` until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
-    let _ours = crate::runtime::deadlock::gorun_thread();
+    let _ours = crate::runtime::deadlock::sched_thread();
     let worker = Worker {
         driver: Arc::new(shared.driver.driver.clone()),
         shared,
