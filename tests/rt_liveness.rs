@@ -60,3 +60,78 @@ fn dropping_the_runtime_from_its_own_goroutine_does_not_block_that_worker() {
 
 #[allow(dead_code)]
 fn unused(_: AtomicBool) {}
+
+/// A goroutine that never yields, running on the worker that was driving the reactor (it was
+/// woken by its timer), must not hold up other goroutines' timers: another worker takes the
+/// reactor over (Go's `wakeNetPoller`). The busy loop ends when it sees the sleeper finish (or
+/// after 10 s, which fails the test): no timing threshold.
+#[test]
+fn timers_fire_while_the_worker_that_drove_the_reactor_runs_a_long_poll() {
+    let _w = common::watchdog("timers_while_long_poll", 60);
+    let rt = Builder::new().workers(2).build().unwrap();
+    for _ in 0..5 {
+        let slept = Arc::new(AtomicBool::new(false));
+        let (s1, s2) = (slept.clone(), slept.clone());
+        let outcome = rt.block_on(async move {
+            let busy = gorun::go(async move {
+                // Woken by the reactor: runs on the worker that drove it.
+                gorun::time::sleep(Duration::from_millis(5)).await;
+                let t = std::time::Instant::now();
+                while !s1.load(SeqCst) && t.elapsed() < Duration::from_secs(10) {
+                    std::hint::spin_loop();
+                }
+                s1.load(SeqCst)
+            });
+            let sleeper = gorun::go(async move {
+                gorun::time::sleep(Duration::from_millis(20)).await;
+                s2.store(true, SeqCst);
+            });
+            sleeper.await.unwrap();
+            busy.await.unwrap()
+        });
+        assert!(
+            outcome,
+            "the sleep completed only after the busy goroutine gave its worker back"
+        );
+    }
+}
+
+/// A worker that is never idle (one worker, a goroutine yielding in a loop) fires a due timer
+/// within a few of its tasks (Go's `checkTimers` at every `schedule`; here every
+/// `TIMER_CHECK_INTERVAL` = 8 ticks), not once a millisecond every 61 tasks. Counted in the
+/// yielding goroutine's own polls after the timer is certainly due (its deadline plus one 1 ms
+/// wheel tick), not in time: the OS descheduling the thread adds no polls. Before the change,
+/// hundreds of polls went by; the bound leaves room for four checks.
+#[test]
+fn a_busy_worker_fires_due_timers_within_a_few_tasks() {
+    let _w = common::watchdog("busy_worker_fires_timers", 60);
+    let rt = Builder::new().workers(1).build().unwrap();
+    for _ in 0..5 {
+        let fired = Arc::new(AtomicBool::new(false));
+        let f2 = fired.clone();
+        let polls_after_due = rt.block_on(async move {
+            let deadline = std::time::Instant::now() + Duration::from_millis(3);
+            let sleeper = gorun::go(async move {
+                gorun::time::sleep_until(deadline).await;
+                fired.store(true, SeqCst);
+            });
+            let yielder = gorun::go(async move {
+                let due = deadline + Duration::from_millis(1);
+                let mut after = 0u32;
+                while !f2.load(SeqCst) && after < 1_000_000 {
+                    if std::time::Instant::now() >= due {
+                        after += 1;
+                    }
+                    gorun::yield_now().await;
+                }
+                after
+            });
+            sleeper.await.unwrap();
+            yielder.await.unwrap()
+        });
+        assert!(
+            polls_after_due <= 32,
+            "a due timer waited {polls_after_due} tasks of a busy worker"
+        );
+    }
+}

@@ -53,7 +53,7 @@ pub(crate) use timers::TimerAction;
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -112,6 +112,8 @@ pub(crate) struct Driver {
     /// firing sees its deadline passed without reading the clock again (see
     /// [`has_passed`](Self::has_passed)).
     clock_floor: AtomicI64,
+    /// The last timer tick for which due timers were fired (see `timers_may_be_due`).
+    fired_through: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -143,6 +145,7 @@ impl Driver {
             start: Instant::now(),
             io_sources: AtomicUsize::new(0),
             clock_floor: AtomicI64::new(i64::MIN),
+            fired_through: AtomicU64::new(0),
         })
     }
 

@@ -31,6 +31,7 @@
 //! firing; an owned one stays allocated (unscheduled) for its owner's `reset`/`stop`.
 
 use std::cell::Cell;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -227,8 +228,20 @@ impl Driver {
         }
     }
 
-    /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition.
-    pub(super) fn fire_due_timers(&self) {
+    /// Whether the clock has entered a timer tick for which timers have not been fired yet
+    /// (one clock read): busy workers call it between tasks ([`fire_due_timers`] marks the
+    /// tick it fires for).
+    pub(crate) fn timers_may_be_due(&self) -> bool {
+        self.tick_now(Instant::now()) > self.fired_through.load(Relaxed)
+    }
+
+    /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition. Only the thread
+    /// holding the driver (parked in it, or a busy worker that took it) calls it.
+    pub(crate) fn fire_due_timers(&self) {
+        // Marked first: what becomes due in this tick after the mark is fired by this call,
+        // whose clock reads follow it.
+        self.fired_through
+            .fetch_max(self.tick_now(Instant::now()), Relaxed);
         for w in self.wheels.iter() {
             self.fire_due(w);
         }

@@ -121,6 +121,12 @@ impl park::Drive for Arc<crate::reactor::Driver> {
     fn unpark(&self) {
         crate::reactor::Driver::unpark(self)
     }
+    fn timers_may_be_due(&self) -> bool {
+        crate::reactor::Driver::timers_may_be_due(self)
+    }
+    fn fire_timers(&self) {
+        crate::reactor::Driver::fire_due_timers(self)
+    }
 }
 
 impl Shared {

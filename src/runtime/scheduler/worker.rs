@@ -18,6 +18,11 @@ pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
 /// Every this many ticks a worker looks at the injection queue first and polls the reactor.
 const GLOBAL_CHECK_INTERVAL: u32 = 61;
 
+/// Every this many ticks a busy worker reads the clock and, if a new timer tick has begun that
+/// nobody fired, fires the due timers itself (Go's `checkTimers`, which runs at every
+/// `schedule`; a clock read per task would cost the shortest tasks a fifth of their time).
+const TIMER_CHECK_INTERVAL: u32 = 8;
+
 /// A busy worker polls the reactor (for timers) at most this often, I/O aside.
 const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -148,6 +153,9 @@ impl Worker {
         while !self.shared.is_shutdown() {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
+            if tick % TIMER_CHECK_INTERVAL == 0 {
+                self.shared.driver.fire_timers_if_due();
+            }
             if tick % GLOBAL_CHECK_INTERVAL == 0 {
                 self.maintenance();
             } else if tick.wrapping_sub(self.io_poll_at.get()) as i32 >= 0 {
@@ -323,7 +331,7 @@ impl Worker {
             shared.notify_parked();
         }
         loop {
-            self.remote().parker.park(&shared.driver, None);
+            let drove = self.remote().parker.park(&shared.driver, None);
             self.last_driver_poll.set(Instant::now());
             if shared.is_shutdown() {
                 return;
@@ -334,6 +342,14 @@ impl Worker {
                     // A notifier took us off the list at the same time and counted us as a
                     // searcher.
                     self.searching.set(true);
+                } else if drove {
+                    // We leave the reactor to run them, and one of them may run for long
+                    // without yielding while the other workers sleep on their condvars: wake
+                    // one (unless someone searches) so that it parks in the reactor in our
+                    // place and keeps timers and I/O on time (Go's `wakeNetPoller`). A woken
+                    // worker counted as a searcher does the same through the last-searcher
+                    // rule when it finds work.
+                    shared.notify_parked();
                 }
                 return;
             }
