@@ -196,8 +196,9 @@ impl Driver {
 
     /// Schedules `key` at `tick` (caller holds the lock); returns whether the parked thread
     /// must be woken to shorten its sleep.
-    fn schedule_locked(st: &mut super::TimerState, key: u32, tick: u64) -> bool {
+    fn schedule_locked(&self, w: usize, st: &mut super::TimerState, key: u32, tick: u64) -> bool {
         st.wheel.schedule(key, tick);
+        self.lower_hint(w, tick);
         if tick < st.parked_until {
             st.parked_until = tick;
             true
@@ -228,27 +229,37 @@ impl Driver {
         }
     }
 
-    /// Whether the clock has entered a timer tick for which timers have not been fired yet
-    /// (one clock read): busy workers call it between tasks ([`fire_due_timers`] marks the
-    /// tick it fires for).
+    /// Whether a timer may be due: busy workers call it between tasks. With no timer
+    /// scheduled it reads one hint per wheel and not the clock (the `yield` workload pays
+    /// nothing); otherwise one clock read.
     pub(crate) fn timers_may_be_due(&self) -> bool {
-        self.tick_now(Instant::now()) > self.fired_through.load(Relaxed)
+        let earliest = self
+            .earliest
+            .iter()
+            .map(|e| e.0.load(Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
+        earliest != u64::MAX && self.tick_now(Instant::now()) >= earliest
+    }
+
+    /// Lowers wheel `w`'s earliest-deadline hint to `tick` (caller holds its lock).
+    fn lower_hint(&self, w: usize, tick: u64) {
+        let e = &self.earliest[w].0;
+        if tick < e.load(Relaxed) {
+            e.store(tick, Relaxed);
+        }
     }
 
     /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition. Only the thread
     /// holding the driver (parked in it, or a busy worker that took it) calls it.
     pub(crate) fn fire_due_timers(&self) {
-        // Marked first: what becomes due in this tick after the mark is fired by this call,
-        // whose clock reads follow it.
-        self.fired_through
-            .fetch_max(self.tick_now(Instant::now()), Relaxed);
-        for w in self.wheels.iter() {
-            self.fire_due(w);
+        for (i, w) in self.wheels.iter().enumerate() {
+            self.fire_due(i, w);
         }
     }
 
     /// Fires every timer of wheel `w` due by now, `FIRE_BATCH` per lock acquisition.
-    fn fire_due(&self, w: &ChanLock<super::TimerState>) {
+    fn fire_due(&self, i: usize, w: &ChanLock<super::TimerState>) {
         loop {
             let mut out = Deferred::default();
             let more = {
@@ -257,9 +268,14 @@ impl Driver {
                 let now = Instant::now();
                 self.advance_clock_floor(now);
                 let now_tick = self.tick_now(now);
-                st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
+                let more = st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
                     fire(a, when, now, now_tick, &mut out)
-                })
+                });
+                // Exact again (periodic timers were rescheduled by the poll).
+                self.earliest[i]
+                    .0
+                    .store(st.wheel.next_deadline().unwrap_or(u64::MAX), Relaxed);
+                more
             };
             out.run();
             if !more {
@@ -325,7 +341,7 @@ impl Driver {
                 gen,
                 task,
             });
-            let unpark = Self::schedule_locked(&mut st, key, tick);
+            let unpark = self.schedule_locked(w, &mut st, key, tick);
             (Self::encode(w, key), gen, unpark)
         };
         if unpark {
@@ -497,11 +513,11 @@ impl Driver {
                         st.wheel.remove(key);
                         false
                     }
-                    Fired::Reschedule(t) => Self::schedule_locked(&mut st, key, t),
+                    Fired::Reschedule(t) => self.schedule_locked(w, &mut st, key, t),
                 }
             } else {
                 let tick = self.tick_at(deadline);
-                Self::schedule_locked(&mut st, key, tick)
+                self.schedule_locked(w, &mut st, key, tick)
             };
             (key, was, unpark)
         };

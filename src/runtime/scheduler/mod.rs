@@ -19,7 +19,10 @@
 //!   random victim's queue; finding nothing it parks ([`idle`], [`park`]). New work wakes a
 //!   parked worker only when nobody is searching; a searcher that finds work wakes the next.
 //! - The first worker to park drives the reactor (epoll, timers); the others sleep on a
-//!   condvar. Busy workers poll the reactor without blocking every 61 ticks.
+//!   condvar. A worker woken in the reactor with tasks to run wakes a sleeping one to park in
+//!   the reactor in its place (Go's `wakeNetPoller`), so a task that runs long there does not
+//!   hold up timers and I/O. Busy workers fire due timers every 8 ticks (one clock read; Go's
+//!   `checkTimers`) and poll the reactor for I/O without blocking every 61 ticks.
 //! - Each task poll gets a cooperative budget (`coop`).
 //!
 //! # Invariants
