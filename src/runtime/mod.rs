@@ -267,8 +267,8 @@ impl Runtime {
 
 /// The rest of a shutdown, once the flag is set and the workers told: waits (until `deadline`)
 /// for the workers to leave their loops, cancels every goroutine left, and shuts the reactor
-/// and the blocking pool down. A goroutine destructor that panics does not stop it halfway:
-/// the first panic is raised again at the end, once the runtime is fully down.
+/// and the blocking pool down. Nothing here panics: a goroutine destructor's panic is caught
+/// and reported by the goroutine's wrapper (`task::Goroutine`).
 fn finish_shutdown(
     shared: &Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
@@ -303,30 +303,21 @@ fn finish_shutdown(
             let _ = t.join();
         }
     }
-    let panic = cancel_all(shared);
+    cancel_all(shared);
     shared.driver.driver.shutdown();
     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     shared.blocking.shutdown(left);
-    if let Some(p) = panic {
-        std::panic::resume_unwind(p);
-    }
 }
 
 /// Cancels every goroutine left (the workers have stopped, or were given up on): wakes each
 /// waiting one so that it is scheduled into the injection queue, and drops it from there
 /// (dropping its future). Destructors may wake or spawn more: repeat until nothing is left,
 /// then close the injection queue, so that a goroutine woken later is cancelled by its waker
-/// instead of left in a queue nobody drains (`scheduler::schedule`). Returns the first panic
-/// of a destructor, if any.
-pub(crate) fn cancel_all(shared: &Shared) -> Option<Box<dyn std::any::Any + Send>> {
-    let mut panic = None;
-    let mut drop_all = |tasks: Vec<task::Runnable>| {
+/// instead of left in a queue nobody drains (`scheduler::schedule`).
+pub(crate) fn cancel_all(shared: &Shared) {
+    let drop_all = |tasks: Vec<task::Runnable>| {
         let any = !tasks.is_empty();
-        for t in tasks {
-            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(t))) {
-                panic.get_or_insert(p);
-            }
-        }
+        drop(tasks);
         any
     };
     loop {
@@ -343,7 +334,6 @@ pub(crate) fn cancel_all(shared: &Shared) -> Option<Box<dyn std::any::Any + Send
         }
     }
     while drop_all(shared.inject.close_and_drain()) {}
-    panic
 }
 
 impl Drop for Runtime {

@@ -73,7 +73,7 @@ fn loom_foreign_wake_against_shutdown() {
         shared
             .shutdown
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        assert!(crate::runtime::cancel_all(&shared).is_none());
+        crate::runtime::cancel_all(&shared);
         let weak = Arc::downgrade(&shared);
         drop(shared);
         foreign.join().unwrap();
