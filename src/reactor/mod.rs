@@ -7,9 +7,9 @@
 //! [`Driver::park`], which blocks in `epoll_wait` until an I/O source is ready, the next timer
 //! is due, or [`Driver::unpark`] (the poller's notifier, an eventfd) is called because work was
 //! submitted. A busy runtime calls `park(Some(Duration::ZERO))` every few dozen scheduler ticks
-//! so I/O is served even when no worker ever idles, and every 8 ticks a busy worker reads the
-//! clock and, once per timer tick nobody fired ([`Driver::timers_may_be_due`]), calls
-//! [`Driver::fire_due_timers`] without polling (Go's `checkTimers`). The scheduler guarantees
+//! so I/O is served even when no worker ever idles, and every 8 ticks a busy worker looks at the
+//! wheels' earliest-deadline hints and, once one has passed ([`Driver::timers_may_be_due`]),
+//! calls [`Driver::fire_due_timers`] without polling (Go's `checkTimers`). The scheduler guarantees
 //! that only one thread holds the driver (is inside `park` or firing timers) at a time (Go's
 //! netpoller is driven the same way from `findrunnable`; tokio's driver is "taken" by the
 //! parking worker), and that a worker leaving the driver to run tasks wakes a sleeping one to

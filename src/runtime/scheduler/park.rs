@@ -85,8 +85,8 @@ impl<D: Drive> DriverSlot<D> {
     }
 
     /// Fires due timers from a busy worker, if any may be due and no other thread drives the
-    /// driver (a thread parked in it fires them itself, on time). No I/O poll: a clock read
-    /// and, once per timer tick, the wheels' locks.
+    /// driver (a thread parked in it fires them itself, on time). No I/O poll: a look at the
+    /// wheels' earliest-deadline hints (and a clock read while a timer is scheduled).
     pub(crate) fn fire_timers_if_due(&self) {
         if self.driver.timers_may_be_due() && self.try_take() {
             self.driver.fire_timers();

@@ -18,9 +18,10 @@ pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
 /// Every this many ticks a worker looks at the injection queue first and polls the reactor.
 const GLOBAL_CHECK_INTERVAL: u32 = 61;
 
-/// Every this many ticks a busy worker reads the clock and, if a new timer tick has begun that
-/// nobody fired, fires the due timers itself (Go's `checkTimers`, which runs at every
-/// `schedule`; a clock read per task would cost the shortest tasks a fifth of their time).
+/// Every this many ticks a busy worker looks at the wheels' earliest-deadline hints and, if one
+/// has passed (a clock read, only while some timer is scheduled), fires the due timers itself
+/// (Go's `checkTimers`, which runs at every `schedule`; a clock read per task would cost the
+/// shortest tasks a fifth of their time).
 const TIMER_CHECK_INTERVAL: u32 = 8;
 
 /// A busy worker polls the reactor (for timers) at most this often, I/O aside.
