@@ -111,6 +111,21 @@ fn child(name: &str) {
             gorun::time::sleep(Duration::from_secs(30)).await;
             c.close();
         }),
+        "blocking_job_of_a_shut_down_runtime" => {
+            // A job still running on a runtime that was shut down (its thread was given up
+            // on, not stopped) will complete its JoinHandle: not a deadlock.
+            let first = rt(true);
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            let h = first.handle().go_blocking(move || {
+                started_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(1));
+                42
+            });
+            started_rx.recv().unwrap();
+            first.shutdown_timeout(Duration::from_millis(10));
+            assert_eq!(rt(true).block_on(h).unwrap(), 42);
+            println!("received");
+        }
         "detection_off" => rt(false).block_on(async {
             let c = chan::<i32>(0);
             let _ = c.send(1).await;
@@ -336,6 +351,7 @@ fn main() {
         ("recv_in_goroutines_and_main", expect_deadlock),
         ("fed_later_by_a_plain_thread", expect_success),
         ("waiting_on_a_sleeping_goroutine", expect_success),
+        ("blocking_job_of_a_shut_down_runtime", expect_success),
         ("detection_off", expect_hang),
         ("sigquit_dump", |n| expect_sigquit_dump(n).map(drop)),
         ("sigquit_chained", expect_sigquit_dump_and_chain),

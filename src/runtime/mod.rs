@@ -277,67 +277,103 @@ impl Runtime {
         if shared.shutdown.swap(true, SeqCst) {
             return;
         }
-        deadlock::unregister_runtime(shared);
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline past what `Instant` can hold is no deadline (`Duration::MAX` waits for
+        // good): nothing from here on may panic, the shutdown flag being set already.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         shared.unpark_all();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        let on_own_worker = scheduler::worker::current_of(shared).is_some();
-        // Wait for the workers to leave their loops (not possible from one of them).
-        if !on_own_worker {
-            let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
-            while *exited < threads.len() {
-                match deadline {
-                    None => {
-                        exited = shared
-                            .exited_cv
-                            .wait(exited)
-                            .unwrap_or_else(|e| e.into_inner())
-                    }
-                    Some(d) => {
-                        let now = Instant::now();
-                        if now >= d {
-                            break;
-                        }
-                        exited = shared
-                            .exited_cv
-                            .wait_timeout(exited, d - now)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0;
-                    }
-                }
+        if scheduler::worker::current_of(shared).is_some() {
+            // On one of this runtime's own workers (a goroutine dropped its runtime): it
+            // cannot wait for itself to leave its loop, and cancelling goroutines while the
+            // other workers still run them would race their polls. A thread of its own
+            // finishes the shutdown once every worker, this one included, has left its loop.
+            let s = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("{}-shutdown", shared.config.thread_name))
+                .spawn(move || {
+                    let _ours = deadlock::sched_thread();
+                    finish_shutdown(&s, threads, deadline);
+                });
+            if spawned.is_ok() {
+                return;
             }
-            let all_exited = *exited >= threads.len();
-            drop(exited);
-            if all_exited {
-                for t in threads {
-                    let _ = t.join();
-                }
-            }
+            // No thread to be had: cancel what can be cancelled from here, without waiting.
+            finish_shutdown(shared, Vec::new(), deadline);
+            return;
         }
-        // Cancel every remaining goroutine: wake it so that it is scheduled into the injection
-        // queue, then drop it from there (dropping its future). Destructors may wake or spawn
-        // more; repeat until nothing is left.
-        loop {
-            let mut wakers = shared.registry.close_and_take();
-            // Goroutines parked in a sleep without a registry entry (see `task`).
-            wakers.extend(shared.driver.driver.take_task_sleep_wakers());
-            let had = !wakers.is_empty();
-            for w in wakers {
-                w.wake();
-            }
-            let mut dropped = false;
-            while let Some(r) = shared.inject.pop() {
-                drop(r);
-                dropped = true;
-            }
-            if !had && !dropped {
-                break;
-            }
-        }
-        shared.driver.driver.shutdown();
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        shared.blocking.shutdown(left);
+        finish_shutdown(shared, threads, deadline);
     }
+}
+
+/// The rest of a shutdown, once the flag is set and the workers told: waits (until `deadline`)
+/// for the workers to leave their loops, cancels every goroutine left, and shuts the reactor
+/// and the blocking pool down. Nothing here panics: a goroutine destructor's panic is caught
+/// and reported by the goroutine's wrapper (`task::Goroutine`).
+fn finish_shutdown(
+    shared: &Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+    deadline: Option<Instant>,
+) {
+    let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+    while *exited < threads.len() {
+        match deadline {
+            None => {
+                exited = shared
+                    .exited_cv
+                    .wait(exited)
+                    .unwrap_or_else(|e| e.into_inner())
+            }
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    break;
+                }
+                exited = shared
+                    .exited_cv
+                    .wait_timeout(exited, d - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+    }
+    let all_exited = *exited >= threads.len();
+    drop(exited);
+    if all_exited {
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+    cancel_all(shared);
+    shared.driver.driver.shutdown();
+    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    shared.blocking.shutdown(left);
+}
+
+/// Cancels every goroutine left (the workers have stopped, or were given up on): wakes each
+/// waiting one so that it is scheduled into the injection queue, and drops it from there
+/// (dropping its future). Destructors may wake or spawn more: repeat until nothing is left,
+/// then close the injection queue, so that a goroutine woken later is cancelled by its waker
+/// instead of left in a queue nobody drains (`scheduler::schedule`).
+pub(crate) fn cancel_all(shared: &Shared) {
+    let drop_all = |tasks: Vec<task::Runnable>| {
+        let any = !tasks.is_empty();
+        drop(tasks);
+        any
+    };
+    loop {
+        let mut wakers = shared.registry.close_and_take();
+        // Goroutines parked in a sleep without a registry entry (see `task`).
+        wakers.extend(shared.driver.driver.take_task_sleep_wakers());
+        let had = !wakers.is_empty();
+        for w in wakers {
+            w.wake();
+        }
+        let dropped = drop_all(shared.inject.drain());
+        if !had && !dropped {
+            break;
+        }
+    }
+    while drop_all(shared.inject.close_and_drain()) {}
 }
 
 impl Drop for Runtime {
