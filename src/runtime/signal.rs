@@ -74,9 +74,11 @@ fn handle(
     // SAFETY: the errno location is valid for the calling thread for its whole life.
     let saved_errno = unsafe { *errno_location() };
     if (0..NSIG as libc::c_int).contains(&sig) {
+        // The earlier handler first: once the reader is woken it may end the process (the
+        // SIGQUIT dump exits), which would cut the earlier handler short.
+        chain(sig, info, ctx);
         PENDING.fetch_or(1 << sig, SeqCst);
         wake_reader(pipe_write);
-        chain(sig, info, ctx);
     }
     // SAFETY: as above.
     unsafe { *errno_location() = saved_errno };
