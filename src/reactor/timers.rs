@@ -91,8 +91,10 @@ impl Deferred {
         for w in self.wakers {
             w.wake();
         }
+        // An `after_func` callback starts its own goroutine on the runtime that owns the timer
+        // (`time::timer::on_owner`): calling it here spawns, it does not run user code.
         for f in self.funcs {
-            drop(crate::go(async move { f() }));
+            f();
         }
     }
 }

@@ -164,13 +164,13 @@ where
     }
 }
 
-/// Wraps an `after_func` callback so that it runs on the runtime the timer belongs to (the
-/// current one when `after_func` is called, else the global one), whichever thread fires the
-/// timer. The wheel starts the callback in a goroutine of the runtime of the thread that fires
-/// it, which is normally the owner (its workers poll its wheel); but a `reset` or an overdue
-/// `start` fires on the caller's thread, which may belong to another runtime. There the
-/// wrapper hands the call over to the owner. The owner is held weakly: a timer never keeps
-/// its runtime alive, and a callback whose runtime is gone does not run.
+/// Wraps an `after_func` callback so that, whichever thread fires the timer, it starts `f` in
+/// its own goroutine (as Go does) on the runtime the timer belongs to: the current one when
+/// `after_func` is called, else the global one. A timer normally fires on its owner's workers,
+/// but a `reset` or an overdue `start` fires on the caller's thread, which may be a plain
+/// thread or belong to another runtime; the wheel calls this wrapper there, and it only
+/// spawns. The owner is held weakly: a timer never keeps its runtime alive, and a callback
+/// whose runtime is gone does not run.
 fn on_owner<F>(f: F) -> impl Fn() + Send + Sync + 'static
 where
     F: Fn() + Send + Sync + 'static,
@@ -181,14 +181,8 @@ where
         let Some(shared) = owner.upgrade() else {
             return;
         };
-        let here =
-            crate::runtime::Handle::try_current().is_ok_and(|h| Arc::ptr_eq(&h.shared, &shared));
-        if here {
-            f();
-        } else {
-            let f = f.clone();
-            drop(crate::runtime::Handle { shared }.go(async move { f() }));
-        }
+        let f = f.clone();
+        drop(crate::runtime::Handle { shared }.go(async move { f() }));
     }
 }
 
