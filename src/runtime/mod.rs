@@ -243,7 +243,7 @@ impl Runtime {
             let shared = shared.clone();
             async move {
                 let v = fut.await;
-                shared.main_returned.store(true, Release);
+                shared.shutdown.store(true, SeqCst);
                 v
             }
         };
@@ -274,9 +274,10 @@ impl Runtime {
 
     fn shutdown_inner(&self, timeout: Option<Duration>) {
         let shared = &self.handle.shared;
-        if shared.shutdown.swap(true, SeqCst) {
+        if shared.shutdown_begun.swap(true, SeqCst) {
             return;
         }
+        shared.shutdown.store(true, SeqCst);
         // A deadline past what `Instant` can hold is no deadline (`Duration::MAX` waits for
         // good): nothing from here on may panic, the shutdown flag being set already.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
