@@ -7,6 +7,7 @@ thread_local! {
     static STATE: Cell<u64> = Cell::new(seed());
 }
 
+#[cfg_attr(loom, allow(dead_code))]
 fn seed() -> u64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
@@ -17,6 +18,16 @@ fn seed() -> u64 {
 }
 
 /// A uniformly distributed number in `0..n` (`n > 0`), by Lemire's multiply-shift reduction.
+/// Under loom it is always 0: a model must be deterministic apart from the interleavings loom
+/// chooses (so `select!` visits its cases in one fixed order there: last case first).
+#[cfg(loom)]
+pub(crate) fn below(n: u32) -> u32 {
+    debug_assert!(n > 0);
+    0
+}
+
+/// A uniformly distributed number in `0..n` (`n > 0`), by Lemire's multiply-shift reduction.
+#[cfg(not(loom))]
 #[inline]
 pub(crate) fn below(n: u32) -> u32 {
     debug_assert!(n > 0);
@@ -25,6 +36,7 @@ pub(crate) fn below(n: u32) -> u32 {
 }
 
 /// The next 32 random bits of this thread's generator.
+#[cfg_attr(loom, allow(dead_code))]
 #[inline]
 pub(crate) fn next_u32() -> u32 {
     STATE.with(|s| {

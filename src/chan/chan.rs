@@ -49,13 +49,27 @@
 //! 2. A value is in exactly one place: a sender's future, a `Queued` send waiter, `buf`, a
 //!    `Handed` receive waiter, or a receiver's future. Every move happens under the lock.
 //! 3. `handed` is true iff exactly one receive waiter is `Handed`; only unbuffered channels set it.
-//! 4. Wake-up accounting: if a value is available (`!handed` and `buf` or `sendq` non-empty),
-//!    then either no live receiver is `Queued`, or some receiver is `Notified` and has not yet
-//!    looked. Every arrival of a value notifies one live `Queued` receiver; a `Notified` waiter
-//!    that leaves without taking a value re-notifies if a value is still available. Receivers
-//!    may take available values without having been notified ("stealing"); the notified one
-//!    then finds nothing and queues again. Hence no value sits in a channel while a receiver
-//!    sleeps forever.
+//! 4. Wake-up accounting: `notified` counts the receive waiters that are `Notified` and have
+//!    not looked yet (stream waiters excepted, below). If a value is available (`!handed` and
+//!    `buf` or `sendq` non-empty) and a live receiver is `Queued`, then `notified > 0`: some
+//!    receiver is on its way to a value. It is kept so by: an arrival that finds nothing
+//!    available notifies one queued receiver (a buffered send with room always does); an
+//!    arrival that finds a value already available needs no notification of its own (a
+//!    sender parking on a full buffer, one parking while a value is handed), because a
+//!    notified receiver is already on its way, and **every receiver that takes a value, or
+//!    leaves a notification unused, notifies the next one if a value is still available and
+//!    `notified` is 0** (`State::wake_next`, called from `take` and `pass_on`). So values are
+//!    passed on one taker at a time, and a notification is never absorbed by a receiver that
+//!    took only one of several values. Receivers may take values without having been notified
+//!    ("stealing"); a notified one then finds nothing and queues again. Clearing `handed` is a
+//!    taker's step too. Hence no value sits in a channel while a receiver sleeps forever
+//!    (checked by `tests/chan_wakeups.rs` at the waker level and the loom models in
+//!    `loom_tests.rs`).
+//!
+//!    A `Receiver` polled as a `Stream` keeps its waiter when a `next()` is cancelled, since a
+//!    stream is not told: its waiter may never look again. Such a waiter (`Waiter::stream`) is
+//!    never handed a value and its notification does not count: `notify_one` notifies it on
+//!    the way and goes on to a receiver that counts. So an abandoned stream poll delays no one.
 //! 5. For buffered channels `buf.len() <= cap`, and a non-empty `sendq` implies a full `buf`
 //!    (apart from waiters of decided selects, which are skipped). For unbuffered channels
 //!    `buf` holds only values returned by dropped `Handed` receivers.
@@ -195,6 +209,8 @@ pub(crate) struct State<T> {
     /// A non-blocking send on an unbuffered channel handed a value to a receiver that has not
     /// taken it yet.
     handed: bool,
+    /// Receive waiters (not of streams) that are `Notified` and have not looked yet.
+    notified: u32,
 }
 
 /// Wakers collected under the lock, called after it is released.
@@ -298,26 +314,45 @@ impl<T> State<T> {
     /// Takes the next value: the head of `buf` (refilling its tail from the first waiting
     /// sender, as Go does), else the first waiting sender's value. `None` if nothing can be
     /// received now (including while a value is handed to someone else).
+    ///
+    /// A taker that leaves a value behind makes sure a receiver is woken for it (invariant 4):
+    /// a receiver is notified per arrival, but an arrival can find a value already available
+    /// (a sender parking on a full buffer, one parking while a value is handed) and then
+    /// notifies nobody; the value it left is passed on here, one taker at a time.
     fn take(&mut self, exclude: Option<*const SelectCell>, wakes: &mut Wakes) -> Option<T> {
         if self.handed {
             return None;
         }
-        if let Some(v) = self.buf.pop_front() {
+        let v = if let Some(v) = self.buf.pop_front() {
             if self.buf.len() < self.cap {
                 if let Some((v2, w)) = self.take_sender(exclude) {
                     self.buf.push_back(v2);
                     wakes.push(w);
                 }
             }
-            return Some(v);
-        }
-        let (v, w) = self.take_sender(exclude)?;
-        wakes.push(w);
+            v
+        } else {
+            let (v, w) = self.take_sender(exclude)?;
+            wakes.push(w);
+            v
+        };
+        self.wake_next(exclude, wakes);
         Some(v)
     }
 
-    /// Wakes the first live queued receiver (not of select `exclude`) as `Notified`.
-    fn notify_one(&mut self, exclude: Option<*const SelectCell>) -> Option<Waker> {
+    /// Restores invariant 4 after a receiver took a value or left: if a value is available
+    /// and no receiver is on its way to it, notify one.
+    #[inline]
+    fn wake_next(&mut self, exclude: Option<*const SelectCell>, wakes: &mut Wakes) {
+        if self.notified == 0 && self.has_value() && !self.recvq.is_empty() {
+            self.notify_one(exclude, wakes);
+        }
+    }
+
+    /// Wakes the first live queued receiver (not of select `exclude`) as `Notified`. Stream
+    /// waiters on the way are notified too but do not count: the walk goes on to a receiver
+    /// that will certainly look (see [`Waiter::stream`]).
+    fn notify_one(&mut self, exclude: Option<*const SelectCell>, wakes: &mut Wakes) {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
             let next = self.waiters[cur].next();
@@ -329,19 +364,21 @@ impl<T> State<T> {
             let w = &mut self.waiters[cur];
             if w.is_live() {
                 w.status = Status::Notified;
-                return w.waker.take();
+                wakes.push(w.waker.take());
+                if !w.stream {
+                    self.notified += 1;
+                    return;
+                }
+            } else {
+                w.status = Status::Woken;
             }
-            w.status = Status::Woken;
             cur = next;
         }
-        None
     }
 
     /// A `Notified` receiver left without a value: pass the wake-up on if one is still due.
     fn pass_on(&mut self, wakes: &mut Wakes) {
-        if self.has_value() {
-            wakes.push(self.notify_one(None));
-        }
+        self.wake_next(None, wakes);
     }
 
     /// Whether a live receiver (not of select `exclude`) is queued.
@@ -349,7 +386,7 @@ impl<T> State<T> {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
             let w = &self.waiters[cur];
-            if w.is_live() && !same_cell(w, exclude) {
+            if !w.stream && w.is_live() && !same_cell(w, exclude) {
                 return true;
             }
             cur = w.next();
@@ -357,12 +394,13 @@ impl<T> State<T> {
         false
     }
 
-    /// Hands `v` into the first queued receiver that can be claimed. `Err(v)` if none.
+    /// Hands `v` into the first queued receiver that can be claimed (never a stream's: it
+    /// might not look again). `Err(v)` if none.
     fn hand(&mut self, v: T, exclude: Option<*const SelectCell>) -> Result<Option<Waker>, T> {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
             let next = self.waiters[cur].next();
-            if same_cell(&self.waiters[cur], exclude) {
+            if self.waiters[cur].stream || same_cell(&self.waiters[cur], exclude) {
                 cur = next;
                 continue;
             }
@@ -419,7 +457,7 @@ impl<T> State<T> {
         if self.cap > 0 {
             if self.buf.len() < self.cap {
                 self.buf.push_back(v);
-                wakes.push(self.notify_one(exclude));
+                self.notify_one(exclude, wakes);
                 return Ok(());
             }
             return Err(TrySendError::Full(v));
@@ -466,10 +504,14 @@ impl<T> State<T> {
         false
     }
 
-    /// Removes receive waiter `k` from the slab, unlinking it first if queued.
+    /// Removes receive waiter `k` from the slab, unlinking it first if queued; a notification
+    /// it had not looked at yet stops counting (its owner passes it on if still due).
     fn remove_recv(&mut self, k: usize) -> Waiter<T> {
-        if self.waiters[k].status == Status::Queued {
-            self.recvq.unlink(&mut self.waiters, k);
+        let w = &self.waiters[k];
+        match w.status {
+            Status::Queued => self.recvq.unlink(&mut self.waiters, k),
+            Status::Notified if !w.stream => self.notified -= 1,
+            _ => {}
         }
         self.waiters.remove(k)
     }
@@ -495,6 +537,7 @@ impl<T> Inner<T> {
                 sendq: Queue::new(),
                 closed: false,
                 handed: false,
+                notified: 0,
             }),
         }
     }
@@ -507,12 +550,23 @@ impl<T> Inner<T> {
         self.cap
     }
 
+    /// Go's `len(c)`. An unbuffered channel's buffer only holds values returned by dropped
+    /// receivers, which are still in flight: its length is always 0, as in Go.
     pub(crate) fn len(&self) -> usize {
+        if self.cap == 0 {
+            return 0;
+        }
         self.lock().buf.len()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// Whether nobody locked the channel since a `select_*_now` that failed and returned
+    /// `stamp`: its state, and so the case's readiness, is unchanged.
+    pub(crate) fn unchanged_since(&self, stamp: usize) -> bool {
+        self.state.unchanged_since(stamp)
     }
 
     pub(crate) fn close(&self) {
@@ -560,15 +614,23 @@ impl<T> Inner<T> {
         r
     }
 
-    /// The receive future's poll; `key` is its waiter, if queued.
+    /// The receive future's poll; `key` is its waiter, if queued. `stream`: the caller is a
+    /// `Receiver` polled as a `Stream` (see [`Waiter::stream`]).
     pub(crate) fn poll_recv(
         &self,
         key: &mut Option<usize>,
         cx: &mut Context<'_>,
+        stream: bool,
     ) -> Poll<Option<T>> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
+        coop::poll_op(cx, |cx| self.poll_recv_now(key, cx, stream))
+    }
+
+    fn poll_recv_now(
+        &self,
+        key: &mut Option<usize>,
+        cx: &mut Context<'_>,
+        stream: bool,
+    ) -> Poll<Option<T>> {
         let mut wakes = Wakes::new();
         let mut st = self.lock();
         let mut front = false;
@@ -576,7 +638,7 @@ impl<T> Inner<T> {
         if let Some(k) = *key {
             match st.waiters[k].status {
                 Status::Handed => {
-                    let w = st.waiters.remove(k);
+                    let w = st.remove_recv(k);
                     *key = None;
                     st.clear_handed(&mut wakes);
                     drop(st);
@@ -592,7 +654,7 @@ impl<T> Inner<T> {
                     *key = None;
                 }
                 Status::Notified | Status::Woken | Status::Done => {
-                    old = Some(st.waiters.remove(k));
+                    old = Some(st.remove_recv(k));
                     *key = None;
                     front = true;
                 }
@@ -607,7 +669,9 @@ impl<T> Inner<T> {
                     Some(w) if w.will_wake(cx.waker()) => w,
                     _ => cx.waker().clone(),
                 };
-                let k = st.insert_waiter(Waiter::new(Some(waker), None));
+                let mut w = Waiter::new(Some(waker), None);
+                w.stream = stream;
+                let k = st.insert_waiter(w);
                 let st = &mut *st;
                 if front {
                     st.recvq.push_front(&mut st.waiters, k);
@@ -653,11 +717,23 @@ impl<T> Inner<T> {
         mut cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), SendError<T>>> {
         // `cx` is only absent for `Sink::start_send`, which must not yield.
-        if let Some(cx) = cx.as_deref_mut() {
-            if coop::poll_proceed(cx).is_pending() {
-                return Poll::Pending;
-            }
+        let unit = match cx.as_deref_mut() {
+            Some(cx) => Some(std::task::ready!(coop::proceed(cx))),
+            None => None,
+        };
+        let r = self.poll_send_now(value, key, cx);
+        if let (Some(unit), true) = (unit, r.is_ready()) {
+            unit.made_progress();
         }
+        r
+    }
+
+    fn poll_send_now(
+        &self,
+        value: &mut Option<T>,
+        key: &mut Option<usize>,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), SendError<T>>> {
         let mut wakes = Wakes::new();
         let mut st = self.lock();
         if let Some(k) = *key {
@@ -693,11 +769,9 @@ impl<T> Inner<T> {
         }
         if st.cap > 0 && st.buf.len() < st.cap {
             st.buf.push_back(v);
-            let w = st.notify_one(None);
+            st.notify_one(None, &mut wakes);
             drop(st);
-            if let Some(w) = w {
-                w.wake();
-            }
+            wakes.wake();
             return Poll::Ready(Ok(()));
         }
         let waker = cx.map(|cx| cx.waker().clone());
@@ -707,7 +781,7 @@ impl<T> Inner<T> {
             st.sendq.push_back(&mut st.waiters, k);
         }
         if st.cap == 0 && !st.handed {
-            wakes.push(st.notify_one(None));
+            st.notify_one(None, &mut wakes);
         }
         *key = Some(k);
         drop(st);
@@ -725,8 +799,13 @@ impl<T> Inner<T> {
     // ---- select! cases -------------------------------------------------------------------
 
     /// Select receive case, visited while the select is unregistered or holds `SELF`: leave
-    /// its waiter (if any) and receive now if possible.
-    pub(crate) fn select_recv_now(&self, key: &mut Option<usize>) -> Option<Option<T>> {
+    /// its waiter (if any) and receive now if possible. If not, `stamp` is set to the lock's
+    /// stamp (see [`Inner::unchanged_since`]).
+    pub(crate) fn select_recv_now(
+        &self,
+        key: &mut Option<usize>,
+        stamp: &mut usize,
+    ) -> Option<Option<T>> {
         let mut wakes = Wakes::new();
         let mut old = None;
         let r = {
@@ -754,6 +833,7 @@ impl<T> Inner<T> {
                     if notified {
                         st.pass_on(&mut wakes);
                     }
+                    *stamp = st.stamp();
                     None
                 }
             }
@@ -796,6 +876,19 @@ impl<T> Inner<T> {
         r
     }
 
+    /// A registered select case polled again: whether its waiter `k` is still queued, as it
+    /// was left (nothing happened to it, so the select may keep its place). Updates the waker.
+    pub(crate) fn select_still_queued(&self, k: usize, waker: &Waker) -> bool {
+        let mut st = self.lock();
+        let w = &mut st.waiters[k];
+        if w.status == Status::Queued {
+            w.set_waker(waker);
+            true
+        } else {
+            false
+        }
+    }
+
     /// Select receive case: leave the waiter. `Some(v)` if another party completed this case
     /// (handed it a value); a notification it got is passed on.
     pub(crate) fn select_recv_leave(&self, k: usize) -> Option<Option<T>> {
@@ -828,6 +921,7 @@ impl<T> Inner<T> {
         &self,
         key: &mut Option<usize>,
         value: &mut Option<T>,
+        stamp: &mut usize,
     ) -> Option<Result<(), SendError<T>>> {
         let mut wakes = Wakes::new();
         let r = {
@@ -845,6 +939,7 @@ impl<T> Inner<T> {
                 Err(TrySendError::Closed(v)) => Some(Err(SendError(v))),
                 Err(TrySendError::Full(v)) => {
                     *value = Some(v);
+                    *stamp = st.stamp();
                     None
                 }
             }
@@ -886,7 +981,7 @@ impl<T> Inner<T> {
                 let st = &mut *st;
                 st.sendq.push_back(&mut st.waiters, k);
                 if st.cap == 0 && !st.handed {
-                    wakes.push(st.notify_one(Some(me)));
+                    st.notify_one(Some(me), &mut wakes);
                 }
                 Reg::Registered(k)
             }
@@ -1020,7 +1115,7 @@ impl<T> Future for RecvFuture<'_, T> {
         let this = self.get_mut();
         match this.inner {
             None => crate::runtime::pending(crate::runtime::Wait::ChanRecv),
-            Some(inner) => match inner.poll_recv(&mut this.key, cx) {
+            Some(inner) => match inner.poll_recv(&mut this.key, cx, false) {
                 Poll::Pending => crate::runtime::pending(crate::runtime::Wait::ChanRecv),
                 ready => ready,
             },

@@ -425,7 +425,7 @@ impl<T> Stream for Receiver<T> {
         let this = self.get_mut();
         match this.inner.as_deref() {
             None => Poll::Pending,
-            Some(inner) => inner.poll_recv(&mut this.stream_key, cx),
+            Some(inner) => inner.poll_recv(&mut this.stream_key, cx, true),
         }
     }
 }

@@ -8,11 +8,20 @@
 //! exponential backoff (see `SPIN_ROUNDS` for why the backoff runs long) and then yields its
 //! thread until the holder is done.
 //!
-//! Invariants: `locked` is true exactly while a [`Guard`] exists; the acquiring CAS is
-//! `Acquire` and the release store `Release`, so each holder sees the previous holder's
-//! writes to `value`.
+//! The lock word also counts releases: bit 0 is "held", the other bits the number of times
+//! the lock was released. A holder learns the word its release will leave ([`Guard::stamp`]),
+//! and [`ChanLock::unchanged_since`] tells later, with one read-modify-write (which reads the
+//! latest value of the word, as an acquisition would), whether anyone took the lock since:
+//! if not, the channel's state is still what that holder saw. `select!` with `default` uses it
+//! to take `default` only when, at one instant, none of its channels was ready (Go locks them
+//! all for this). The count wraps after 2^63 releases on 64-bit targets.
 //!
-//! Under loom it is loom's `Mutex`, whose interleavings loom explores.
+//! Invariants: bit 0 of `word` is set exactly while a [`Guard`] exists; the acquiring CAS is
+//! `Acquire` and the releasing store `Release`, so each holder sees the previous holder's
+//! writes to `value`; every release increments the count.
+//!
+//! Under loom it is loom's `Mutex` plus a loom atomic counting acquisitions and releases the
+//! same way, so loom explores the interleavings of both.
 
 #[cfg(loom)]
 pub(crate) use loom_impl::{ChanLock, Guard};
@@ -24,7 +33,7 @@ pub(crate) use std_impl::{ChanLock, Guard};
 mod std_impl {
     use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
-    use std::sync::atomic::{AtomicBool, Ordering::*};
+    use std::sync::atomic::{AtomicUsize, Ordering::*};
 
     /// Spin rounds before yielding the thread; round `r` pauses `2^min(r, MAX_SPIN_SHIFT)`
     /// times before looking at the lock again (about 2,000 pauses in all before the first
@@ -43,8 +52,9 @@ mod std_impl {
     const MAX_SPIN_SHIFT: u32 = 9;
 
     pub(crate) struct ChanLock<T> {
-        locked: AtomicBool,
-        /// Guarded by `locked`.
+        /// Bit 0: held. Bits 1..: releases so far.
+        word: AtomicUsize,
+        /// Guarded by bit 0 of `word`.
         value: UnsafeCell<T>,
     }
 
@@ -56,33 +66,48 @@ mod std_impl {
 
     pub(crate) struct Guard<'a, T> {
         lock: &'a ChanLock<T>,
+        /// The word while held (odd).
+        held: usize,
     }
 
     impl<T> ChanLock<T> {
         pub(crate) fn new(value: T) -> Self {
             ChanLock {
-                locked: AtomicBool::new(false),
+                word: AtomicUsize::new(0),
                 value: UnsafeCell::new(value),
             }
         }
 
         #[inline]
         pub(crate) fn lock(&self) -> Guard<'_, T> {
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Acquire, Relaxed)
-                .is_err()
+            let cur = self.word.load(Relaxed);
+            let held = if cur & 1 == 0
+                && self
+                    .word
+                    .compare_exchange_weak(cur, cur | 1, Acquire, Relaxed)
+                    .is_ok()
             {
-                self.lock_contended();
-            }
-            Guard { lock: self }
+                cur | 1
+            } else {
+                self.lock_contended()
+            };
+            Guard { lock: self, held }
+        }
+
+        /// Whether nobody took the lock since the release that left the word at `stamp`.
+        #[inline]
+        pub(crate) fn unchanged_since(&self, stamp: usize) -> bool {
+            self.word
+                .compare_exchange(stamp, stamp, AcqRel, Relaxed)
+                .is_ok()
         }
 
         #[cold]
-        fn lock_contended(&self) {
+        fn lock_contended(&self) -> usize {
             let mut backoff = 0u32;
             loop {
-                while self.locked.load(Relaxed) {
+                let mut cur = self.word.load(Relaxed);
+                while cur & 1 != 0 {
                     if backoff < SPIN_ROUNDS {
                         for _ in 0..(1u32 << backoff.min(MAX_SPIN_SHIFT)) {
                             std::hint::spin_loop();
@@ -92,15 +117,24 @@ mod std_impl {
                         // The holder may have been preempted: give it our core.
                         std::thread::yield_now();
                     }
+                    cur = self.word.load(Relaxed);
                 }
                 if self
-                    .locked
-                    .compare_exchange_weak(false, true, Acquire, Relaxed)
+                    .word
+                    .compare_exchange_weak(cur, cur | 1, Acquire, Relaxed)
                     .is_ok()
                 {
-                    return;
+                    return cur | 1;
                 }
             }
+        }
+    }
+
+    impl<T> Guard<'_, T> {
+        /// The word this guard's release will leave: see [`ChanLock::unchanged_since`].
+        #[inline]
+        pub(crate) fn stamp(&self) -> usize {
+            self.held.wrapping_add(1)
         }
     }
 
@@ -121,23 +155,97 @@ mod std_impl {
     }
 
     impl<T> Drop for Guard<'_, T> {
+        #[inline]
         fn drop(&mut self) {
-            self.lock.locked.store(false, Release);
+            // Clears bit 0 and counts the release (held is odd: +1 carries into the count).
+            self.lock.word.store(self.held.wrapping_add(1), Release);
         }
     }
 }
 
 #[cfg(loom)]
 mod loom_impl {
-    pub(crate) struct ChanLock<T>(loom::sync::Mutex<T>);
-    pub(crate) type Guard<'a, T> = loom::sync::MutexGuard<'a, T>;
+    use loom::sync::atomic::{AtomicUsize, Ordering::*};
+    use std::ops::{Deref, DerefMut};
+
+    pub(crate) struct ChanLock<T> {
+        mutex: loom::sync::Mutex<T>,
+        /// Bit 0: held; the rest counts releases, as the std lock's word.
+        word: AtomicUsize,
+    }
+
+    pub(crate) struct Guard<'a, T> {
+        guard: Option<loom::sync::MutexGuard<'a, T>>,
+        word: &'a AtomicUsize,
+        held: usize,
+    }
 
     impl<T> ChanLock<T> {
         pub(crate) fn new(value: T) -> Self {
-            ChanLock(loom::sync::Mutex::new(value))
+            ChanLock {
+                mutex: loom::sync::Mutex::new(value),
+                word: AtomicUsize::new(0),
+            }
         }
+
         pub(crate) fn lock(&self) -> Guard<'_, T> {
-            self.0.lock().unwrap_or_else(|e| e.into_inner())
+            let guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+            let held = self.word.fetch_add(1, AcqRel) + 1;
+            Guard {
+                guard: Some(guard),
+                word: &self.word,
+                held,
+            }
         }
+
+        pub(crate) fn unchanged_since(&self, stamp: usize) -> bool {
+            self.word
+                .compare_exchange(stamp, stamp, AcqRel, Relaxed)
+                .is_ok()
+        }
+    }
+
+    impl<T> Guard<'_, T> {
+        pub(crate) fn stamp(&self) -> usize {
+            self.held + 1
+        }
+    }
+
+    impl<T> Deref for Guard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.guard.as_ref().expect("guard released")
+        }
+    }
+
+    impl<T> DerefMut for Guard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            self.guard.as_mut().expect("guard released")
+        }
+    }
+
+    impl<T> Drop for Guard<'_, T> {
+        fn drop(&mut self) {
+            self.word.store(self.held + 1, Release);
+            drop(self.guard.take());
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::ChanLock;
+
+    #[test]
+    fn the_stamp_tells_whether_anyone_locked_since() {
+        let l = ChanLock::new(0u32);
+        let g = l.lock();
+        let stamp = g.stamp();
+        assert!(!l.unchanged_since(stamp), "still held");
+        drop(g);
+        assert!(l.unchanged_since(stamp));
+        assert!(l.unchanged_since(stamp), "checking takes no lock");
+        drop(l.lock());
+        assert!(!l.unchanged_since(stamp), "locked and released since");
     }
 }

@@ -1,5 +1,8 @@
-//! Loom models of the two protocols that must never lose a value: the unbuffered handoff with
-//! a receiver cancelled at any moment, and `select!`'s claim cell.
+//! Loom models of the protocols that must never lose a value or a wake-up: the unbuffered
+//! handoff with a receiver cancelled at any moment, `select!`'s claim cell and its `default`,
+//! and the wake-up accounting of buffered channels with several receivers. They run the real
+//! channel code (its lock and atomics come from `crate::loom`); a lost wake-up shows as a
+//! deadlock that loom reports.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -158,5 +161,76 @@ fn notification_is_passed_on_by_a_dropped_receiver() {
             }
         }
         assert!(sender.join().unwrap());
+    });
+}
+
+/// Capacity 1, two receivers and one sender of two values: the second send parks on the full
+/// buffer, and a receiver that moves it into the buffer must leave a wake-up for the other
+/// receiver (every interleaving; a lost one is a deadlock loom reports).
+#[test]
+fn buffered_one_slot_two_receivers_one_sender() {
+    crate::loom::model(|| {
+        let c = make::<u32>(1);
+        let (c1, c2) = (c.clone(), c.clone());
+        let r1 = thread::spawn(move || block_on(c1.recv()));
+        let r2 = thread::spawn(move || block_on(c2.recv()));
+        block_on(c.send(0)).unwrap();
+        block_on(c.send(1)).unwrap();
+        let mut got = [r1.join().unwrap(), r2.join().unwrap()];
+        got.sort();
+        assert_eq!(got, [Some(0), Some(1)]);
+    });
+}
+
+/// Unbuffered: a non-blocking send may hand its value to a receiver that is then dropped,
+/// while a blocking sender parks and another receiver waits. The handed value comes back,
+/// and every value reaches a receiver (nobody is left asleep).
+#[test]
+fn handed_value_returned_with_a_parked_sender() {
+    crate::loom::model(|| {
+        let c = make::<u32>(0);
+        let (c1, c2, c3) = (c.clone(), c.clone(), c.clone());
+        let mut r0 = c.recv();
+        assert!(poll_once(&mut r0).is_pending());
+        let t1 = thread::spawn(move || c1.try_send(1).is_ok());
+        let t2 = thread::spawn(move || block_on(c2.send(2)).is_ok());
+        let r = thread::spawn(move || block_on(c3.recv()));
+        drop(r0);
+        let mut got = vec![];
+        if t1.join().unwrap() {
+            got.push(block_on(c.recv()));
+        }
+        got.push(r.join().unwrap());
+        assert!(t2.join().unwrap());
+        got.sort();
+        assert!(got == [Some(2)] || got == [Some(1), Some(2)], "{got:?}");
+        assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+/// Go's `TestNonblockSelectRace2`: one of two buffered channels always holds a value (the
+/// other thread fills `c2` before it drains `c1`), so a `select!` with `default` over both
+/// must never take `default`, whatever the order of its looks.
+#[test]
+fn select_default_only_when_no_case_was_ready() {
+    crate::loom::model(|| {
+        let c1 = make::<u32>(1);
+        let c2 = make::<u32>(1);
+        c1.try_send(1).unwrap();
+        let (d1, d2) = (c1.clone(), c2.clone());
+        let t = thread::spawn(move || {
+            d2.try_send(2).unwrap();
+            let _ = d1.try_recv();
+        });
+        let mut r1 = recv_case(&c1);
+        let mut r2 = recv_case(&c2);
+        let mut fut = select([&mut r1, &mut r2], true);
+        let got = poll_once(&mut fut);
+        assert!(
+            matches!(got, Poll::Ready(0) | Poll::Ready(1)),
+            "default taken though a case was ready at every instant: {got:?}"
+        );
+        drop(fut);
+        t.join().unwrap();
     });
 }

@@ -10,7 +10,8 @@
 //! 1. **Pass 1.** Visit the non-nil cases in a uniformly random order (a Fisher–Yates shuffle
 //!    with `crate::rand`) and complete the first that can complete now. This is the only
 //!    place randomness enters, so among cases ready at once each is equally likely.
-//! 2. If none is ready and there is a `default`, take it. Otherwise **pass 2**: register a
+//! 2. If none is ready and there is a `default`, take it, but only if no channel changed
+//!    since pass 1 looked at it (below). Otherwise **pass 2**: register a
 //!    waiter on every case's channel, one channel lock at a time. All waiters share one
 //!    [`SelectCell`](super::waiter::SelectCell). If a channel turns out ready while
 //!    registering, the select claims its own cell (`SELF`) and completes that case.
@@ -20,7 +21,26 @@
 //!    polled, the select tries to claim its own cell: if some case `k` already claimed it, it
 //!    leaves every other channel and returns `k`; if it claimed it, no one else can complete a
 //!    case any more, so it runs pass 1 again, leaving each channel as it visits it, and goes
-//!    back to pass 2 if nothing was ready.
+//!    back to pass 2 if nothing was ready. A registered select polled while its cell is still
+//!    `WAITING` and every one of its waiters is still `Queued` was not woken by any of its
+//!    channels (an enclosing `join!` polled it): it only refreshes its wakers and keeps its
+//!    place in every queue, instead of leaving and queuing again behind later receivers.
+//!
+//! # `default` is atomic across the channels
+//!
+//! Go takes `default` only if at one instant no case was ready: it locks all the select's
+//! channels (`sellock`, in address order). Pass 1 looks at one channel at a time, so a value
+//! could move from a channel not yet visited to one already visited, and a select that
+//! always had a ready case would take `default` (Go's `TestNonblockSelectRace`). gorun keeps
+//! one lock at a time and validates instead: every channel lock counts its releases
+//! (`chan::lock`), a look that finds its case not ready notes the count its own release
+//! leaves, and `default` is taken only if, after the last look, a read-modify-write on each
+//! lock word finds that count unchanged (nobody took that lock since). Then each channel was
+//! unchanged from its look until its check, and these intervals all contain the span from
+//! the last look to the first check: at every instant of it no case was ready. If a count
+//! changed, pass 1 runs again. The cost is paid only on the way to `default`: one extra
+//! uncontended atomic per channel, against Go's second lock and unlock per channel on every
+//! select; blocking selects and selects with a ready case pay nothing.
 //!
 //! Invariants:
 //! - Exactly one case completes: every completion happens after a successful transition of the
@@ -34,7 +54,10 @@
 //!
 //! Rejected: Go locks all the select's channels at once (sorted by address) for pass 1 and 2.
 //! That holds N locks while registering and makes every channel's lock a potential convoy;
-//! the claim cell gives the same atomicity with one lock at a time.
+//! the claim cell gives the same atomicity with one lock at a time, and the release counts
+//! give `default` its atomicity. Locking all channels in address order only on the way to
+//! `default` was the other candidate: it needs every case to hold a typed guard, care for a
+//! channel that appears in two cases, and N extra lock/unlock pairs instead of N atomics.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -66,8 +89,15 @@ pub enum RegOutcome {
 pub trait SelectCase {
     /// Whether this is a case on a nil channel (never chosen, never registered).
     fn is_nil(&self) -> bool;
-    /// Leave the channel if registered, then complete now if possible (result kept).
-    fn now(&mut self) -> bool;
+    /// Leave the channel if registered, then complete now if possible (result kept). If not,
+    /// `stamp` is set to the channel lock's stamp at the look.
+    fn now(&mut self, stamp: &mut usize) -> bool;
+    /// The channel's identity (its address; 0 for nil).
+    fn chan_id(&self) -> usize;
+    /// Whether nobody has locked the channel since the look that returned `stamp`.
+    fn unchanged_since(&self, stamp: usize) -> bool;
+    /// Registered: whether the waiter is still queued untouched (updating its waker).
+    fn still_queued(&mut self, waker: &Waker) -> bool;
     /// Pass 2: register, or complete at once.
     fn register(&mut self, cell: &ClaimCell, idx: usize, waker: &Waker) -> RegOutcome;
     /// Leave the channel if registered. `true` if another party completed this case.
@@ -99,11 +129,26 @@ impl<T> SelectCase for RecvCase<'_, T> {
         self.inner.is_none()
     }
 
-    fn now(&mut self) -> bool {
+    fn chan_id(&self) -> usize {
+        self.inner.map_or(0, |i| i as *const Inner<T> as usize)
+    }
+
+    fn unchanged_since(&self, stamp: usize) -> bool {
+        self.inner.is_none_or(|i| i.unchanged_since(stamp))
+    }
+
+    fn still_queued(&mut self, waker: &Waker) -> bool {
+        match (self.inner, self.key) {
+            (Some(inner), Some(k)) => inner.select_still_queued(k, waker),
+            _ => true,
+        }
+    }
+
+    fn now(&mut self, stamp: &mut usize) -> bool {
         let Some(inner) = self.inner else {
             return false;
         };
-        match inner.select_recv_now(&mut self.key) {
+        match inner.select_recv_now(&mut self.key, stamp) {
             Some(r) => {
                 self.out = Some(r);
                 true
@@ -184,11 +229,26 @@ impl<T> SelectCase for SendCase<'_, T> {
         self.inner.is_none()
     }
 
-    fn now(&mut self) -> bool {
+    fn chan_id(&self) -> usize {
+        self.inner.map_or(0, |i| i as *const Inner<T> as usize)
+    }
+
+    fn unchanged_since(&self, stamp: usize) -> bool {
+        self.inner.is_none_or(|i| i.unchanged_since(stamp))
+    }
+
+    fn still_queued(&mut self, waker: &Waker) -> bool {
+        match (self.inner, self.key) {
+            (Some(inner), Some(k)) => inner.select_still_queued(k, waker),
+            _ => true,
+        }
+    }
+
+    fn now(&mut self, stamp: &mut usize) -> bool {
         let Some(inner) = self.inner else {
             return false;
         };
-        match inner.select_send_now(&mut self.key, &mut self.value) {
+        match inner.select_send_now(&mut self.key, &mut self.value, stamp) {
             Some(r) => {
                 self.out = Some(r);
                 true
@@ -358,29 +418,63 @@ pub fn select<'a, const N: usize>(
     }
 }
 
+/// What pass 1 saw when no case was ready: the visiting order and each look's lock stamp.
+struct Visit<const N: usize> {
+    order: [usize; N],
+    stamps: [usize; N],
+}
+
 impl<const N: usize> Select<'_, N> {
     /// Pass 1: visit the non-nil cases in random order; complete the first ready one, leaving
     /// every channel still registered. Visiting a case also leaves its channel.
-    fn pass_now(&mut self) -> Option<usize> {
-        let mut order = [0usize; N];
-        for (i, o) in order.iter_mut().enumerate() {
+    fn pass_now(&mut self) -> Result<usize, Visit<N>> {
+        let mut v = Visit {
+            order: [0usize; N],
+            stamps: [0usize; N],
+        };
+        for (i, o) in v.order.iter_mut().enumerate() {
             *o = i;
         }
         // Fisher–Yates: every permutation equally likely.
         for i in (1..N).rev() {
             let j = crate::rand::below(i as u32 + 1) as usize;
-            order.swap(i, j);
+            v.order.swap(i, j);
         }
-        for &i in &order {
+        for s in 0..N {
+            let i = v.order[s];
             if self.cases[i].is_nil() {
                 continue;
             }
-            if self.cases[i].now() {
+            if self.cases[i].now(&mut v.stamps[s]) {
                 self.leave_all_except(i);
-                return Some(i);
+                return Ok(i);
             }
         }
-        None
+        Err(v)
+    }
+
+    /// After a pass 1 that found nothing ready: whether no channel was locked by anyone
+    /// since this select looked at it. Then every channel was, from the last look to the
+    /// first check, in the state this select saw, so at one instant none of its cases was
+    /// ready and `default` is what Go's select (which locks them all) would take.
+    fn nothing_changed(&self, v: &Visit<N>) -> bool {
+        (0..N).all(|s| {
+            let c = &self.cases[v.order[s]];
+            let id = c.chan_id();
+            // A channel looked at again later has that look's stamp.
+            id == 0
+                || v.order[s + 1..]
+                    .iter()
+                    .any(|&j| self.cases[j].chan_id() == id)
+                || c.unchanged_since(v.stamps[s])
+        })
+    }
+
+    /// Registered and polled again: whether every case's waiter is still queued as it was
+    /// left, so nothing happened that this select must look at (the poll is spurious, e.g. an
+    /// enclosing `join!` polled it). Then it keeps its place in every queue.
+    fn untouched(&mut self, waker: &Waker) -> bool {
+        self.cases.iter_mut().all(|c| c.still_queued(waker))
     }
 
     fn leave_all_except(&mut self, winner: usize) {
@@ -412,20 +506,27 @@ impl<const N: usize> Future for Select<'_, N> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
         let this = self.get_mut();
         assert!(!this.done, "select! future polled after completion");
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
+        coop::poll_op(cx, |cx| this.poll_select(cx))
+    }
+}
+
+impl<const N: usize> Select<'_, N> {
+    fn poll_select(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
+        let this = self;
         if this.registered {
             let cell = this
                 .cell
                 .as_ref()
                 .expect("registered select without a cell");
             let cell = cell.0.clone();
+            if cell.is_waiting() && this.untouched(cx.waker()) {
+                return crate::runtime::pending(crate::runtime::Wait::Select);
+            }
             match cell.claim_self() {
                 Err(k) => return Poll::Ready(this.finish_claimed(k)),
                 Ok(()) => {
                     this.registered = false;
-                    if let Some(i) = this.pass_now() {
+                    if let Ok(i) = this.pass_now() {
                         this.done = true;
                         return Poll::Ready(i);
                     }
@@ -433,13 +534,25 @@ impl<const N: usize> Future for Select<'_, N> {
                     cell.reset();
                 }
             }
-        } else if let Some(i) = this.pass_now() {
+        } else if this.has_default {
+            // Default only if at one instant no case was ready; a case that became ready
+            // meanwhile is looked at again.
+            loop {
+                match this.pass_now() {
+                    Ok(i) => {
+                        this.done = true;
+                        return Poll::Ready(i);
+                    }
+                    Err(v) if this.nothing_changed(&v) => {
+                        this.done = true;
+                        return Poll::Ready(N);
+                    }
+                    Err(_) => {}
+                }
+            }
+        } else if let Ok(i) = this.pass_now() {
             this.done = true;
             return Poll::Ready(i);
-        }
-        if this.has_default {
-            this.done = true;
-            return Poll::Ready(N);
         }
         if this.cases.iter().all(|c| c.is_nil()) {
             // `select! {}` or only nil channels: never ready.
@@ -466,7 +579,7 @@ impl<const N: usize> Future for Select<'_, N> {
                     RegOutcome::Lost(k) => return Poll::Ready(this.finish_claimed(k)),
                     RegOutcome::Retry => {
                         // We hold SELF: look at everything again, leaving as we go.
-                        if let Some(j) = this.pass_now() {
+                        if let Ok(j) = this.pass_now() {
                             this.done = true;
                             return Poll::Ready(j);
                         }

@@ -67,6 +67,11 @@ pub(crate) struct Waiter<T> {
     prev: Link,
     next: Link,
     pub(crate) status: Status,
+    /// A receive waiter of a `Receiver` polled as a `Stream`. Such a waiter outlives a
+    /// cancelled `next()` (the stream is not told), so nothing may depend on it looking
+    /// again: it is never handed a value, and notifying it does not count as the one
+    /// notification a value needs (see `chan.rs`, invariant 4).
+    pub(crate) stream: bool,
     /// The waker to call; taken (not cloned) by whoever wakes the waiter.
     pub(crate) waker: Option<Waker>,
     /// Send waiter: the value to send until a receiver takes it. Receive waiter: the handed
@@ -82,6 +87,7 @@ impl<T> Waiter<T> {
             prev: NIL_LINK,
             next: NIL_LINK,
             status: Status::Queued,
+            stream: false,
             waker,
             value,
             select: None,

@@ -42,13 +42,16 @@ impl<T: AsFd> IoSource<T> {
         dir: Direction,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        ready!(crate::runtime::coop::poll_proceed(cx));
+        let unit = ready!(crate::runtime::coop::proceed(cx));
         loop {
             let snapshot = ready!(self.state.poll_ready(cx, dir))?;
             match f(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.state.clear(dir, snapshot),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => return Poll::Ready(r),
+                r => {
+                    unit.made_progress();
+                    return Poll::Ready(r);
+                }
             }
         }
     }

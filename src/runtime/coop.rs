@@ -4,15 +4,17 @@
 //! never contended) never returns `Pending`, so without help it would keep its worker forever
 //! and starve every other goroutine queued there. As in tokio, each task poll gets a budget of
 //! [`BUDGET`] operations. Every gorun leaf future that can complete without waiting (channel
-//! send/recv, lock acquire, ...) calls [`poll_proceed`] first; once the budget is spent it
+//! send/recv, lock acquire, ...) calls [`proceed`] first; once the budget is spent it
 //! returns `Pending` after waking the task, so the task goes to the back of the run queue and
-//! the others get their turn.
+//! the others get their turn. Only operations that complete spend a unit: one that returns
+//! `Pending` gets its unit back ([`Unit`]), so a poll that visits many pending leaves cannot
+//! exhaust the budget and livelock.
 //!
 //! Invariants:
 //! - The budget is per thread and is only set by the scheduler around a task poll (and by
 //!   `block_on` around its future's poll). Elsewhere (a tokio worker, a plain thread) it is
 //!   unconstrained, so gorun's channels and locks behave as plain futures on other executors.
-//! - `poll_proceed` is called before a leaf future changes any state, so yielding through it
+//! - `proceed` is called before a leaf future changes any state, so yielding through it
 //!   is always cancel-safe.
 
 use std::cell::Cell;
@@ -41,33 +43,76 @@ pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Spends one unit of the current task's budget. Returns `Pending` (after arranging for the
-/// task to be polled again) when the budget is spent.
-#[inline]
-pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
-    let spent = CURRENT
-        .try_with(|c| match c.get() {
-            None => false,
-            Some(0) => true,
-            Some(n) => {
-                c.set(Some(n - 1));
-                false
-            }
-        })
-        .unwrap_or(false);
-    if spent {
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    } else {
-        Poll::Ready(())
+/// One unit of the current task's budget, spent by a leaf operation that is about to run.
+///
+/// The unit goes back to the budget when this is dropped, unless the operation called
+/// [`made_progress`](Self::made_progress): an operation that returns `Pending` has done no
+/// work, and charging it would let a future that polls more pending leaves than the budget
+/// holds (`select_all` over hundreds of receives) spend the whole budget on every poll and wake
+/// itself forever without reaching the leaves past the budget (tokio's `RestoreOnPending`).
+#[must_use = "drop it after the operation, calling made_progress() if it completed"]
+pub(crate) struct Unit {
+    charged: bool,
+}
+
+impl Unit {
+    /// The operation completed: the unit stays spent.
+    #[inline]
+    pub(crate) fn made_progress(mut self) {
+        self.charged = false;
     }
 }
 
-/// Whether the current task has budget left (always true outside a gorun task poll).
+impl Drop for Unit {
+    #[inline]
+    fn drop(&mut self) {
+        if self.charged {
+            let _ = CURRENT.try_with(|c| {
+                if let Some(n) = c.get() {
+                    c.set(Some(n.saturating_add(1).min(BUDGET)));
+                }
+            });
+        }
+    }
+}
+
+/// Takes one unit of the current task's budget for a leaf operation. Returns `Pending` (after
+/// arranging for the task to be polled again) when the budget is spent. The unit is refunded
+/// unless the operation reports [`Unit::made_progress`].
 #[inline]
-#[allow(dead_code)]
-pub(crate) fn has_budget_remaining() -> bool {
-    CURRENT.try_with(|c| c.get() != Some(0)).unwrap_or(true)
+pub(crate) fn proceed(cx: &mut Context<'_>) -> Poll<Unit> {
+    let charged = CURRENT
+        .try_with(|c| match c.get() {
+            None => Some(false),
+            Some(0) => None,
+            Some(n) => {
+                c.set(Some(n - 1));
+                Some(true)
+            }
+        })
+        .unwrap_or(Some(false));
+    match charged {
+        Some(charged) => Poll::Ready(Unit { charged }),
+        None => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Runs the leaf operation `op` under [`proceed`]: yields when the budget is spent, spends a
+/// unit only if `op` completes.
+#[inline]
+pub(crate) fn poll_op<R>(
+    cx: &mut Context<'_>,
+    op: impl FnOnce(&mut Context<'_>) -> Poll<R>,
+) -> Poll<R> {
+    let unit = std::task::ready!(proceed(cx));
+    let r = op(cx);
+    if r.is_ready() {
+        unit.made_progress();
+    }
+    r
 }
 
 #[cfg(test)]
@@ -80,7 +125,7 @@ mod tests {
         let w = noop_waker();
         let mut cx = Context::from_waker(&w);
         for _ in 0..10_000 {
-            assert!(poll_proceed(&mut cx).is_ready());
+            assert!(proceed(&mut cx).is_ready());
         }
     }
 
@@ -90,15 +135,36 @@ mod tests {
         let mut cx = Context::from_waker(&w);
         let ready = with_budget(|| {
             let mut n = 0;
-            while poll_proceed(&mut cx).is_ready() {
+            while let Poll::Ready(u) = proceed(&mut cx) {
+                u.made_progress();
                 n += 1;
             }
             n
         });
         assert_eq!(ready, BUDGET as usize);
         assert!(
-            poll_proceed(&mut cx).is_ready(),
+            proceed(&mut cx).is_ready(),
             "budget must be restored after the poll"
         );
+    }
+
+    #[test]
+    fn pending_operations_give_their_unit_back() {
+        let w = noop_waker();
+        let mut cx = Context::from_waker(&w);
+        with_budget(|| {
+            // Far more pending leaves than the budget: every one of them is reached.
+            for _ in 0..10 * BUDGET as usize {
+                assert!(poll_op(&mut cx, |_| Poll::<()>::Pending).is_pending());
+            }
+            let mut n = 0;
+            while poll_op(&mut cx, |_| Poll::Ready(())).is_ready() {
+                n += 1;
+            }
+            assert_eq!(
+                n, BUDGET as usize,
+                "the whole budget is left for completions"
+            );
+        });
     }
 }

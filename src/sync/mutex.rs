@@ -201,11 +201,10 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         let this = self.get_mut();
         assert!(!this.done, "Lock polled after completion");
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
+        let unit = std::task::ready!(coop::proceed(cx));
         match this.mutex.raw.poll_lock(&mut this.state, cx) {
             Poll::Ready(()) => {
+                unit.made_progress();
                 this.done = true;
                 Poll::Ready(MutexGuard::new(this.mutex))
             }

@@ -219,9 +219,17 @@ impl RawSemaphore {
         hint: Option<usize>,
         slot: &mut Slot,
     ) -> Poll<()> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
+        coop::poll_op(cx, |cx| self.poll_acquire_now(cx, n, hint, slot))
+    }
+
+    /// [`poll_acquire`](Self::poll_acquire) without the cooperative budget.
+    fn poll_acquire_now(
+        &self,
+        cx: &mut Context<'_>,
+        n: usize,
+        hint: Option<usize>,
+        slot: &mut Slot,
+    ) -> Poll<()> {
         match *slot {
             Slot::Idle => {
                 let got = match hint {

@@ -348,10 +348,18 @@ pub struct Wait<'a> {
 impl Future for Wait<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if coop::poll_proceed(cx).is_pending() {
-            return crate::runtime::pending(crate::runtime::Wait::WaitGroup);
-        }
         let this = self.get_mut();
+        match coop::poll_op(cx, |cx| this.poll_wait(cx)) {
+            Poll::Ready(()) => Poll::Ready(()),
+            Poll::Pending => crate::runtime::pending(crate::runtime::Wait::WaitGroup),
+        }
+    }
+}
+
+impl Wait<'_> {
+    /// One look at the group: `Ready` once the counter is zero, else registered to be woken.
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
         let inner = this.inner;
         if let Some(key) = this.slot {
             let mut list = inner.lock();

@@ -160,12 +160,13 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        ready!(crate::runtime::coop::poll_proceed(cx));
+        let unit = ready!(crate::runtime::coop::proceed(cx));
         let fresh = this.key == NO_KEY && this.gen == FRESH;
         if !fresh && this.is_elapsed() {
             // The entry fires once the deadline has passed, and frees itself then: no need to
             // take the wheel's lock (see `reactor::timers`).
             this.forget();
+            unit.made_progress();
             return Poll::Ready(());
         }
         // A goroutine of this driver's runtime parked here with its own waker needs no
@@ -186,6 +187,7 @@ impl Future for Sleep {
         {
             // Fired since we looked at the clock: the deadline has passed.
             this.forget();
+            unit.made_progress();
             return Poll::Ready(());
         }
         if own {
