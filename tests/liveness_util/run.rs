@@ -657,8 +657,12 @@ async fn send_attempt(
     block: bool,
     id: usize,
 ) -> bool {
-    let mut kinds = vec![0];
-    if !block {
+    // A non-blocking attempt must not wait indefinitely: its goroutine may have channels to
+    // receive from that this attempt does not watch (see the module header of `program`).
+    let mut kinds = vec![];
+    if block {
+        kinds.push(0);
+    } else {
         if f.try_ops {
             kinds.push(1);
         }
@@ -669,8 +673,8 @@ async fn send_attempt(
         if f.default {
             kinds.push(3);
         }
-        if kinds.len() > 1 {
-            kinds.remove(0);
+        if kinds.is_empty() {
+            kinds.push(1);
         }
     }
     let kind = kinds[rng.index(kinds.len())];
