@@ -97,6 +97,8 @@ fn harness_reports_a_hang_and_recovers() {
     p.self_close = vec![false];
     p.gors.truncate(1);
     p.gors[0].recvs.clear();
+    p.gors[0].style = Style::Generic;
+    p.gors[0].flags = liveness_util::program::Flags::NONE;
     p.gors[0].cond_takes = 0;
     p.cond_producers = 0;
     p.streams = vec![liveness_util::program::Stream {
@@ -107,7 +109,10 @@ fn harness_reports_a_hang_and_recovers() {
     assert!(!p.is_valid());
     let mut r = Runner::new(Exec::Gorun(2));
     match r.run(&p, Duration::from_millis(300)) {
-        Err(Failure::Hang(dump)) => assert!(dump.contains("goroutine"), "{dump}"),
+        Err(Failure::Hang(dump)) => {
+            assert!(dump.contains("g0: last send\n"), "{dump}");
+            assert!(dump.contains("goroutine"), "{dump}");
+        }
         other => panic!("expected a hang, got {other:?}"),
     }
     let ok = Program::generate(8);
@@ -318,4 +323,31 @@ fn gorun_primitives_on_tokio_tasks() {
         assert_eq!(*m.lock().await, 1600);
         assert_eq!(done.load(Ordering::Relaxed), 1600);
     });
+}
+
+/// Bug (d): `select_all` over more gorun futures than the per-poll budget, where only the last
+/// one is ready: each poll must reach it (a budget that makes the first 128 futures yield and
+/// the task re-poll them forever is a livelock). Bounded by the test thread, not by a gorun
+/// timer (a livelocked task might starve one).
+#[test]
+fn select_all_reaches_a_ready_future_past_the_budget() {
+    let rt = gorun_rt(2);
+    for n in [129usize, 200, 600] {
+        let h = rt.go(async move {
+            let chans: Vec<Chan<usize>> = (0..n).map(|_| chan(1)).collect();
+            chans[n - 1].try_send(n - 1).unwrap();
+            let futs: Vec<_> = chans.iter().map(|c| Box::pin(c.recv())).collect();
+            let (v, i, _) = futures::future::select_all(futs).await;
+            (v, i)
+        });
+        let start = std::time::Instant::now();
+        while !h.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "select_all over {n} receives never completed (livelock)"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(rt.block_on(h).unwrap(), (Some(n - 1), n - 1));
+    }
 }

@@ -12,9 +12,11 @@
 //! stream's values in increasing order (per-sender FIFO), nothing is left in a ledger, and the
 //! mutex counter, the semaphore and the `Cond` tokens are back to their expected values.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -66,6 +68,8 @@ impl Drop for Msg {
 }
 
 struct World {
+    /// Per goroutine, what it is doing now ([`status_code`]): shown when a run hangs.
+    status: Vec<AtomicU64>,
     prog: Arc<Program>,
     chans: Vec<Chan<Msg>>,
     ledgers: Vec<Arc<Ledger>>,
@@ -86,6 +90,57 @@ impl World {
             ledger: Some(self.ledgers[o.stream].clone()),
         }
     }
+}
+
+thread_local! {
+    /// The world of the last program run on this thread (kept to describe a hang).
+    static LAST_WORLD: RefCell<Option<Arc<World>>> = const { RefCell::new(None) };
+}
+
+/// Records what goroutine `id` is about to do: `code` (see [`describe`]).
+fn note(w: &World, id: usize, code: u64) {
+    w.status[id].store(code, Ordering::Relaxed);
+}
+
+fn describe(code: u64) -> &'static str {
+    match code {
+        0 => "not started",
+        1 => "mutex/semaphore",
+        2 => "cond token wait",
+        3 => "start gate",
+        10 => "send",
+        11 => "try_send",
+        12 => "timeout(send)",
+        13 => "select! send/default",
+        14 => "select! send/after",
+        20 => "recv",
+        21 => "Stream::next",
+        22 => "try_recv",
+        23 => "timeout(recv)",
+        24 => "timeout(Stream::next)",
+        25 => "select! recv/default",
+        30 => "select! (blocking)",
+        31 => "select! with default",
+        32 => "select! with after",
+        33 => "timeout(select!)",
+        40 => "select_all",
+        41 => "tokio::select!",
+        50 => "finished",
+        _ => "?",
+    }
+}
+
+/// The goroutines' last recorded activities (after a hang).
+fn activities() -> String {
+    LAST_WORLD.with(|l| match &*l.borrow() {
+        Some(w) => w
+            .status
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("  g{i}: last {}\n", describe(s.load(Ordering::Relaxed))))
+            .collect(),
+        None => String::new(),
+    })
 }
 
 /// What a goroutine reports: the values it received (stream, seq) and its mutex increments.
@@ -223,6 +278,7 @@ impl<'w> G<'w> {
     /// Mutex, semaphore, `Cond` tokens and yields, between channel operations.
     async fn side(&mut self) {
         let w = self.w;
+        note(w, self.id, 1);
         if self.flags.mutex && self.rng.one_in(4) {
             let mut g = match w.counter.try_lock() {
                 Ok(g) if self.rng.one_in(2) => g,
@@ -252,6 +308,7 @@ impl<'w> G<'w> {
         }
         if self.takes_left > 0 && self.rng.one_in(3) {
             self.takes_left -= 1;
+            note(w, self.id, 2);
             take_token(w).await;
         }
         if self.flags.yields && self.rng.one_in(4) {
@@ -301,6 +358,7 @@ impl<'w> G<'w> {
             }
         }
         let kind = kinds[self.rng.index(kinds.len())];
+        note(self.w, self.id, 20 + kind as u64);
         let d = self.dur();
         let v: Option<Option<Msg>> = match kind {
             0 => Some(c.recv().await),
@@ -354,6 +412,7 @@ impl<'w> G<'w> {
         };
         let (m0, m1) = (sm(0), sm(1));
         let d = self.dur();
+        note(w, self.id, 30 + mode);
         let ev = match mode {
             0 => select_block(&r0, &r1, &r2, &s0, m0, &s1, m1).await,
             1 => select! {
@@ -518,6 +577,7 @@ impl<'w> G<'w> {
                 let m = w.msg(&self.outs[o]);
                 futs.push(Box::pin(async move { Ev::Sent(0, c.send(m).await) }));
             }
+            note(w, self.id, 40);
             let (ev, _, rest) = select_all(futs).await;
             drop(rest);
             match ev {
@@ -560,6 +620,7 @@ impl<'w> G<'w> {
             let m0 = send
                 .map(|o| w.msg(&self.outs[o]))
                 .unwrap_or_else(Msg::dummy);
+            note(w, self.id, 41);
             let ev = tokio::select! {
                 v = r0.recv(), if n > 0 => Ev::Recv(0, v),
                 v = r1.recv(), if n > 1 => Ev::Recv(1, v),
@@ -678,6 +739,7 @@ async fn send_attempt(
         }
     }
     let kind = kinds[rng.index(kinds.len())];
+    note(w, id, 10 + kind as u64);
     let c = &w.chans[o.chan];
     let m = w.msg(o);
     let d = Duration::from_micros(rng.below(3) * 500);
@@ -733,6 +795,7 @@ async fn goroutine(w: Arc<World>, id: usize) -> Report {
     let w = &*w;
     let spec = &w.prog.gors[id];
     if w.prog.gate {
+        note(w, id, 3);
         let mut g = w.gate.lock().await;
         while !*g {
             g = w.gate_cond.wait(g).await;
@@ -788,8 +851,10 @@ async fn goroutine(w: Arc<World>, id: usize) -> Report {
     }
     while g.takes_left > 0 {
         g.takes_left -= 1;
+        note(w, id, 2);
         take_token(w).await;
     }
+    note(w, id, 50);
     g.report
 }
 
@@ -888,7 +953,9 @@ async fn main_program(prog: Arc<Program>, exec: Exec) -> Result<(), String> {
         cond: Cond::new(),
         gate: Mutex::new(false),
         gate_cond: Cond::new(),
+        status: (0..p.gors.len()).map(|_| AtomicU64::new(0)).collect(),
     });
+    LAST_WORLD.with(|l| *l.borrow_mut() = Some(w.clone()));
     let mut joins = FuturesUnordered::new();
     for c in 0..nchans {
         if !p.self_close[c] {
@@ -1099,10 +1166,14 @@ impl Runner {
         let res = match out {
             Ok(Some(Ok(()))) => return Ok(()),
             Ok(Some(Err(m))) => Failure::Check(m),
-            Ok(None) => Failure::Hang(match self.rt.as_ref().unwrap() {
-                Rt::Gorun(rt) => rt.block_on(async { gorun::runtime::dump() }),
-                Rt::Tokio(_) => String::from("(on tokio: no dump)"),
-            }),
+            Ok(None) => Failure::Hang(format!(
+                "{}{}",
+                activities(),
+                match self.rt.as_ref().unwrap() {
+                    Rt::Gorun(rt) => rt.block_on(async { gorun::runtime::dump() }),
+                    Rt::Tokio(_) => String::from("(on tokio: no dump)"),
+                }
+            )),
             Err(p) => Failure::Check(format!("block_on panicked: {}", panic_text(p))),
         };
         self.rebuild();
