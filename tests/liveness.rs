@@ -24,9 +24,9 @@ use liveness_util::{check, seeds, Exec, Failure, Program, Runner};
 /// Seeds per configuration in CI: a few seconds each in a debug build on 2 cores.
 fn budget() -> u64 {
     if common::release() {
-        2000
+        20_000
     } else {
-        300
+        4000
     }
 }
 
