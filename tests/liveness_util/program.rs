@@ -88,6 +88,7 @@ pub struct Flags {
     pub try_ops: bool,
     pub timeouts: bool,
     pub default: bool,
+    /// `Receiver` as a `Stream`, `Sender` as a `Sink`.
     pub stream_api: bool,
     pub mutex: bool,
     pub sem: bool,

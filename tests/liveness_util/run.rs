@@ -113,6 +113,8 @@ fn describe(code: u64) -> &'static str {
         12 => "timeout(send)",
         13 => "select! send/default",
         14 => "select! send/after",
+        15 => "Sink::send",
+        16 => "timeout(Sink::send)",
         20 => "recv",
         21 => "Stream::next",
         22 => "try_recv",
@@ -723,6 +725,9 @@ async fn send_attempt(
     let mut kinds = vec![];
     if block {
         kinds.push(0);
+        if f.stream_api {
+            kinds.push(5);
+        }
     } else {
         if f.try_ops {
             kinds.push(1);
@@ -730,6 +735,9 @@ async fn send_attempt(
         if f.timeouts {
             kinds.push(2);
             kinds.push(4);
+            if f.stream_api {
+                kinds.push(6);
+            }
         }
         if f.default {
             kinds.push(3);
@@ -761,10 +769,23 @@ async fn send_attempt(
             send(c, m) -> r => send_result(r, "select! send/default"),
             default => Sent::Lost,
         },
-        _ => select! {
+        4 => select! {
             send(c, m) -> r => send_result(r, "select! send/after"),
             recv(after(d)) -> _t => Sent::Lost,
         },
+        5 => {
+            let mut tx = c.sender();
+            send_result(futures::SinkExt::send(&mut tx, m).await, "Sink::send")
+        }
+        _ => {
+            // The sender (holding a value start_send queued but no receiver took) is dropped
+            // with the attempt: the value comes back to the ledger, or was sent.
+            let mut tx = c.sender();
+            match timeout(d, futures::SinkExt::send(&mut tx, m)).await {
+                Ok(r) => send_result(r, "timeout(Sink::send)"),
+                Err(_) => Sent::Unknown,
+            }
+        }
     };
     settle(w, o, how, id)
 }
