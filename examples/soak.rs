@@ -112,7 +112,9 @@ async fn client(
 #[gorun::main]
 async fn main() {
     let (mut secs, mut clients, mut check) = (10u64, 100u64, false);
-    let mut args = std::env::args().skip(1);
+    // `std::env::Args` is not `Send`: read it into a `Vec` (the body is a goroutine).
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut args = argv.into_iter();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--check" => check = true,

@@ -47,6 +47,27 @@ fn child(name: &str) {
             }
             c.recv().await;
         }),
+        // What `#[gorun::main]` expands to: the body is goroutine 1.
+        "main_goroutine_recv_forever" => rt(true).__run_main(async {
+            let c = chan::<i32>(0);
+            for _ in 0..2 {
+                let c = c.clone();
+                gorun::go(async move { c.send(1).await });
+            }
+            c.recv().await;
+            c.recv().await;
+            c.recv().await; // a third value never comes
+        }),
+        "main_goroutine_fed_later_by_a_plain_thread" => rt(true).__run_main(async {
+            let c = chan::<i32>(0);
+            let tx = c.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(400));
+                tx.send_blocking(7).unwrap();
+            });
+            assert_eq!(c.recv().await, Some(7));
+            println!("received");
+        }),
         "fed_later_by_a_plain_thread" => rt(true).block_on(async {
             let c = chan::<i32>(0);
             let tx = c.clone();
@@ -136,6 +157,17 @@ fn expect_deadlock(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A deadlocked main goroutine is listed in the report as goroutine 1, marked `[main]`, with
+/// what it waits on.
+fn expect_main_goroutine_deadlock(name: &str) -> Result<(), String> {
+    expect_deadlock(name)?;
+    let o = run_child(name, Duration::from_secs(10));
+    if !o.stderr.contains("goroutine 1 [main] [chan receive]:") {
+        return Err(format!("{name}: main goroutine not listed:\n{}", o.stderr));
+    }
+    Ok(())
+}
+
 fn expect_success(name: &str) -> Result<(), String> {
     let o = run_child(name, Duration::from_secs(10));
     if o.killed || o.code != Some(0) || !o.stdout.contains("received") {
@@ -211,7 +243,12 @@ fn main() {
         }
     }
     type Case = (&'static str, fn(&str) -> Result<(), String>);
-    let cases: [Case; 8] = [
+    let cases: [Case; 10] = [
+        (
+            "main_goroutine_recv_forever",
+            expect_main_goroutine_deadlock,
+        ),
+        ("main_goroutine_fed_later_by_a_plain_thread", expect_success),
         ("unbuffered_send_in_main", expect_deadlock),
         ("waitgroup_never_done", expect_deadlock),
         ("empty_select_in_main", expect_deadlock),

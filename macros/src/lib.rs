@@ -1,13 +1,19 @@
 //! `#[gorun::main]` and `#[gorun::test]`: run an `async fn` on a fresh gorun runtime.
 //!
 //! Written on `proc_macro` alone (no `syn`): the function is kept token for token, only its
-//! `async` keyword is removed and its body wrapped in `Runtime::block_on(async move { .. })`.
+//! `async` keyword is removed and its body becomes the main goroutine of a fresh runtime:
+//! `Runtime::__run_main(async move { .. })`.
 
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
 /// Runs `async fn main` on a fresh runtime: `#[gorun::main]` or `#[gorun::main(workers = 4)]`.
-/// `main` may return what a normal `main` returns (e.g. `Result<(), E>`). (The examples run as
-/// doctests of the `gorun` crate, which re-exports these attributes.)
+/// As in Go, the body is goroutine 1 (`[main]` in dumps) and runs on a worker; the main thread
+/// only waits for it, and the program ends when it returns (other goroutines are dropped with
+/// the runtime). Like every goroutine the body must be `Send` (a `!Send` value held across an
+/// `.await` does not compile: drive such a future with `Runtime::block_on` from a plain `fn
+/// main`). `main` may return what a normal `main` returns (e.g.
+/// `Result<(), E>`); a panic in it ends the program with the panic's message. (The examples
+/// run as doctests of the `gorun` crate, which re-exports these attributes.)
 ///
 /// ```ignore
 /// #[gorun::main(workers = 2)]
@@ -21,8 +27,9 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr, item, false).unwrap_or_else(|e| e)
 }
 
-/// Runs an `async fn` test on a fresh runtime with `PanicPolicy::Contain`; the runtime, with any
-/// goroutines still blocked, is dropped when the test ends. Accepts `workers = N`.
+/// Runs an `async fn` test on a fresh runtime with `PanicPolicy::Contain`, its body a goroutine
+/// as `main`'s; the runtime, with any goroutines still blocked, is dropped when the test ends.
+/// Accepts `workers = N`.
 ///
 /// ```ignore
 /// #[gorun::test]
@@ -127,7 +134,7 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     };
     let prelude: TokenStream = format!(
         "::gorun::runtime::Builder::new(){workers_call}{policy}.build()\
-         .expect(\"gorun: failed to start the runtime\").block_on"
+         .expect(\"gorun: failed to start the runtime\").__run_main"
     )
     .parse()
     .expect("valid tokens");

@@ -108,11 +108,15 @@ pub(crate) fn nothing_can_wake() -> bool {
 }
 
 /// The panic message, with every runtime's goroutine dump.
-pub(crate) fn report(main_waits_on: &str) -> String {
+pub(crate) fn report(main_waits_on: Option<&str>) -> String {
     let mut out = String::from("all goroutines are asleep - deadlock!\n\n");
-    out.push_str(&format!(
-        "goroutine main [{main_waits_on}]: (the future given to block_on)\n\n"
-    ));
+    // A `block_on` future is not a goroutine: it gets a line of its own. A main goroutine
+    // (`#[gorun::main]`) is in the dump.
+    if let Some(main_waits_on) = main_waits_on {
+        out.push_str(&format!(
+            "goroutine main [{main_waits_on}]: (the future given to block_on)\n\n"
+        ));
+    }
     out.push_str(&dump_all());
     out
 }

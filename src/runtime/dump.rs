@@ -2,6 +2,7 @@
 
 use super::task::{TaskInfo, STATE_RUNNABLE, STATE_RUNNING, STATE_WAITING};
 use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Every live goroutine of the current runtime (or the global one): its id, where it was
 /// spawned, and what it is doing.
@@ -26,7 +27,7 @@ pub fn dump() -> String {
 
 pub(crate) fn dump_shared(shared: &super::scheduler::Shared) -> String {
     let waiting = shared.waiting_tasks();
-    let mut out = format_tasks(&waiting);
+    let mut out = format_tasks(&waiting, shared.main_goroutine.load(Relaxed));
     let others = shared.live_count().saturating_sub(waiting.len());
     if others > 0 {
         let _ = writeln!(
@@ -38,7 +39,8 @@ pub(crate) fn dump_shared(shared: &super::scheduler::Shared) -> String {
     out
 }
 
-pub(crate) fn format_tasks(tasks: &[TaskInfo]) -> String {
+/// One entry per goroutine; goroutine `main` (0: none) is marked `[main]`.
+pub(crate) fn format_tasks(tasks: &[TaskInfo], main: u64) -> String {
     let mut out = String::new();
     for t in tasks {
         let state = match (t.blocking, t.state) {
@@ -49,16 +51,17 @@ pub(crate) fn format_tasks(tasks: &[TaskInfo]) -> String {
             (false, STATE_WAITING) => super::Wait::from_u8(t.wait).describe(),
             _ => "unknown",
         };
+        let main = if t.id == main { " [main]" } else { "" };
         let _ = match t.location {
             Some(l) => writeln!(
                 out,
-                "goroutine {} [{state}]:\n\tcreated at {}:{}:{}\n",
+                "goroutine {}{main} [{state}]:\n\tcreated at {}:{}:{}\n",
                 t.id,
                 l.file(),
                 l.line(),
                 l.column()
             ),
-            None => writeln!(out, "goroutine {} [{state}]:\n\tcreated at ?\n", t.id),
+            None => writeln!(out, "goroutine {}{main} [{state}]:\n\tcreated at ?\n", t.id),
         };
     }
     out

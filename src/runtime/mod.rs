@@ -216,7 +216,44 @@ impl Runtime {
             }
         }
         let _count = Count(shared);
-        park_on(fut, shared.config.detect_deadlock)
+        park_on(fut, shared.config.detect_deadlock, false)
+    }
+
+    /// Runs `fut` as the program's main goroutine and waits for it on this thread: what
+    /// `#[gorun::main]` and `#[gorun::test]` expand to for a `Send` body. The body is goroutine 1
+    /// of a fresh program (`[main]` in dumps) and runs on a worker like any goroutine, so its
+    /// channel operations with other goroutines cost what theirs cost (driven from this thread
+    /// through `block_on`, every hand-off would cross threads). A panic in it is resumed here
+    /// with its payload; deadlock detection applies as for `block_on`.
+    #[doc(hidden)]
+    #[track_caller]
+    pub fn __run_main<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if on_worker_thread() || IN_BLOCK_ON.with(|b| b.get()) {
+            panic!("gorun: a main goroutine can only be started from a plain thread");
+        }
+        let shared = &self.handle.shared;
+        let body = {
+            let shared = shared.clone();
+            async move {
+                let v = fut.await;
+                shared.main_returned.store(true, Release);
+                v
+            }
+        };
+        let main = {
+            let _enter = handle::enter(self.handle.clone());
+            shared.spawn(body, std::panic::Location::caller())
+        };
+        shared.main_goroutine.store(main.id(), Relaxed);
+        match park_on(main, shared.config.detect_deadlock, true) {
+            Ok(v) => v,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => panic!("gorun: the main goroutine was cancelled: its runtime shut down"),
+        }
     }
 
     /// Shuts down, waiting at most `timeout` for worker and blocking threads to stop (threads
@@ -306,22 +343,82 @@ impl Drop for Runtime {
     }
 }
 
+/// The waker of a thread blocked in [`park_on`]. A wake sets `NOTIFIED` and unparks the thread
+/// (a system call) only if it is `PARKED`: a thread still spinning after its last poll sees the
+/// flag and polls again without either side entering the kernel.
+struct ThreadWaker {
+    thread: Thread,
+    state: std::sync::atomic::AtomicU8,
+}
+
+const IDLE: u8 = 0;
+const NOTIFIED: u8 = 1;
+const PARKED: u8 = 2;
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.state.swap(NOTIFIED, AcqRel) == PARKED {
+            self.thread.unpark();
+        }
+    }
+}
+
+impl ThreadWaker {
+    /// Spin rounds (1 to 256 pauses each, about 1,300 pauses in all: a few to a few tens of
+    /// µs, depending on the CPU's pause) before parking: long enough for a goroutine's answer
+    /// to a message from this thread, short enough not to matter when the wait is long.
+    const SPINS: u32 = 12;
+
+    /// Waits for a wake after a `Pending` poll: spins, then parks (at most `timeout`). Returns
+    /// whether a wake came. Either way the state is `IDLE` again, ready for the next poll.
+    fn wait(&self, timeout: Option<Duration>) -> bool {
+        for round in 0..Self::SPINS {
+            if self.state.load(Acquire) == NOTIFIED {
+                self.state.store(IDLE, Relaxed);
+                return true;
+            }
+            for _ in 0..(1u32 << round.min(8)) {
+                std::hint::spin_loop();
+            }
+        }
+        if self
+            .state
+            .compare_exchange(IDLE, PARKED, AcqRel, Acquire)
+            .is_ok()
+        {
+            let start = Instant::now();
+            // std's park can return spuriously: wait until woken or timed out.
+            while self.state.load(Acquire) == PARKED {
+                match timeout {
+                    None => thread::park(),
+                    Some(t) => match t.checked_sub(start.elapsed()) {
+                        Some(left) if !left.is_zero() => thread::park_timeout(left),
+                        _ => break,
+                    },
+                }
+            }
+        }
+        // NOTIFIED (woken) or PARKED (timed out): back to IDLE before the next poll.
+        self.state.swap(IDLE, AcqRel) == NOTIFIED
+    }
+}
+
 /// Drives `fut` on the current thread, parking it while the future is pending; with
 /// `detect_deadlock`, panics with Go's message when nothing can ever wake it (see `deadlock`).
-fn park_on<F: Future>(fut: F, detect_deadlock: bool) -> F::Output {
-    struct ThreadWaker(Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
+/// `main_goroutine`: `fut` waits for the program's main goroutine, which the dump lists.
+fn park_on<F: Future>(fut: F, detect_deadlock: bool, main_goroutine: bool) -> F::Output {
     thread_local! {
-        static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+        static WAKER: Arc<ThreadWaker> = Arc::new(ThreadWaker {
+            thread: thread::current(),
+            state: std::sync::atomic::AtomicU8::new(IDLE),
+        });
     }
-    let waker = WAKER.with(|w| w.clone());
+    let thread_waker = WAKER.with(|w| w.clone());
+    // A wake left over from an earlier `park_on` on this thread only costs one extra poll.
+    let waker = Waker::from(thread_waker.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
     let mut backoff = deadlock::Backoff::new();
@@ -335,15 +432,12 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool) -> F::Output {
             return v;
         }
         if !detect_deadlock {
-            // std's park/unpark is a token: an unpark before the park makes it return at once.
-            thread::park();
+            thread_waker.wait(None);
             continue;
         }
-        let before = Instant::now();
         let wait = backoff.next();
-        thread::park_timeout(wait);
-        if before.elapsed() < wait {
-            // Woken (or spurious): poll again, and start the checks over.
+        if thread_waker.wait(Some(wait)) {
+            // Woken: poll again, and start the checks over.
             backoff = deadlock::Backoff::new();
             suspect = false;
             continue;
@@ -352,8 +446,11 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool) -> F::Output {
         // the future in between (the loop's), before the verdict.
         if deadlock::nothing_can_wake() {
             if suspect {
+                if main_goroutine {
+                    panic!("{}", deadlock::report(None));
+                }
                 let main = Wait::from_u8(wait_slot.load(Relaxed));
-                panic!("{}", deadlock::report(main.describe()));
+                panic!("{}", deadlock::report(Some(main.describe())));
             }
             suspect = true;
         } else {

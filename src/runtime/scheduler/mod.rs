@@ -95,6 +95,12 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// Futures being driven by `block_on` (counted by `num_goroutine`, like Go's main).
     pub(crate) block_on_count: AtomicUsize,
+    /// The id of the main goroutine (`#[gorun::main]`'s body; 0 if none), marked in dumps.
+    pub(crate) main_goroutine: std::sync::atomic::AtomicU64,
+    /// The main goroutine returned: as in Go, the program is over, and no other goroutine
+    /// runs any more. Workers leave their loops as at shutdown; the thread that waited for
+    /// main then drops the runtime (which sets `shutdown` and cleans up).
+    pub(crate) main_returned: AtomicBool,
     /// Live-goroutine counters: one slot per worker and a last one for other threads; a
     /// spawn adds 1 to its thread's slot, a finish subtracts 1 from its own (see `task`).
     pub(crate) live: Box<[CachePadded<AtomicIsize>]>,
@@ -135,14 +141,17 @@ impl Shared {
             config,
             shutdown: AtomicBool::new(false),
             block_on_count: AtomicUsize::new(0),
+            main_goroutine: std::sync::atomic::AtomicU64::new(0),
+            main_returned: AtomicBool::new(false),
             live: (0..=n).map(|_| CachePadded(AtomicIsize::new(0))).collect(),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
         }
     }
 
+    /// Shutting down, or the main goroutine returned (which ends every goroutine as well).
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.shutdown.load(Acquire)
+        self.shutdown.load(Acquire) || self.main_returned.load(Acquire)
     }
 
     /// Schedules a task that was just spawned.
