@@ -107,11 +107,22 @@ async fn main() -> std::io::Result<()> {
     };
     gorun::go(broadcaster(hub.clone()));
     let mut next_id = 0;
+    // Go's `http.Server` backoff: an accept error (out of descriptors: `EMFILE`) is retried
+    // after 5 ms, doubling up to 1 s; retrying at once would spin, as the listener stays ready.
+    let mut backoff = gorun::time::Duration::ZERO;
     loop {
         let (conn, _) = match listener.accept().await {
-            Ok(c) => c,
+            Ok(c) => {
+                backoff = gorun::time::Duration::ZERO;
+                c
+            }
             Err(e) => {
-                eprintln!("{e}");
+                backoff = (backoff * 2).clamp(
+                    gorun::time::Duration::from_millis(5),
+                    gorun::time::Duration::from_secs(1),
+                );
+                eprintln!("{e}; retrying in {backoff:?}");
+                gorun::time::sleep(backoff).await;
                 continue;
             }
         };

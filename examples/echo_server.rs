@@ -9,6 +9,7 @@
 //! so tests can run it as a child process.
 
 use gorun::net::TcpListener;
+use gorun::time::{sleep, Duration};
 
 #[gorun::main]
 async fn main() -> std::io::Result<()> {
@@ -22,8 +23,23 @@ async fn main() -> std::io::Result<()> {
     }
     let listener = TcpListener::bind(addr.as_str()).await?;
     println!("echo server listening on {}", listener.local_addr()?);
+    // Go's `http.Server` backoff: an accept error (out of descriptors: `EMFILE`, `ENFILE`,
+    // `ENOBUFS`) is retried after 5 ms, doubling up to 1 s, instead of spinning on a listener
+    // that stays ready, or exiting.
+    let mut backoff = Duration::ZERO;
     loop {
-        let (conn, peer) = listener.accept().await?;
+        let (conn, peer) = match listener.accept().await {
+            Ok(c) => {
+                backoff = Duration::ZERO;
+                c
+            }
+            Err(e) => {
+                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                eprintln!("{e}; retrying in {backoff:?}");
+                sleep(backoff).await;
+                continue;
+            }
+        };
         let handler = gorun::go(async move {
             let (mut rd, mut wr) = conn.split();
             match futures::io::copy(&mut rd, &mut wr).await {

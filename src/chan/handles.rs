@@ -399,6 +399,50 @@ impl<T> From<Chan<T>> for Receiver<T> {
     }
 }
 
+/// A reference to a channel that does not keep it alive (the timer wheel's hold on a timer's
+/// channel: once every handle is gone the channel is freed, and the timer, finding it gone,
+/// is collected, as Go 1.23 collects unreferenced timers). Under loom, whose `Arc` has no weak
+/// count, it holds the channel.
+pub(crate) struct WeakChan<T> {
+    #[cfg(not(loom))]
+    inner: std::sync::Weak<Inner<T>>,
+    #[cfg(loom)]
+    inner: Option<Arc<Inner<T>>>,
+}
+
+impl<T> Chan<T> {
+    /// A [`WeakChan`] of this channel (a nil channel gives one that is always gone).
+    pub(crate) fn downgrade(&self) -> WeakChan<T> {
+        #[cfg(not(loom))]
+        let inner = self
+            .inner
+            .as_ref()
+            .map_or_else(std::sync::Weak::new, Arc::downgrade);
+        #[cfg(loom)]
+        let inner = self.inner.clone();
+        WeakChan { inner }
+    }
+}
+
+impl<T> WeakChan<T> {
+    /// The channel, if some handle still holds it.
+    pub(crate) fn upgrade(&self) -> Option<Chan<T>> {
+        #[cfg(not(loom))]
+        let inner = self.inner.upgrade();
+        #[cfg(loom)]
+        let inner = self.inner.clone();
+        inner.map(|i| Chan { inner: Some(i) })
+    }
+
+    /// How many handles hold the channel (0: it is gone).
+    pub(crate) fn handles(&self) -> usize {
+        #[cfg(not(loom))]
+        return self.inner.strong_count();
+        #[cfg(loom)]
+        return self.inner.as_ref().map_or(0, Arc::strong_count);
+    }
+}
+
 impl<T> Unpin for Sender<T> {}
 impl<T> Unpin for Receiver<T> {}
 

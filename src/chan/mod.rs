@@ -41,6 +41,7 @@ mod loom_tests;
 
 pub use chan::{RecvFuture, SendFuture};
 pub use error::{SendError, TryRecvError, TrySendError};
+pub(crate) use handles::WeakChan;
 pub use handles::{chan, Chan, Receiver, Sender};
 
 /// Helpers the `select!` macro expands to. Not a stable API.

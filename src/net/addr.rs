@@ -162,15 +162,141 @@ pub(crate) async fn blocking<R: Send + 'static>(
     }
 }
 
-/// `e` with `op addr: ` in front of its message (`connect 127.0.0.1:1: Connection refused`),
-/// keeping its kind.
-pub(crate) fn annotate(e: io::Error, op: &str, addr: &dyn std::fmt::Display) -> io::Error {
-    let msg = e.to_string();
-    let msg = match msg.rfind(" (os error ") {
-        Some(i) => &msg[..i],
-        None => &msg[..],
-    };
-    io::Error::new(e.kind(), format!("{op} {addr}: {msg}"))
+/// The error of a `gorun::net` operation, as Go's `net.OpError`: what was done (`op`), to or on
+/// what address, and the operating system's error, kept whole.
+///
+/// Every `io::Error` a socket returns carries one of these as its payload, with the kind of the
+/// OS error, so the message names the address (`connect 127.0.0.1:1: Connection refused`),
+/// `kind()` is the OS error's, and the OS error itself is reachable three ways: [`raw_os_error`],
+/// [`OpError::raw_os_error`] after `get_ref()` + `downcast_ref`, or the error's `source()` (an
+/// `io::Error`), as error-chain walkers find it. `io::Error::raw_os_error()` of the outer error
+/// is `None`: std keeps an OS code only in errors without a message.
+///
+/// ```
+/// use gorun::net::{OpError, TcpStream};
+/// # futures::executor::block_on(async {
+/// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = l.local_addr().unwrap();
+/// drop(l); // nobody listens there now
+/// let e = TcpStream::connect(addr).await.unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+/// assert_eq!(gorun::net::raw_os_error(&e), Some(libc::ECONNREFUSED));
+/// let op = e.get_ref().unwrap().downcast_ref::<OpError>().unwrap();
+/// assert_eq!((op.op(), op.addr()), ("connect", addr.to_string().as_str()));
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct OpError {
+    op: &'static str,
+    addr: String,
+    err: io::Error,
+}
+
+impl OpError {
+    /// The operation: `connect`, `bind`, `accept`, `read`, `write`, `send_to`, ...
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let e = gorun::net::UnixStream::connect("/nonexistent/x.sock").await.unwrap_err();
+    /// let op = e.get_ref().unwrap().downcast_ref::<gorun::net::OpError>().unwrap();
+    /// assert_eq!(op.op(), "connect");
+    /// # });
+    /// ```
+    pub fn op(&self) -> &str {
+        self.op
+    }
+
+    /// The address the operation was on (`127.0.0.1:80`, a path, or for a connection
+    /// `local->peer`).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let e = gorun::net::UnixStream::connect("/nonexistent/x.sock").await.unwrap_err();
+    /// let op = e.get_ref().unwrap().downcast_ref::<gorun::net::OpError>().unwrap();
+    /// assert_eq!(op.addr(), "/nonexistent/x.sock");
+    /// # });
+    /// ```
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The operating system's error, unchanged.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let e = gorun::net::UnixStream::connect("/nonexistent/x.sock").await.unwrap_err();
+    /// let op = e.get_ref().unwrap().downcast_ref::<gorun::net::OpError>().unwrap();
+    /// assert_eq!(op.error().raw_os_error(), Some(libc::ENOENT));
+    /// # });
+    /// ```
+    pub fn error(&self) -> &io::Error {
+        &self.err
+    }
+
+    /// The OS error code, if the error came from the OS.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let e = gorun::net::UnixStream::connect("/nonexistent/x.sock").await.unwrap_err();
+    /// let op = e.get_ref().unwrap().downcast_ref::<gorun::net::OpError>().unwrap();
+    /// assert_eq!(op.raw_os_error(), Some(libc::ENOENT));
+    /// # });
+    /// ```
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.err.raw_os_error()
+    }
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let msg = self.err.to_string();
+        let msg = match msg.rfind(" (os error ") {
+            Some(i) => &msg[..i],
+            None => &msg[..],
+        };
+        write!(f, "{} {}: {msg}", self.op, self.addr)
+    }
+}
+
+impl std::error::Error for OpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.err)
+    }
+}
+
+/// The OS error code of `e`, looking inside the [`OpError`] every `gorun::net` error carries
+/// (`e.raw_os_error()` itself is `None` for those).
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let a = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let e = gorun::net::TcpListener::bind(a.local_addr()?).await.unwrap_err();
+/// assert_eq!(gorun::net::raw_os_error(&e), Some(libc::EADDRINUSE));
+/// assert_eq!(gorun::net::raw_os_error(&std::io::Error::from_raw_os_error(5)), Some(5));
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub fn raw_os_error(e: &io::Error) -> Option<i32> {
+    e.raw_os_error().or_else(|| {
+        e.get_ref()
+            .and_then(|p| p.downcast_ref::<OpError>())
+            .and_then(OpError::raw_os_error)
+    })
+}
+
+/// `e` wrapped in an [`OpError`] naming `op` and `addr` (`connect 127.0.0.1:1: Connection
+/// refused`), keeping its kind and the OS error. An error that already is one stays as it is.
+pub(crate) fn annotate(e: io::Error, op: &'static str, addr: &dyn std::fmt::Display) -> io::Error {
+    if e.get_ref().is_some_and(|p| p.is::<OpError>()) {
+        return e;
+    }
+    io::Error::new(
+        e.kind(),
+        OpError {
+            op,
+            addr: addr.to_string(),
+            err: e,
+        },
+    )
 }
 
 /// The error for an address list that resolved to nothing.
@@ -213,5 +339,21 @@ mod tests {
         assert_eq!(a.kind(), kind);
         assert!(a.to_string().starts_with("connect 127.0.0.1:1: "), "{a}");
         assert!(!a.to_string().contains("os error"), "{a}");
+    }
+
+    #[test]
+    fn annotate_keeps_the_os_error() {
+        let a = annotate(
+            io::Error::from_raw_os_error(libc::ECONNREFUSED),
+            "connect",
+            &"127.0.0.1:1",
+        );
+        assert_eq!(raw_os_error(&a), Some(libc::ECONNREFUSED));
+        let src = std::error::Error::source(&a).expect("the OS error is the source");
+        let os = src.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(os.raw_os_error(), Some(libc::ECONNREFUSED));
+        // Annotating twice keeps the first address.
+        let b = annotate(a, "read", &"elsewhere");
+        assert!(b.to_string().starts_with("connect 127.0.0.1:1: "), "{b}");
     }
 }

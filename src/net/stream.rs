@@ -3,7 +3,9 @@
 //! (each direction has its own waker list in the reactor, see `reactor::registration`).
 
 /// Generates, for a stream type `$stream` wrapping `Arc<IoSource<$std>>` in field `inner`, its
-/// futures-io impls (also on `&$stream`), and the halves `$read`/`$write` with theirs.
+/// futures-io impls (also on `&$stream`), and the halves `$read`/`$write` with theirs. The
+/// calling module defines `conn_error(e, op, &$std) -> io::Error`, which names the connection
+/// in the error (see `net::OpError`).
 macro_rules! stream_impls {
     ($stream:ident, $read:ident, $write:ident, $std:ty, $setup:literal) => {
         use futures::io::{AsyncRead, AsyncWrite};
@@ -19,6 +21,7 @@ macro_rules! stream_impls {
             buf: &mut [u8],
         ) -> Poll<io::Result<usize>> {
             s.poll_io(cx, Direction::Read, |s| (&*s).read(buf))
+                .map_err(|e| conn_error(e, "read", s.get_ref()))
         }
 
         fn poll_read_vectored(
@@ -27,6 +30,7 @@ macro_rules! stream_impls {
             bufs: &mut [IoSliceMut<'_>],
         ) -> Poll<io::Result<usize>> {
             s.poll_io(cx, Direction::Read, |s| (&*s).read_vectored(bufs))
+                .map_err(|e| conn_error(e, "read", s.get_ref()))
         }
 
         fn poll_write(
@@ -35,6 +39,7 @@ macro_rules! stream_impls {
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
             s.poll_io(cx, Direction::Write, |s| (&*s).write(buf))
+                .map_err(|e| conn_error(e, "write", s.get_ref()))
         }
 
         fn poll_write_vectored(
@@ -43,11 +48,14 @@ macro_rules! stream_impls {
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
             s.poll_io(cx, Direction::Write, |s| (&*s).write_vectored(bufs))
+                .map_err(|e| conn_error(e, "write", s.get_ref()))
         }
 
         fn poll_close(s: &crate::reactor::IoSource<$std>) -> Poll<io::Result<()>> {
             match s.get_ref().shutdown(std::net::Shutdown::Write) {
-                Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
+                Err(e) if e.kind() != io::ErrorKind::NotConnected => {
+                    Poll::Ready(Err(conn_error(e, "shutdown", s.get_ref())))
+                }
                 _ => Poll::Ready(Ok(())),
             }
         }

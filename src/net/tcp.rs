@@ -38,7 +38,9 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (`"127.0.0.1:0"` picks a free port). Errors name the address.
+    /// Binds to `addr` (`"127.0.0.1:0"` picks a free port). Errors name the address. As in Go,
+    /// `SO_REUSEADDR` is set, so a server can restart while old connections are in
+    /// `TIME_WAIT`.
     ///
     /// ```
     /// let l = futures::executor::block_on(gorun::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -89,8 +91,20 @@ impl TcpListener {
     ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (s, a) = ready!(self
             .io
-            .poll_io(cx, crate::reactor::Direction::Read, |l| l.accept()))?;
-        std::task::Poll::Ready(TcpStream::from_std(s).map(|s| (s, a)))
+            .poll_io(cx, crate::reactor::Direction::Read, accept_retrying))
+        .map_err(|e| self.accept_error(e))?;
+        std::task::Poll::Ready(
+            TcpStream::from_std(s)
+                .map(|s| (s, a))
+                .map_err(|e| self.accept_error(e)),
+        )
+    }
+
+    fn accept_error(&self, e: io::Error) -> io::Error {
+        match self.local_addr() {
+            Ok(a) => annotate(e, "accept", &a),
+            Err(_) => annotate(e, "accept", &"?"),
+        }
     }
 
     /// The connections, as a `futures::Stream` (it never ends).
@@ -117,6 +131,90 @@ impl TcpListener {
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
+    }
+
+    /// Registers a std listener with the current runtime's reactor (switching it to
+    /// non-blocking mode).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let std_l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let l = gorun::net::TcpListener::from_std(std_l)?;
+    /// let _c = gorun::net::TcpStream::connect(l.local_addr()?).await?;
+    /// l.accept().await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
+        l.set_nonblocking(true)?;
+        Ok(TcpListener {
+            io: IoSource::new(l)?,
+        })
+    }
+
+    /// The std listener of the same socket, deregistered from the reactor, still in
+    /// non-blocking mode (a new descriptor: this one is closed; `Err` only if the process has
+    /// no descriptor left).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = l.local_addr()?;
+    /// let std_l = l.into_std()?;
+    /// assert_eq!(std_l.local_addr()?, addr);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        use std::os::fd::AsFd;
+        Ok(super::sockopt::dup(self.io.get_ref().as_fd())?.into())
+    }
+
+    /// Sets the IP time-to-live of accepted connections' packets (`IP_TTL`).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// l.set_ttl(42)?;
+    /// assert_eq!(l.ttl()?, 42);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` option.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// assert!(l.ttl()? > 0);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+}
+
+fd_impls!(TcpListener, io);
+
+/// `accept`, retrying a connection aborted before it was accepted (`ECONNABORTED`), as Go does.
+pub(super) fn accept_retrying(
+    l: &std::net::TcpListener,
+) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    loop {
+        match l.accept() {
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+            r => return r,
+        }
+    }
+}
+
+/// The error `e` of operation `op` on connection `s`, naming it `local->peer` (the peer
+/// omitted if no longer known).
+fn conn_error(e: io::Error, op: &'static str, s: &std::net::TcpStream) -> io::Error {
+    match (s.local_addr(), s.peer_addr()) {
+        (Ok(l), Ok(p)) => annotate(e, op, &format_args!("{l}->{p}")),
+        (Ok(l), Err(_)) => annotate(e, op, &l),
+        _ => annotate(e, op, &"?"),
     }
 }
 
@@ -174,11 +272,65 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
+    /// Registers a connected std stream with the current runtime's reactor (switching it to
+    /// non-blocking mode).
+    ///
+    /// ```
+    /// use futures::io::AsyncWriteExt;
+    /// # futures::executor::block_on(async {
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let std_c = std::net::TcpStream::connect(l.local_addr()?)?;
+    /// let mut c = gorun::net::TcpStream::from_std(std_c)?;
+    /// c.write_all(b"hi").await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
         s.set_nonblocking(true)?;
         Ok(TcpStream {
             inner: Arc::new(IoSource::new(s)?),
         })
+    }
+
+    /// The std stream of the same connection, deregistered from the reactor, still in
+    /// non-blocking mode (a new descriptor: this one is closed; `Err` only if the process has
+    /// no descriptor left).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = gorun::net::TcpStream::connect(l.local_addr()?).await?;
+    /// let std_c = c.into_std()?;
+    /// assert_eq!(std_c.peer_addr()?, l.local_addr()?);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        use std::os::fd::AsFd;
+        Ok(super::sockopt::dup(self.inner.get_ref().as_fd())?.into())
+    }
+
+    /// [`connect`](Self::connect) with a time limit on the whole of it (name lookup included),
+    /// as Go's `DialTimeout`; past it, an `ErrorKind::TimedOut` error naming the address.
+    ///
+    /// ```
+    /// use gorun::time::Duration;
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = gorun::net::TcpStream::connect_timeout(l.local_addr()?, Duration::from_secs(5)).await?;
+    /// # drop(c); std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: std::time::Duration,
+    ) -> io::Result<TcpStream> {
+        let display = addr.to_addrs().display;
+        match crate::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(r) => r,
+            Err(_) => Err(annotate(
+                io::Error::new(io::ErrorKind::TimedOut, "i/o timeout"),
+                "connect",
+                &display,
+            )),
+        }
     }
 
     /// Connects to `addr` (`"host:port"` is resolved on the blocking pool; each address is
@@ -263,7 +415,70 @@ impl TcpStream {
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.get_ref().nodelay()
     }
+
+    /// Turns TCP keep-alive on with probes every `period` (whole seconds, at least 1; it is
+    /// also the idle time before the first probe, as Go's `SetKeepAlivePeriod`), or off with
+    /// `None`.
+    ///
+    /// ```
+    /// use gorun::time::Duration;
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = gorun::net::TcpStream::connect(l.local_addr()?).await?;
+    /// c.set_keepalive(Some(Duration::from_secs(30)))?;
+    /// assert_eq!(c.keepalive()?, Some(Duration::from_secs(30)));
+    /// c.set_keepalive(None)?;
+    /// assert_eq!(c.keepalive()?, None);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_keepalive(&self, period: Option<std::time::Duration>) -> io::Result<()> {
+        use std::os::fd::AsFd;
+        super::sockopt::set_keepalive(self.inner.get_ref().as_fd(), period)
+    }
+
+    /// The keep-alive period if keep-alive is on (the idle time before the first probe).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = gorun::net::TcpStream::connect(l.local_addr()?).await?;
+    /// assert_eq!(c.keepalive()?, None, "off by default");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn keepalive(&self) -> io::Result<Option<std::time::Duration>> {
+        use std::os::fd::AsFd;
+        super::sockopt::keepalive(self.inner.get_ref().as_fd())
+    }
+
+    /// Sets the IP time-to-live of this connection's packets (`IP_TTL`).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = gorun::net::TcpStream::connect(l.local_addr()?).await?;
+    /// c.set_ttl(17)?;
+    /// assert_eq!(c.ttl()?, 17);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` option.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let l = gorun::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let c = gorun::net::TcpStream::connect(l.local_addr()?).await?;
+    /// assert!(c.ttl()? > 0);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
+    }
 }
+
+fd_impls!(TcpStream, inner);
 
 stream_impls!(
     TcpStream,

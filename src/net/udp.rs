@@ -101,7 +101,20 @@ impl UdpSocket {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.io(Direction::Read, |s| s.recv_from(buf)).await
+        self.io
+            .io(Direction::Read, |s| s.recv_from(buf))
+            .await
+            .map_err(|e| self.error(e, "recv_from"))
+    }
+
+    /// `e` naming this socket (`local->peer` if connected).
+    fn error(&self, e: io::Error, op: &'static str) -> io::Error {
+        let s = self.io.get_ref();
+        match (s.local_addr(), s.peer_addr()) {
+            (Ok(l), Ok(p)) => annotate(e, op, &format_args!("{l}->{p}")),
+            (Ok(l), Err(_)) => annotate(e, op, &l),
+            _ => annotate(e, op, &"?"),
+        }
     }
 
     /// Sends one datagram to the connected peer.
@@ -116,7 +129,10 @@ impl UdpSocket {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.io(Direction::Write, |s| s.send(buf)).await
+        self.io
+            .io(Direction::Write, |s| s.send(buf))
+            .await
+            .map_err(|e| self.error(e, "send"))
     }
 
     /// Receives one datagram from the connected peer.
@@ -131,7 +147,10 @@ impl UdpSocket {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Direction::Read, |s| s.recv(buf)).await
+        self.io
+            .io(Direction::Read, |s| s.recv(buf))
+            .await
+            .map_err(|e| self.error(e, "recv"))
     }
 
     /// The local address.
@@ -157,4 +176,62 @@ impl UdpSocket {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().peer_addr()
     }
+
+    /// Registers a std socket with the current runtime's reactor (switching it to
+    /// non-blocking mode).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let s = gorun::net::UdpSocket::from_std(std::net::UdpSocket::bind("127.0.0.1:0")?)?;
+    /// s.send_to(b"x", s.local_addr()?).await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        s.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            io: IoSource::new(s)?,
+        })
+    }
+
+    /// The std socket, deregistered from the reactor, still in non-blocking mode (a new
+    /// descriptor: this one is closed).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let s = gorun::net::UdpSocket::bind("127.0.0.1:0").await?;
+    /// let addr = s.local_addr()?;
+    /// assert_eq!(s.into_std()?.local_addr()?, addr);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        use std::os::fd::AsFd;
+        Ok(super::sockopt::dup(self.io.get_ref().as_fd())?.into())
+    }
+
+    /// Sets the IP time-to-live of the datagrams sent (`IP_TTL`).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let s = gorun::net::UdpSocket::bind("127.0.0.1:0").await?;
+    /// s.set_ttl(9)?;
+    /// assert_eq!(s.ttl()?, 9);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` option.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let s = gorun::net::UdpSocket::bind("127.0.0.1:0").await?;
+    /// assert!(s.ttl()? > 0);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
 }
+
+fd_impls!(UdpSocket, io);

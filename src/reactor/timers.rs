@@ -29,6 +29,19 @@
 //!
 //! A `detached` entry (its `Timer` was dropped, or it came from `after`) frees itself after
 //! firing; an owned one stays allocated (unscheduled) for its owner's `reset`/`stop`.
+//!
+//! # Collection (Go 1.23's unreferenced timers)
+//!
+//! A `Chan` entry holds its channel weakly (`WeakChan`): the receivers the user holds (and a
+//! `Timer`'s or `Ticker`'s own) keep it alive, the wheel does not. When they are all dropped the
+//! channel is freed at once and the entry is *dead*: nothing could ever observe it. A dead
+//! entry is freed when it fires, by `Wheel::collect` when a timer is started and the wheel
+//! doubled from its smallest size since the last collection (so `select! { .., recv(after(d)) -> _ => .. }` in a loop
+//! keeps at most about twice its live timers), and by `Wheel::collect_step` as the driver fires
+//! timers (so a burst of dropped `after`s is found even if no timer is started again). A
+//! dropped `Timer` whose channel nobody else holds is freed at once (`timer_detach`), a dropped
+//! `Ticker` always. An owner's entry is never dead while the owner lives, since it holds a
+//! receiver, so a key an owner holds is never freed under it.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -37,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use super::{Driver, FIRE_BATCH};
 use crate::chan::lock::ChanLock;
-use crate::chan::Chan;
+use crate::chan::WeakChan;
 use crate::time::wheel::{Fired, Wheel};
 
 /// What a timer entry does when it fires.
@@ -51,9 +64,10 @@ pub(crate) enum TimerAction {
         gen: u32,
         task: bool,
     },
-    /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot.
+    /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot. The channel is held
+    /// weakly: once every handle of it is gone the entry is collected (see the module docs).
     Chan {
-        chan: Chan<Instant>,
+        chan: WeakChan<Instant>,
         period: u64,
         detached: bool,
     },
@@ -102,7 +116,14 @@ fn fire(
             period,
             detached,
         } => {
-            let _ = chan.try_send(now);
+            match chan.upgrade() {
+                Some(c) => {
+                    let _ = c.try_send(now);
+                }
+                // Nobody can receive: collect the entry. Its owner (`Timer`, `Ticker`) holds a
+                // receiver until it has let go of the key, so no key held is freed here.
+                None => return Fired::Remove,
+            }
             if *period > 0 {
                 let behind = now_tick.saturating_sub(when);
                 Fired::Reschedule(when + *period * (1 + behind / *period))
@@ -122,6 +143,14 @@ fn fire(
         }
     }
 }
+
+/// Whether nobody can observe entry `a` any more: a timer whose channel is gone.
+fn is_dead(a: &TimerAction) -> bool {
+    matches!(a, TimerAction::Chan { chan, .. } if chan.handles() == 0)
+}
+
+/// Slab slots [`Wheel::collect_step`] looks at per tick (at most 256,000 a second per wheel).
+const GC_STEP: usize = 256;
 
 /// A timer key is `wheel << KEY_BITS | slab key`: 32 wheels (workers + 1, at most; more
 /// workers share them) of up to 2^26 - 1 (67 million) timers each. Keys are below 2^31, so a
@@ -244,6 +273,7 @@ impl Driver {
                 let now = Instant::now();
                 self.advance_clock_floor(now);
                 let now_tick = self.tick_now(now);
+                st.wheel.collect_step(now_tick, GC_STEP, is_dead);
                 st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
                     fire(a, when, now, now_tick, &mut out)
                 })
@@ -425,6 +455,12 @@ impl Driver {
         drop(payload);
     }
 
+    /// Allocated wheel entries over all wheels (tests of collection and shrinking).
+    #[cfg(test)]
+    pub(crate) fn timer_entries(&self) -> usize {
+        self.wheels.iter().map(|w| w.lock().wheel.allocated()).sum()
+    }
+
     /// Frees entry `key` (a dropped `Sleep`, `Ticker`, or a stopped `Timer` being dropped).
     pub(crate) fn timer_remove(&self, key: u32) {
         let (w, key) = self.wheel_of(key);
@@ -447,6 +483,9 @@ impl Driver {
         let deadline = crate::time::sleep::deadline_from(now, d);
         let mut action = Some(action);
         self.arm_with(self.home_wheel(), deadline, Some(now), None, |wheel| {
+            if wheel.gc_due() {
+                wheel.collect(is_dead);
+            }
             wheel.alloc(action.take().expect("allocated once"))
         })
         .0
@@ -506,17 +545,23 @@ impl Driver {
         st.wheel.unschedule(key)
     }
 
-    /// The owner of entry `key` lets go of it: a pending entry keeps running and frees itself
-    /// after firing (Go's timers keep firing when unreferenced); an idle one is freed now.
-    /// Periodic entries are always freed (nobody could ever stop them again).
+    /// The owner of entry `key` lets go of it: a pending entry whose firing someone can still
+    /// observe (an `after_func`, or a channel with a receiver besides the owner's) keeps
+    /// running and frees itself after firing; any other is freed now. Periodic entries are
+    /// always freed (nobody could ever stop them again).
     pub(crate) fn timer_detach(&self, key: u32) {
         let (w, key) = self.wheel_of(key);
         let mut st = w.lock();
         let keep = st.wheel.is_scheduled(key)
             && match st.wheel.payload_mut(key) {
+                // The owner's receiver, about to be dropped, is one handle; if it is the only
+                // one nobody can clone it any more (the owner is being dropped), so the count
+                // cannot grow back.
                 TimerAction::Chan {
-                    period, detached, ..
-                } if *period == 0 => {
+                    period,
+                    detached,
+                    chan,
+                } if *period == 0 && chan.handles() > 1 => {
                     *detached = true;
                     true
                 }

@@ -50,7 +50,7 @@ impl Ticker {
         let driver = crate::runtime::driver_handle();
         let key = driver.timer_start(
             TimerAction::Chan {
-                chan: ch.clone(),
+                chan: ch.downgrade(),
                 period: period_ticks(d),
                 detached: false,
             },
@@ -125,8 +125,9 @@ impl std::fmt::Debug for Ticker {
 }
 
 /// A channel receiving the time every `d` (Go's `time.Tick`); ticks a slow reader misses are
-/// dropped. `d` below the 1 ms resolution (zero included) is rounded up to it. The ticker can
-/// never be stopped: it runs as long as its runtime (use [`Ticker`] to stop one).
+/// dropped. `d` below the 1 ms resolution (zero included) is rounded up to it. The ticker
+/// cannot be stopped, but once every receiver is dropped it stops at its next tick, as Go 1.23
+/// collects it (use [`Ticker`] to stop one explicitly).
 ///
 /// ```
 /// use gorun::time::{tick, Duration};
@@ -142,7 +143,7 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
     // A detached entry frees itself after firing: nobody needs its key.
     driver.timer_start(
         TimerAction::Chan {
-            chan: ch.clone(),
+            chan: ch.downgrade(),
             period: period_ticks(d),
             detached: true,
         },

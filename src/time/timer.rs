@@ -16,8 +16,9 @@ use crate::reactor::{DriverRef, TimerAction};
 /// A single event after a duration (Go's `time.Timer`). Its channel [`c`](Self::c) receives the
 /// firing time.
 ///
-/// Dropping a `Timer` does not stop it (as in Go, a timer nobody references still fires, so a
-/// clone of its receiver still gets the value); call [`stop`](Self::stop) to cancel it.
+/// Dropping a `Timer` frees it, unless a clone of its receiver is still held: then it still
+/// fires and the clone gets the value (as Go 1.23 collects only timers nobody references).
+/// Call [`stop`](Self::stop) to cancel it regardless.
 ///
 /// ```
 /// use gorun::time::{Duration, Timer};
@@ -49,7 +50,7 @@ impl Timer {
         let driver = crate::runtime::driver_handle();
         let key = driver.timer_start(
             TimerAction::Chan {
-                chan: ch.clone(),
+                chan: ch.downgrade(),
                 period: 0,
                 detached: false,
             },

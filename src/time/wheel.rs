@@ -21,6 +21,17 @@
 //! occupancy bit. Entries live in one [`Slab`]; removing an entry frees its memory at once (the
 //! slot goes back to the slab's free list). With the driver's payload an entry is 40 bytes.
 //!
+//! # Memory
+//!
+//! - After a burst the slab gives memory back: a removal that leaves it less than a quarter
+//!   full calls `shrink_to_fit`, which drops the vacant slots after the last live one (keys are
+//!   held by timers and never move, so a live entry at a high key limits it; the next attempt
+//!   then waits until half the entries are gone again, keeping attempts O(1) amortized).
+//! - Entries nobody can observe any more (the driver's predicate: a timer whose channel is
+//!   gone) are collected by [`Wheel::collect`], due when the wheel doubled from the smallest
+//!   it has been since the last one (O(1) amortized per allocation), and by
+//!   [`Wheel::collect_step`], a few slots per tick as timers fire.
+//!
 //! # Invariants
 //!
 //! - `elapsed` only grows, and never passes the start of an occupied slot without processing it
@@ -118,7 +129,23 @@ pub(crate) struct Wheel<T> {
     entries: Slab<Entry<T>>,
     /// Number of scheduled entries.
     scheduled: usize,
+    /// [`collect`](Self::collect) is due once this many entries are allocated.
+    gc_at: usize,
+    /// Where [`collect_step`](Self::collect_step) resumes (a slab index).
+    gc_cursor: usize,
+    /// The tick of the last [`collect_step`](Self::collect_step) (one per tick at most).
+    gc_tick: u64,
+    /// A removal that leaves fewer entries than this tries to give memory back.
+    shrink_below: usize,
+    /// The slab's capacity after the last shrink attempt: only growth past it re-arms
+    /// `shrink_below`, so a slab that cannot shrink (a live entry at a high key) is not
+    /// retried on every removal.
+    shrink_cap: usize,
 }
+
+/// Below this many allocated entries the wheel neither collects nor shrinks: small wheels are
+/// not worth the work.
+const GC_MIN: usize = 4096;
 
 /// The level at which an entry due at `when` goes while the wheel is at `elapsed`.
 fn level_for(elapsed: u64, when: u64) -> usize {
@@ -181,6 +208,11 @@ impl<T> Wheel<T> {
             levels: [Level::EMPTY; LEVELS],
             entries: Slab::new(),
             scheduled: 0,
+            gc_at: GC_MIN,
+            gc_cursor: 0,
+            gc_tick: 0,
+            shrink_below: 0,
+            shrink_cap: 0,
         }
     }
 
@@ -201,6 +233,12 @@ impl<T> Wheel<T> {
         self.entries.len()
     }
 
+    /// Entries the slab has room for (its memory, in entries).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
     /// Allocates an unscheduled entry holding `payload`.
     pub(crate) fn alloc(&mut self, payload: T) -> u32 {
         let key = self.entries.insert(Entry {
@@ -210,7 +248,86 @@ impl<T> Wheel<T> {
             payload,
         });
         assert!(key < NIL as usize, "gorun: more than 4 billion timers");
+        if self.entries.capacity() > self.shrink_cap {
+            // Grown: give memory back once three quarters of it are unused.
+            self.shrink_cap = self.entries.capacity();
+            self.shrink_below = self.shrink_cap / 4;
+        }
         key as u32
+    }
+
+    /// Frees slab slot `key` (already unscheduled), giving memory back after a burst.
+    fn free(&mut self, key: u32) -> T {
+        let e = self.entries.remove(key as usize);
+        // The next collection is due once the wheel doubled from its smallest size since the
+        // last one (not from the size the last one left: after a burst is freed, that could be
+        // a million entries away).
+        self.gc_at = self.gc_at.min((2 * self.entries.len()).max(GC_MIN));
+        if self.entries.len() < self.shrink_below && self.entries.capacity() >= GC_MIN {
+            // `shrink_to_fit` keeps every key valid: it drops the vacant slots after the last
+            // live one. A live entry at a high key can stop it; the next attempt then waits
+            // until half the entries are gone again (or the slab grows), so attempts cost
+            // O(1) amortized per removal.
+            self.entries.shrink_to_fit();
+            self.shrink_cap = self.entries.capacity();
+            self.shrink_below = self.entries.len() / 2;
+        }
+        e.payload
+    }
+
+    /// Whether enough entries have been allocated since the last [`collect`](Self::collect)
+    /// for another to be worth it: the wheel doubled from the smallest it has been since (and
+    /// holds at least [`GC_MIN`]).
+    pub(crate) fn gc_due(&self) -> bool {
+        self.entries.len() >= self.gc_at
+    }
+
+    /// Frees every entry whose payload `dead` says nobody can observe any more (a timer whose
+    /// channel is gone); returns how many. O(allocated), and called only when [`gc_due`]
+    /// (Self::gc_due): O(1) amortized per allocation, and memory stays within about twice
+    /// what is live.
+    pub(crate) fn collect(&mut self, mut dead: impl FnMut(&T) -> bool) -> usize {
+        let keys: Vec<u32> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| dead(&e.payload))
+            .map(|(k, _)| k as u32)
+            .collect();
+        for &k in &keys {
+            self.remove(k);
+        }
+        self.gc_at = (2 * self.entries.len()).max(GC_MIN);
+        keys.len()
+    }
+
+    /// [`collect`](Self::collect) spread over time: looks at the next `n` slab slots (from a
+    /// cursor that wraps round; at most the whole slab once), at most once per tick (`now`).
+    /// The driver calls it as it fires timers, so that timers dropped in a burst are found
+    /// even if no new timer is made; the once-per-tick limit keeps its cost off the park path
+    /// of busy runtimes. Returns how many it freed.
+    pub(crate) fn collect_step(
+        &mut self,
+        now: u64,
+        n: usize,
+        mut dead: impl FnMut(&T) -> bool,
+    ) -> usize {
+        if self.entries.is_empty() || now <= self.gc_tick {
+            return 0;
+        }
+        self.gc_tick = now;
+        let mut freed = 0;
+        for _ in 0..n.min(self.entries.capacity()) {
+            if self.gc_cursor >= self.entries.capacity() {
+                self.gc_cursor = 0;
+            }
+            let k = self.gc_cursor;
+            self.gc_cursor += 1;
+            if self.entries.get(k).is_some_and(|e| dead(&e.payload)) {
+                self.remove(k as u32);
+                freed += 1;
+            }
+        }
+        freed
     }
 
     /// Whether `key` is an allocated entry.
@@ -266,7 +383,7 @@ impl<T> Wheel<T> {
     /// Frees entry `key`, returning its payload.
     pub(crate) fn remove(&mut self, key: u32) -> T {
         self.unschedule(key);
-        self.entries.remove(key as usize).payload
+        self.free(key)
     }
 
     fn link(&mut self, key: u32) {
@@ -359,7 +476,7 @@ impl<T> Wheel<T> {
                     match fire(key, e.when(), &mut e.payload) {
                         Fired::Keep => {}
                         Fired::Remove => {
-                            self.entries.remove(key as usize);
+                            self.free(key);
                         }
                         Fired::Reschedule(when) => {
                             let when = when.clamp(self.elapsed + 1, MAX_WHEN.max(self.elapsed + 1));
@@ -578,6 +695,104 @@ mod tests {
         }) {}
         assert_eq!(n, 10);
         assert_eq!(w.scheduled(), 0);
+    }
+
+    #[test]
+    fn the_slab_gives_memory_back_after_a_burst() {
+        let mut w = Wheel::new();
+        let keys: Vec<u32> = (0..100_000u64)
+            .map(|i| {
+                let k = w.alloc(i);
+                w.schedule(k, 1 + i % 5000);
+                k
+            })
+            .collect();
+        assert!(w.capacity() >= 100_000);
+        for k in keys {
+            w.remove(k);
+        }
+        assert!(w.capacity() < GC_MIN, "{} slots kept", w.capacity());
+        // Freed by firing, too.
+        for i in 0..100_000u64 {
+            let k = w.alloc(i);
+            w.schedule(k, 1 + i % 5000);
+        }
+        drain(&mut w, 6000);
+        assert_eq!(w.allocated(), 0);
+        assert!(w.capacity() < GC_MIN, "{} slots kept", w.capacity());
+    }
+
+    #[test]
+    fn a_live_entry_at_a_high_key_limits_shrinking_but_keeps_its_key() {
+        let mut w = Wheel::new();
+        let keys: Vec<u32> = (0..50_000u64).map(|i| w.alloc(i)).collect();
+        let last = *keys.last().unwrap();
+        w.schedule(last, 10);
+        for &k in &keys[..keys.len() - 1] {
+            w.remove(k);
+        }
+        assert_eq!(w.allocated(), 1);
+        assert_eq!(*w.payload_mut(last), 49_999);
+        assert_eq!(drain(&mut w, 10), vec![(49_999, 10)]);
+        assert!(w.capacity() < GC_MIN, "{} slots kept", w.capacity());
+    }
+
+    #[test]
+    fn collect_frees_dead_entries_and_spaces_itself_out() {
+        let mut w = Wheel::new();
+        for i in 0..10_000u64 {
+            let k = w.alloc(i);
+            w.schedule(k, 100 + i);
+        }
+        assert!(w.gc_due());
+        // Odd payloads are dead.
+        assert_eq!(w.collect(|p| p % 2 == 1), 5_000);
+        assert_eq!(w.allocated(), 5_000);
+        assert_eq!(w.scheduled(), 5_000);
+        assert!(
+            !w.gc_due(),
+            "the next collection waits for allocations to double"
+        );
+        let fired = drain(&mut w, 20_000);
+        assert!(fired.iter().all(|(p, _)| p % 2 == 0));
+        assert_eq!(fired.len(), 5_000);
+    }
+
+    /// After a burst is freed the next collection is due at twice the new size, not twice the
+    /// burst's.
+    #[test]
+    fn collection_is_due_again_soon_after_a_burst_is_freed() {
+        let mut w = Wheel::new();
+        let keys: Vec<u32> = (0..100_000u64).map(|i| w.alloc(i)).collect();
+        assert_eq!(w.collect(|_| false), 0);
+        for k in keys {
+            w.remove(k);
+        }
+        for i in 0..GC_MIN as u64 {
+            w.alloc(i);
+        }
+        assert!(w.gc_due());
+    }
+
+    #[test]
+    fn collect_step_walks_the_whole_slab() {
+        let mut w = Wheel::new();
+        for i in 0..(2 * GC_MIN as u64) {
+            let k = w.alloc(i);
+            w.schedule(k, 100 + i);
+        }
+        let mut freed = 0;
+        let mut tick = 0;
+        for _ in 0..(4 * GC_MIN / 64) {
+            tick += 1;
+            freed += w.collect_step(tick, 64, |p| *p >= 10);
+        }
+        assert_eq!(freed, 2 * GC_MIN - 10);
+        assert_eq!(w.allocated(), 10);
+        assert_eq!(w.scheduled(), 10);
+        assert_eq!(w.collect_step(tick, 64, |_| true), 0, "once per tick");
+        assert_eq!(w.collect_step(tick + 1, 64, |_| true), 10);
+        assert_eq!(w.collect_step(tick + 2, 64, |_| true), 0);
     }
 
     #[test]
