@@ -214,11 +214,6 @@ fn test_timer_stop_stress() {
                 "timer {i} was stopped but fired"
             );
         }
-        let n = stopped
-            .iter()
-            .filter(|s| s.load(Ordering::SeqCst) == 1)
-            .count();
-        assert!(n > 0, "no timer was stopped in time");
     });
 }
 
