@@ -26,7 +26,15 @@
 //! ```text
 //! cargo bench --bench compare [-- [--quick] [--rounds N] [--timeout SECS] [WORKLOAD..]]
 //! COMPARE_WORKLOADS=spawn,chain cargo bench --bench compare
+//! cargo bench --bench compare --features hyper -- http   # gorun's HTTP server needs `hyper`
 //! ```
+//!
+//! `http` is measured differently: the child only serves (it prints `addr=..`, serves until
+//! its standard input ends, then prints `rss_kb=..`), and the harness itself is the client,
+//! the same for every server: 64 plain threads with a keep-alive connection each, sharing
+//! SIZE `GET /` requests. Its time is the client's, from all connections open to the last
+//! response. The servers are hyper on gorun (`gorun::hyper`, feature `hyper`), hyper on tokio
+//! (hyper-util's `TokioIo`), and Go's `net/http`; smol has no column there.
 //!
 //! `--quick` runs one round at a tenth of each size. Workload names given as arguments or in
 //! `COMPARE_WORKLOADS` limit the run. Cargo's own `--bench` argument is ignored.
@@ -78,6 +86,9 @@ pub const TIMER_TASKS: u64 = 4;
 /// `echo`: concurrent clients sharing the SIZE round trips, and the message size.
 pub const ECHO_CLIENTS: u64 = 100;
 pub const ECHO_MSG: usize = 64;
+/// `http`: keep-alive connections of the client, and the body every server answers `/` with.
+pub const HTTP_CONNS: u64 = 64;
+pub const HTTP_BODY: &str = "Hello, World!\n";
 
 /// `timers`: the delay of the `i`-th timer: 30 s plus up to a second (no timer may fire before
 /// it is stopped, even on a loaded machine), spread so they do not all land in one wheel slot.
@@ -147,6 +158,10 @@ impl Tally {
 /// start-up excluded).
 pub type RunFn = fn(u64) -> Duration;
 
+/// `http`: starts this runtime's hello-world HTTP/1.1 server on a loopback port (a server
+/// per process: it runs until the process exits) and returns its address.
+pub type ServeFn = fn() -> std::net::SocketAddr;
+
 /// One runtime's implementation of every workload.
 pub struct Fns {
     pub spawn: RunFn,
@@ -161,6 +176,8 @@ pub struct Fns {
     pub sleep: RunFn,
     pub timers: RunFn,
     pub echo: RunFn,
+    /// `None`: this runtime has no HTTP server in the comparison (its column stays empty).
+    pub http: Option<ServeFn>,
 }
 
 /// The Rust runtimes built into this binary, in column order.
@@ -254,6 +271,13 @@ const WORKLOADS: &[Workload] = &[
         what: "100 TCP clients share SIZE 64-byte round trips",
         pick: |f| f.echo,
     },
+    Workload {
+        name: "http",
+        size: 200_000,
+        what: "hello-world HTTP/1.1 server, SIZE requests over 64 keep-alive connections",
+        // Not a RunFn: the server runs in the child, the client in the harness (`run_http`).
+        pick: |f| f.echo,
+    },
 ];
 
 fn workload(name: &str) -> Option<&'static Workload> {
@@ -274,12 +298,189 @@ fn child(args: &[String]) {
         .find(|(n, _)| n == runtime)
         .unwrap_or_else(|| panic!("runtime {runtime:?} is not built into this binary"));
     let size: u64 = size.parse().unwrap_or_else(|_| panic!("bad size {size:?}"));
+    if w.name == "http" {
+        return http_child(fns);
+    }
     let took = (w.pick)(fns)(size);
     println!(
         "ms={:.1} rss_kb={}",
         took.as_secs_f64() * 1e3,
         peak_rss_kb().unwrap_or(0)
     );
+}
+
+/// `--child http RUNTIME SIZE`: start the server, print `addr=..`, serve until standard input
+/// ends, then print `rss_kb=..` and exit (the harness runs the client and takes the time).
+fn http_child(fns: &Fns) {
+    use std::io::Write;
+    let serve = fns
+        .http
+        .expect("http: this runtime has no HTTP server in the comparison");
+    let addr = serve();
+    println!("addr={addr}");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    println!("rss_kb={}", peak_rss_kb().unwrap_or(0));
+    let _ = std::io::stdout().flush();
+    // Skip the runtime's shutdown: the server's connections are the client's, now closed.
+    std::process::exit(0);
+}
+
+/// The `http` client, the same for every server: [`HTTP_CONNS`] plain threads, each with one
+/// keep-alive connection (blocking std sockets, 30 s read/write timeouts so nothing hangs),
+/// share `size` `GET /` requests; every response must be `200` with [`HTTP_BODY`]. Returns
+/// the wall time from the moment every connection is open until the last response.
+fn http_client(addr: std::net::SocketAddr, size: u64) -> Result<Duration, String> {
+    use std::io::{BufRead, BufReader, Write};
+    let conns = HTTP_CONNS;
+    let start = std::sync::Arc::new(std::sync::Barrier::new(conns as usize + 1));
+    let threads: Vec<_> = (0..conns)
+        .map(|c| {
+            let share = size / conns + u64::from(c < size % conns);
+            let start = start.clone();
+            std::thread::spawn(move || -> Result<(), String> {
+                let connected = std::net::TcpStream::connect(addr)
+                    .and_then(|s| {
+                        s.set_nodelay(true)?;
+                        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+                        s.set_write_timeout(Some(Duration::from_secs(30)))?;
+                        Ok(s)
+                    })
+                    .map_err(|e| format!("http client: connect {addr}: {e}"));
+                start.wait();
+                let mut conn = BufReader::new(connected?);
+                let mut line = String::new();
+                let mut body = Vec::new();
+                for _ in 0..share {
+                    conn.get_mut()
+                        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                        .map_err(|e| format!("http client: write: {e}"))?;
+                    let mut status_ok = false;
+                    let mut len = None;
+                    let mut first = true;
+                    loop {
+                        line.clear();
+                        let n = conn
+                            .read_line(&mut line)
+                            .map_err(|e| format!("http client: read: {e}"))?;
+                        if n == 0 {
+                            return Err("http client: the server closed the connection".into());
+                        }
+                        let l = line.trim_end();
+                        if first {
+                            status_ok = l.starts_with("HTTP/1.1 200");
+                            first = false;
+                        } else if l.is_empty() {
+                            break;
+                        } else if let Some((k, v)) = l.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                len = v.trim().parse::<usize>().ok();
+                            }
+                        }
+                    }
+                    let len = len.ok_or("http client: no Content-Length")?;
+                    body.resize(len, 0);
+                    std::io::Read::read_exact(&mut conn, &mut body)
+                        .map_err(|e| format!("http client: read body: {e}"))?;
+                    if !status_ok || body != HTTP_BODY.as_bytes() {
+                        return Err(format!(
+                            "http client: wrong response: {:?}",
+                            String::from_utf8_lossy(&body)
+                        ));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    start.wait();
+    let t0 = Instant::now();
+    let mut first_err = None;
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => first_err = first_err.or(Some(e)),
+            Err(_) => first_err = first_err.or(Some("http client: a thread panicked".into())),
+        }
+    }
+    let took = t0.elapsed();
+    match first_err {
+        None => Ok(took),
+        Some(e) => Err(e),
+    }
+}
+
+/// One `http` measurement: the child serves, this process is the client.
+fn run_http(program: &Path, runtime: &str, size: u64, timeout: Duration) -> Result<Sample, String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(program)
+        .args(["--child", "http", runtime, &size.to_string()])
+        .env("GOMAXPROCS", WORKERS.to_string())
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let fail = |child: &mut std::process::Child, why: String| {
+        let _ = child.kill();
+        let _ = child.wait();
+        why
+    };
+    let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(l) => match l.strip_prefix("addr=").and_then(|a| a.parse().ok()) {
+            Some(a) => a,
+            None => return Err(fail(&mut child, format!("bad first line {l:?}"))),
+        },
+        Err(_) => {
+            let why = fail(&mut child, "no `addr=..` line from the server".into());
+            return Err(format!(
+                "{why}; stderr ends:\n{}",
+                tail(&err.join().unwrap_or_default(), 10)
+            ));
+        }
+    };
+    // The client gets the whole time limit; a stuck connection times out after 30 s.
+    let client = http_client(addr, size);
+    drop(child.stdin.take()); // EOF: the server prints its peak RSS and exits
+    let deadline = Instant::now() + timeout.min(Duration::from_secs(30));
+    let rss_kb = loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => {
+                if let Some(v) = l.strip_prefix("rss_kb=") {
+                    break v.trim().parse::<u64>().ok();
+                }
+            }
+            Err(_) => break None,
+        }
+    };
+    let _ = fail(&mut child, String::new());
+    let took = client?;
+    let rss_kb = rss_kb.ok_or_else(|| {
+        format!(
+            "no `rss_kb=..` line; stderr ends:\n{}",
+            tail(&err.join().unwrap_or_default(), 10)
+        )
+    })?;
+    Ok(Sample {
+        ms: took.as_secs_f64() * 1e3,
+        rss_kb,
+    })
 }
 
 /// Peak resident set size of this process (`VmHWM`), in KiB.
@@ -527,7 +728,18 @@ fn measure(w: &Workload, size: u64, opts: &Options, programs: &[Option<PathBuf>]
             let Some(program) = &programs[col] else {
                 continue;
             };
-            let r = run_child(program, w.name, COLUMNS[col], size, opts.timeout);
+            let r = if w.name == "http" {
+                // A runtime without an HTTP server in the comparison keeps an empty column.
+                if SIDES
+                    .iter()
+                    .any(|(n, f)| *n == COLUMNS[col] && f.http.is_none())
+                {
+                    continue;
+                }
+                run_http(program, COLUMNS[col], size, opts.timeout)
+            } else {
+                run_child(program, w.name, COLUMNS[col], size, opts.timeout)
+            };
             match &r {
                 Ok(s) => eprintln!(
                     "  {} round {}/{}: {:<5} {:>9.1} ms {:>8.1} MB",

@@ -30,7 +30,11 @@ fn main() {
     lessons::common::set_args(args.collect());
     // An exact name runs that lesson alone; otherwise every lesson whose name contains it.
     let selected: Vec<_> = match lessons::LESSONS.iter().find(|l| l.name == filter) {
-        Some(l) => vec![l],
+        Some(l) => {
+            // Alone, a lesson that reads standard input reads the real one.
+            lessons::common::set_interactive(true);
+            vec![l]
+        }
         None => lessons::matching(&filter).collect(),
     };
     if selected.is_empty() {

@@ -55,7 +55,10 @@
 //!   [`CancelFunc`]) or any of its children lives. When the last one goes, the node is
 //!   *released*: it removes its slot from its parent's slab (so the parent's child list does
 //!   not grow while children come and go), stops its timer, and closes its `done` channel if
-//!   one was handed out. Go instead keeps an uncancelled child registered with its parent until
+//!   one was handed out. If it held its parent's last reference, the parent is released next,
+//!   in the same loop (the node takes its parent reference out before dropping it), so a chain
+//!   of any length is released with constant stack; the `with_value` list is freed the same
+//!   way. Go instead keeps an uncancelled child registered with its parent until
 //!   someone calls `cancel` (and `go vet` warns when nobody does); Rust's drop lets us do better.
 //!
 //! - **Values**: [`Context::with_value`] prepends an entry to an immutable list shared by all
@@ -235,7 +238,19 @@ impl Drop for Node {
         if let Some(d) = done {
             d.close();
         }
-        self.unregister();
+        // Unregister from the parent and let go of it. If ours was the parent's last strong
+        // reference, the parent is released here, in this loop, not by a nested drop: a
+        // chain of a million derived contexts would otherwise recurse a million frames deep.
+        let mut next = self.parent.take();
+        while let Some((parent, key)) = next.take() {
+            let removed = parent.lock().children.try_remove(key);
+            drop(removed);
+            if let Some(mut p) = Arc::into_inner(parent) {
+                // `p`'s own drop runs with `parent` already taken: it recurses no further.
+                next = p.parent.take();
+                drop(p);
+            }
+        }
     }
 }
 
@@ -265,6 +280,17 @@ struct ValueEntry {
     key: Box<dyn Any + Send + Sync>,
     value: Box<dyn Any + Send + Sync>,
     next: Option<Arc<ValueEntry>>,
+}
+
+impl Drop for ValueEntry {
+    /// Frees the entries this one held the last reference to in a loop, not recursively, so a
+    /// long `with_value` chain cannot overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.next.take();
+        while let Some(e) = next {
+            next = Arc::into_inner(e).and_then(|mut e| e.next.take());
+        }
+    }
 }
 
 /// Cancels the context it came with, and every context derived from it (Go's

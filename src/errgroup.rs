@@ -48,8 +48,10 @@
 //! 2. At most `limit` futures of the group run at once: a permit is held for the whole run of
 //!    each future, and released on every exit path (return, panic, the goroutine being
 //!    dropped by a runtime shutdown), by a guard.
-//! 3. `active` (goroutines spawned and not finished) is what `set_limit` checks: changing the
-//!    limit while goroutines are active panics, as in Go.
+//! 3. A limit's `users` (goroutines spawned under it and not finished) is what `set_limit`
+//!    checks: setting a limit while the current one has users panics, as in Go
+//!    (`len(g.sem) != 0`); removing it (`n < 0`) never does. A goroutine keeps the limit it
+//!    was started under, so its permit goes back to the semaphore it came from.
 //!
 //! There is no loom model: the group adds no lock-free step or waker protocol of its own; it
 //! composes `WaitGroup` and `Semaphore` (which have theirs) with one mutex-guarded slot.
@@ -96,14 +98,21 @@ pub struct Group<E> {
 struct Inner<E> {
     /// Counts the goroutines spawned and not yet finished (after their outcome is stored).
     wg: WaitGroup,
-    /// The same count as a plain number, for `set_limit`'s check and `Debug`.
+    /// The same count as a plain number, for `Debug`.
     active: AtomicUsize,
     /// Guarded by its lock: the first error and the first panic payload.
     outcome: Mutex<Outcome<E>>,
     /// Cancels the context of a group made by `with_context`.
     cancel: Option<CancelFunc>,
-    /// Guarded by its lock: the semaphore of `set_limit`, if any.
-    limit: Mutex<Option<Arc<Semaphore>>>,
+    /// Guarded by its lock: the limit of `set_limit`, if any.
+    limit: Mutex<Option<Arc<Limit>>>,
+}
+
+/// One `set_limit` bound: its semaphore, and how many goroutines were started under it and
+/// have not finished (Go's `len(g.sem)`, plus ours parked for a permit).
+struct Limit {
+    sem: Semaphore,
+    users: AtomicUsize,
 }
 
 struct Outcome<E> {
@@ -115,12 +124,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Gives a limit permit back when dropped (on return, panic or drop of the goroutine).
-struct PermitGuard(Arc<Semaphore>);
+/// Counts a goroutine against a limit until dropped (on return, panic or drop of the
+/// goroutine), and gives its permit back if it holds one.
+struct LimitGuard {
+    limit: Arc<Limit>,
+    holds_permit: bool,
+}
 
-impl Drop for PermitGuard {
+impl LimitGuard {
+    fn new(limit: Arc<Limit>, holds_permit: bool) -> Self {
+        limit.users.fetch_add(1, SeqCst);
+        LimitGuard {
+            limit,
+            holds_permit,
+        }
+    }
+}
+
+impl Drop for LimitGuard {
     fn drop(&mut self) {
-        self.0.add_permits(1);
+        if self.holds_permit {
+            self.limit.sem.release_detached(1);
+        }
+        self.limit.users.fetch_sub(1, SeqCst);
     }
 }
 
@@ -188,9 +214,14 @@ impl<E: Send + 'static> Group<E> {
     /// [`go`](Self::go) still spawns at once, but the goroutine waits (FIFO) for a running one
     /// to finish before it starts its future; [`try_go`](Self::try_go) spawns nothing.
     ///
+    /// As in Go, a negative `n` removes the limit, and `n == 0` lets no goroutine run:
+    /// `try_go` returns `false`, and a goroutine started by `go` never runs its future (Go's
+    /// `Go` blocks forever), so `wait` does not return.
+    ///
     /// # Panics
-    /// If goroutines of the group are active (Go: `errgroup: modify limit while N goroutines
-    /// in the group are still active`), or if `n` is 0 (no goroutine could ever run).
+    /// When setting a limit (`n >= 0`) while goroutines started under the current limit are
+    /// still active, as Go does (`errgroup: modify limit while N goroutines in the group are
+    /// still active`). Goroutines started while there was no limit do not count.
     ///
     /// ```
     /// use gorun::errgroup::Group;
@@ -206,17 +237,25 @@ impl<E: Send + 'static> Group<E> {
     ///     g.wait().await.unwrap();
     /// });
     /// ```
-    pub fn set_limit(&self, n: usize) {
-        assert!(
-            n > 0,
-            "errgroup: a limit of 0 would never let a goroutine run"
-        );
-        let active = self.inner.active.load(SeqCst);
-        assert!(
-            active == 0,
-            "errgroup: modify limit while {active} goroutines in the group are still active"
-        );
-        *lock(&self.inner.limit) = Some(Arc::new(Semaphore::new(n)));
+    pub fn set_limit(&self, n: isize) {
+        let mut limit = lock(&self.inner.limit);
+        let Ok(n) = usize::try_from(n) else {
+            *limit = None;
+            return;
+        };
+        if let Some(l) = &*limit {
+            let active = l.users.load(SeqCst);
+            if active != 0 {
+                drop(limit);
+                panic!(
+                    "errgroup: modify limit while {active} goroutines in the group are still active"
+                );
+            }
+        }
+        *limit = Some(Arc::new(Limit {
+            sem: Semaphore::new(n),
+            users: AtomicUsize::new(0),
+        }));
     }
 
     /// Runs `fut` in a new goroutine of the group (Go's `g.Go`). Its `Err` becomes the group's
@@ -237,17 +276,17 @@ impl<E: Send + 'static> Group<E> {
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
-        let sem = lock(&self.inner.limit).clone();
+        let limit = lock(&self.inner.limit)
+            .clone()
+            .map(|l| LimitGuard::new(l, false));
         let done = self.enter();
         crate::go(async move {
             let _done = done; // dropped last: after the outcome is stored and the permit freed
-            let _permit = match sem {
-                Some(sem) => {
-                    sem.acquire(1).await.forget();
-                    Some(PermitGuard(sem))
-                }
-                None => None,
-            };
+            let mut _limit = limit;
+            if let Some(l) = &mut _limit {
+                l.limit.sem.acquire(1).await.detach();
+                l.holds_permit = true;
+            }
             run(&_done.0, fut).await;
         });
     }
@@ -276,12 +315,14 @@ impl<E: Send + 'static> Group<E> {
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
         let permit = match lock(&self.inner.limit).clone() {
-            Some(sem) => {
-                match sem.try_acquire(1) {
-                    Ok(p) => p.forget(),
+            Some(l) => {
+                match l.sem.try_acquire(1) {
+                    Ok(p) => {
+                        p.detach();
+                    }
                     Err(_) => return false,
                 }
-                Some(PermitGuard(sem))
+                Some(LimitGuard::new(l, true))
             }
             None => None,
         };

@@ -53,7 +53,9 @@
 //!   that matter (`.await`, send on a closed channel returns `Err`, `select!` arm syntax).
 //! - `docs/design.md`: how the runtime works inside.
 //! - The modules: [`chan`] and [`select!`] (channels), [`sync`] (`WaitGroup`, `Mutex`, ...),
-//!   [`time`] (sleep, timers, tickers), [`context`], [`errgroup`], [`net`] and [`runtime`].
+//!   [`time`] (sleep, timers, tickers), [`context`], [`errgroup`], [`net`], [`signal`],
+//!   [`io`] (stdin, stdout) and [`runtime`].
+//! - `docs/embedding.md`: gorun inside a tokio or hyper service, and hyper on gorun.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -64,8 +66,12 @@ pub(crate) mod reactor;
 pub mod chan;
 pub mod context;
 pub mod errgroup;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+pub mod io;
 pub mod net;
 pub mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod time;
 
@@ -84,6 +90,10 @@ pub mod prelude {
     pub use crate::sync::{Mutex, RwMutex, WaitGroup};
     pub use crate::time::{after, sleep, tick};
     pub use crate::{go, go_blocking, yield_now};
+    // The extension traits of async I/O and streams (`read_exact`, `write_all`, `lines`,
+    // `next`, `send` on a `Sink`): no direct `futures` dependency needed for the common cases.
+    pub use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    pub use futures::{SinkExt, StreamExt};
     pub use std::time::Duration;
 }
 

@@ -319,3 +319,44 @@ fn cancellation_works_on_another_executor() {
         assert_eq!(err, Some(ContextError::Canceled));
     });
 }
+
+/// Issue #13: dropping a long chain of derived contexts released each node's parent from
+/// inside the node's own drop, recursively: a million nested `with_cancel`s overflowed the
+/// stack. The release must be iterative. Run on a thread with a small (256 KiB) stack, so
+/// even a few thousand recursive frames would fail.
+#[test]
+fn dropping_a_million_nested_contexts_does_not_overflow_the_stack() {
+    let t = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let root = Context::background();
+            let (mut ctx, _c) = root.with_cancel();
+            for _ in 0..1_000_000 {
+                ctx = ctx.with_cancel().0;
+            }
+            drop(ctx);
+            // A chain of values, too.
+            let mut ctx = Context::background();
+            for i in 0..1_000_000u32 {
+                ctx = ctx.with_value(i, i);
+            }
+            assert_eq!(ctx.value::<u32, u32>(&0), Some(&0));
+            drop(ctx);
+        })
+        .unwrap();
+    t.join().expect("dropping the chain failed");
+}
+
+/// The iterative release still unregisters every node from its parent.
+#[test]
+fn dropping_a_nested_chain_unregisters_it_from_a_live_parent() {
+    let (root, cancel) = Context::background().with_cancel();
+    let mut ctx = root.with_cancel().0;
+    for _ in 0..1000 {
+        ctx = ctx.with_cancel().0;
+    }
+    assert_eq!(root.__num_children(), 1);
+    drop(ctx);
+    assert_eq!(root.__num_children(), 0);
+    cancel.cancel();
+}

@@ -164,6 +164,7 @@ async fn go_at_the_limit_does_not_block_the_caller() {
 #[gorun::test]
 async fn set_limit_while_active_panics() {
     let g = Group::<()>::new();
+    g.set_limit(3);
     let gate = gorun::chan::chan::<()>(0);
     let gc = gate.clone();
     g.go(async move {
@@ -239,4 +240,71 @@ fn group_is_send_sync_clone_debug() {
     fn send_future<F: std::future::Future + Send>(_: F) {}
     let g = Group::<std::io::Error>::new();
     send_future(g.wait());
+}
+
+/// Issue #13, Go's `SetLimit(0)`: no goroutine may start. `TryGo` reports false; `Go` gets no
+/// slot (Go's `Go` blocks forever; here the goroutine never runs its future).
+#[gorun::test]
+async fn a_limit_of_zero_lets_no_goroutine_run() {
+    let g = Group::<()>::new();
+    g.set_limit(0);
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    assert!(!g.try_go(async move {
+        r.store(true, SeqCst);
+        Ok(())
+    }));
+    let r = ran.clone();
+    g.go(async move {
+        r.store(true, SeqCst);
+        Ok(())
+    });
+    assert!(
+        timeout(Duration::from_millis(50), g.wait()).await.is_err(),
+        "wait returned although the goroutine could not run"
+    );
+    assert!(!ran.load(SeqCst));
+}
+
+/// Go's `SetLimit(n)` with a negative `n` removes the limit.
+#[gorun::test]
+async fn a_negative_limit_removes_the_limit() {
+    let g = Group::<()>::new();
+    g.set_limit(1);
+    let gate = gorun::chan::chan::<()>(0);
+    let gc = gate.clone();
+    assert!(g.try_go(async move {
+        gc.recv().await;
+        Ok(())
+    }));
+    assert!(!g.try_go(async { Ok(()) }), "at the limit");
+    gate.close();
+    timeout(BOUND, g.wait()).await.unwrap().unwrap();
+    g.set_limit(-1);
+    let gate = gorun::chan::chan::<()>(0);
+    for _ in 0..10 {
+        let gc = gate.clone();
+        assert!(g.try_go(async move {
+            gc.recv().await;
+            Ok(())
+        }));
+    }
+    gate.close();
+    timeout(BOUND, g.wait()).await.unwrap().unwrap();
+}
+
+/// As in Go (`len(g.sem) != 0`), only goroutines counted against a limit forbid changing
+/// it; goroutines started while there was no limit do not.
+#[gorun::test]
+async fn set_limit_is_allowed_while_unlimited_goroutines_run() {
+    let g = Group::<()>::new();
+    let gate = gorun::chan::chan::<()>(0);
+    let gc = gate.clone();
+    g.go(async move {
+        gc.recv().await;
+        Ok(())
+    });
+    g.set_limit(2); // Go: allowed, the running goroutine holds no token
+    gate.close();
+    timeout(BOUND, g.wait()).await.unwrap().unwrap();
 }

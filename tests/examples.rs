@@ -139,6 +139,8 @@ fn every_lesson_has_a_test_here() {
         "gopl_pipeline",
         "gopl_du",
         "gopl_crawl",
+        "gopl_netcat",
+        "gopl_chat_client",
     ];
     let names: Vec<&str> = lessons::LESSONS.iter().map(|l| l.name).collect();
     assert_eq!(names, tested);
@@ -538,5 +540,36 @@ fn gopl_crawl() {
     assert!(
         (1..=lessons::gopl_crawl::LIMIT).contains(&busiest),
         "{last:?}"
+    );
+}
+
+#[test]
+fn gopl_netcat() {
+    // The canned input (the lesson reads real stdin only when the tour runs it alone).
+    assert_eq!(
+        run("gopl_netcat"),
+        "\t HELLO?\n\t Hello?\n\t hello?\n\
+         \t IS THERE ANYBODY THERE?\n\t Is there anybody there?\n\t is there anybody there?\n\
+         done\n"
+    );
+}
+
+#[test]
+fn gopl_chat_client() {
+    let out = run("gopl_chat_client");
+    let got = lines(&out);
+    let who = got
+        .first()
+        .and_then(|l| l.strip_prefix("You are "))
+        .unwrap_or_else(|| panic!("no name first: {got:#?}"));
+    assert!(who.starts_with("127.0.0.1:"), "{who}");
+    assert_eq!(
+        got[1..],
+        [
+            format!("{who}: Hi everyone!"),
+            format!("{who}: Anybody here?"),
+            "done".to_string()
+        ],
+        "{got:#?}"
     );
 }

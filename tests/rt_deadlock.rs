@@ -88,6 +88,21 @@ fn child(name: &str) {
             assert_eq!(c.recv().await, Some(7));
             println!("received");
         }),
+        "sigquit_chained" => {
+            extern "C" fn earlier(_: libc::c_int) {
+                let msg = b"earlier SIGQUIT handler ran\n";
+                // SAFETY: write(2) is async-signal-safe; `msg` is a valid buffer.
+                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+            }
+            // SAFETY: a zeroed sigaction with a one-argument handler and an empty mask is valid.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = earlier as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
+            }
+            child("sigquit_dump");
+        }
         "sigquit_dump" => rt(true).block_on(async {
             let c = chan::<i32>(0);
             let c2 = c.clone();
@@ -96,9 +111,36 @@ fn child(name: &str) {
             gorun::time::sleep(Duration::from_secs(30)).await;
             c.close();
         }),
+        "blocking_job_of_a_shut_down_runtime" => {
+            // A job still running on a runtime that was shut down (its thread was given up
+            // on, not stopped) will complete its JoinHandle: not a deadlock.
+            let first = rt(true);
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            let h = first.handle().go_blocking(move || {
+                started_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(1));
+                42
+            });
+            started_rx.recv().unwrap();
+            first.shutdown_timeout(Duration::from_millis(10));
+            assert_eq!(rt(true).block_on(h).unwrap(), 42);
+            println!("received");
+        }
         "detection_off" => rt(false).block_on(async {
             let c = chan::<i32>(0);
             let _ = c.send(1).await;
+        }),
+        "waiting_for_stdin" => rt(true).block_on(async {
+            use futures::io::AsyncReadExt;
+            let mut s = String::new();
+            gorun::io::stdin().read_to_string(&mut s).await.unwrap();
+            println!("received {s}");
+        }),
+        "waiting_for_ctrl_c" => rt(true).block_on(async {
+            let ctrl_c = gorun::signal::ctrl_c();
+            println!("ready");
+            ctrl_c.await.unwrap();
+            println!("received");
         }),
         other => panic!("unknown scenario {other}"),
     }
@@ -190,7 +232,61 @@ fn expect_hang(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn expect_sigquit_dump(name: &str) -> Result<(), String> {
+/// Nothing but the outside world (late input on stdin, a late Ctrl-C) can wake main: that is
+/// waiting, not a deadlock.
+fn expect_woken_from_outside(name: &str) -> Result<(), String> {
+    let mut c = Command::new(std::env::current_exe().unwrap())
+        .args(["--child", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for several deadlock checks (they start at 1 ms and back off to 100 ms).
+    std::thread::sleep(Duration::from_millis(700));
+    let pid = c.id().to_string();
+    let mut stdin = c.stdin.take().unwrap();
+    if name == "waiting_for_ctrl_c" {
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    } else {
+        use std::io::Write;
+        let _ = stdin.write_all(b"late"); // fails if the child is gone: reported below
+    }
+    drop(stdin);
+    let start = Instant::now();
+    while c.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = c.kill();
+            return Err(format!("{name}: did not finish once woken"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = c.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if out.status.code() != Some(0) || !stdout.contains("received") {
+        return Err(format!(
+            "{name}: exit {:?}, stdout {stdout:?}, stderr:\n{stderr}",
+            out.status.code()
+        ));
+    }
+    Ok(())
+}
+
+/// The dump, and the SIGQUIT handler the program installed before gorun's was called too.
+fn expect_sigquit_dump_and_chain(name: &str) -> Result<(), String> {
+    let stderr = expect_sigquit_dump(name)?;
+    if !stderr.contains("earlier SIGQUIT handler ran") {
+        return Err(format!(
+            "{name}: the earlier handler was not chained:\n{stderr}"
+        ));
+    }
+    Ok(())
+}
+
+fn expect_sigquit_dump(name: &str) -> Result<String, String> {
     let start = Instant::now();
     let c = Command::new(std::env::current_exe().unwrap())
         .args(["--child", name])
@@ -222,7 +318,7 @@ fn expect_sigquit_dump(name: &str) -> Result<(), String> {
             out.status.code()
         ));
     }
-    Ok(())
+    Ok(stderr.into_owned())
 }
 
 fn main() {
@@ -243,7 +339,7 @@ fn main() {
         }
     }
     type Case = (&'static str, fn(&str) -> Result<(), String>);
-    let cases: [Case; 10] = [
+    let cases: &[Case] = &[
         (
             "main_goroutine_recv_forever",
             expect_main_goroutine_deadlock,
@@ -255,11 +351,15 @@ fn main() {
         ("recv_in_goroutines_and_main", expect_deadlock),
         ("fed_later_by_a_plain_thread", expect_success),
         ("waiting_on_a_sleeping_goroutine", expect_success),
+        ("blocking_job_of_a_shut_down_runtime", expect_success),
         ("detection_off", expect_hang),
-        ("sigquit_dump", expect_sigquit_dump),
+        ("sigquit_dump", |n| expect_sigquit_dump(n).map(drop)),
+        ("sigquit_chained", expect_sigquit_dump_and_chain),
+        ("waiting_for_stdin", expect_woken_from_outside),
+        ("waiting_for_ctrl_c", expect_woken_from_outside),
     ];
     let (mut passed, mut failed) = (0, 0);
-    for (name, check) in cases {
+    for &(name, check) in cases {
         if filter.is_some_and(|f| !name.contains(f.as_str()))
             || skips.iter().any(|s| name.contains(s.as_str()))
         {

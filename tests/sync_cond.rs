@@ -147,3 +147,25 @@ fn wait_future_is_send_and_debug() {
     drop(f);
     assert_eq!(format!("{c:?}"), "Cond { waiters: 0 }");
 }
+
+/// Issue #13: a waiter woken by `signal` that is dropped while it re-locks the mutex never
+/// returns from `wait`, so the signal must move on to the next waiter.
+#[test]
+fn a_waiter_dropped_while_relocking_passes_the_signal_on() {
+    use tokio_test::{assert_pending, assert_ready, task};
+    let m = Mutex::new(());
+    let c = Cond::new();
+    let mut a = task::spawn(c.wait(m.try_lock().unwrap()));
+    assert_pending!(a.poll());
+    let mut b = task::spawn(c.wait(m.try_lock().unwrap()));
+    assert_pending!(b.poll());
+    let held = m.try_lock().unwrap(); // so a blocks re-locking
+    c.signal(); // picks a
+    assert!(a.is_woken());
+    assert!(!b.is_woken());
+    assert_pending!(a.poll(), "a is re-locking a held mutex");
+    drop(a); // a is cancelled before it returned: the signal is not consumed
+    assert!(b.is_woken(), "the signal a never acted on was lost");
+    drop(held);
+    drop(assert_ready!(b.poll()));
+}

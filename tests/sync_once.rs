@@ -79,3 +79,49 @@ fn call_once_future_is_send() {
     drop(f);
     assert_eq!(format!("{once:?}"), "Once { completed: false }");
 }
+
+/// Issue #13: a pending `call_once` dropped while the thread unwinds from an unrelated panic
+/// did not complete: the `Once` must stay not done (Go: done only once `f` returned).
+#[test]
+fn a_call_dropped_during_an_unrelated_unwind_is_not_done() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    let once = Once::new();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let w = futures::task::noop_waker();
+        let mut fut = Box::pin(once.call_once(std::future::pending::<()>()));
+        assert_eq!(
+            fut.as_mut().poll(&mut Context::from_waker(&w)),
+            Poll::Pending
+        );
+        panic!("unrelated"); // unwinding drops `fut`
+    }));
+    assert!(r.is_err());
+    assert!(
+        !once.is_completed(),
+        "a cancelled call marked the Once done"
+    );
+    let mut ran = false;
+    futures::executor::block_on(once.call_once(async { ran = true }));
+    assert!(ran, "the next caller must run its own f");
+}
+
+/// A call whose `f` panicked counts as done even when the future is dropped only after the
+/// panic was caught (as gorun's runtime does with a panicking goroutine).
+#[test]
+fn a_panicking_call_dropped_after_the_catch_is_done() {
+    use std::future::Future;
+    use std::task::Context;
+    let once = Once::new();
+    let w = futures::task::noop_waker();
+    let mut fut = Box::pin(once.call_once(async { panic!("init failed") }));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = fut.as_mut().poll(&mut Context::from_waker(&w));
+    }));
+    assert!(r.is_err());
+    drop(fut); // not panicking any more
+    assert!(
+        once.is_completed(),
+        "f panicked: Go's Do considers it returned"
+    );
+}

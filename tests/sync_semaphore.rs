@@ -137,3 +137,77 @@ fn futures_are_send_and_debug() {
     drop(f);
     assert_eq!(format!("{s:?}"), "Semaphore { available: 1, waiters: 0 }");
 }
+
+/// Issue #13: a request larger than the semaphore's size can never be served. As in Go's
+/// `x/sync/semaphore.Weighted` ("don't make other Acquire calls block on one that's doomed
+/// to fail"), it waits without queueing: smaller requests behind it are served.
+#[test]
+fn a_request_larger_than_the_size_does_not_block_others() {
+    use tokio_test::{assert_pending, assert_ready, task};
+    let s = Semaphore::new(2);
+    let mut doomed = task::spawn(s.acquire(3));
+    assert_pending!(doomed.poll());
+    assert_eq!(s.available_permits(), 2, "the doomed request took permits");
+    let mut small = task::spawn(s.acquire(1));
+    let p = assert_ready!(small.poll(), "blocked behind a doomed request");
+    let q = s
+        .try_acquire(1)
+        .expect("try_acquire blocked behind a doomed request");
+    drop((p, q));
+    assert_pending!(doomed.poll());
+    assert!(!doomed.is_woken());
+    drop(doomed); // cancelling it gives nothing back and takes nothing
+    assert_eq!(s.available_permits(), 2);
+}
+
+/// A request that only became possible through `add_permits` is served then.
+#[test]
+fn add_permits_serves_a_request_that_was_larger_than_the_size() {
+    use tokio_test::{assert_pending, assert_ready, task};
+    let s = Semaphore::new(0);
+    let mut a = task::spawn(s.acquire(1));
+    let mut b = task::spawn(s.acquire(2));
+    let mut c = task::spawn(s.acquire(1));
+    assert_pending!(a.poll());
+    assert_pending!(b.poll());
+    assert_pending!(c.poll());
+    s.add_permits(1); // size 1: a and c can be served, in arrival order
+    assert!(a.is_woken());
+    let pa = assert_ready!(a.poll());
+    assert_pending!(c.poll());
+    assert_pending!(b.poll());
+    s.add_permits(1); // size 2: b can be served now; it queues behind c, which was queued
+                      // when b could not be served, and the new permit goes to c
+    assert!(c.is_woken());
+    let pc = assert_ready!(c.poll());
+    assert_pending!(b.poll());
+    drop(pa);
+    assert!(!b.is_woken(), "b still needs the permit c holds");
+    drop(pc);
+    assert!(b.is_woken());
+    drop(assert_ready!(b.poll()));
+    assert_eq!(s.available_permits(), 2);
+}
+
+/// `forget` shrinks the size: a queued request that no longer fits gives back the permits it
+/// was assigned and stops blocking the queue; `add_permits` brings it back.
+#[test]
+fn forget_makes_a_queued_request_doomed_and_unblocks_the_others() {
+    use tokio_test::{assert_pending, assert_ready, task};
+    let s = Semaphore::new(3);
+    let p = s.try_acquire(1).unwrap();
+    let mut big = task::spawn(s.acquire(3));
+    assert_pending!(big.poll()); // took 2, waits for 1 more
+    let mut small = task::spawn(s.acquire(2));
+    assert_pending!(small.poll());
+    p.forget(); // size 2: `big` can never be served, `small` can
+    assert!(small.is_woken());
+    let ps = assert_ready!(small.poll());
+    assert_pending!(big.poll());
+    s.add_permits(1); // size 3 again
+    assert_pending!(big.poll());
+    drop(ps);
+    assert!(big.is_woken());
+    drop(assert_ready!(big.poll()));
+    assert_eq!(s.available_permits(), 3);
+}

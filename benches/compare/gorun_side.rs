@@ -37,6 +37,7 @@ pub const FNS: Fns = Fns {
     sleep,
     timers,
     echo,
+    http: Some(http),
 };
 
 /// Builds the runtime, runs `fut` as a goroutine, and returns how long it ran.
@@ -357,4 +358,45 @@ async fn echo_client(addr: SocketAddr, id: u64, trips: u64) -> u64 {
         assert_eq!(msg, back, "echo: wrong bytes");
     }
     trips
+}
+
+/// `http`: hyper's HTTP/1.1 server on gorun (`gorun::hyper`), a goroutine per connection,
+/// keep-alive, as Go's `net/http` serves. Needs the `hyper` feature.
+#[cfg(feature = "hyper")]
+fn http() -> SocketAddr {
+    use hyper::service::service_fn;
+    let rt = gorun::runtime::Builder::new()
+        .workers(WORKERS)
+        .build()
+        .expect("gorun runtime");
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(rt.go(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            drop(go(async move {
+                let hello = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(
+                            super::HTTP_BODY.as_bytes(),
+                        )),
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(gorun::hyper::GorunTimer::new())
+                    .serve_connection(stream, hello)
+                    .await;
+            }));
+        }
+    }));
+    std::mem::forget(rt); // serves until the process exits
+    addr
+}
+
+#[cfg(not(feature = "hyper"))]
+fn http() -> SocketAddr {
+    panic!("http: gorun's HTTP server needs the `hyper` feature: cargo bench --bench compare --features hyper -- http")
 }

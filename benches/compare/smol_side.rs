@@ -48,6 +48,8 @@ pub const FNS: Fns = Fns {
     sleep,
     timers,
     echo,
+    // No HTTP server in the comparison (hyper on gorun, on tokio, and Go's net/http).
+    http: None,
 };
 
 /// The executor; one per child process, so a static is simplest for spawning from anywhere.

@@ -40,6 +40,7 @@ pub const FNS: Fns = Fns {
     sleep,
     timers,
     echo,
+    http: Some(http),
 };
 
 /// Builds the runtime, runs `fut` as a task on a worker (not on the calling thread, as every
@@ -354,4 +355,40 @@ async fn echo_client(addr: SocketAddr, id: u64, trips: u64) -> u64 {
         assert_eq!(msg, back, "echo: wrong bytes");
     }
     trips
+}
+
+/// `http`: hyper's HTTP/1.1 server on tokio (hyper-util's `TokioIo`), a task per connection,
+/// keep-alive, as hyper's own examples serve.
+fn http() -> SocketAddr {
+    use hyper::service::service_fn;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let hello = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(
+                            super::HTTP_BODY.as_bytes(),
+                        )),
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), hello)
+                    .await;
+            });
+        }
+    });
+    std::mem::forget(rt); // serves until the process exits
+    addr
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -37,6 +38,7 @@ const (
 	timerTasks     = 4
 	echoClients    = 100
 	echoMsg        = 64
+	httpBody       = "Hello, World!\n"
 )
 
 var workloads = map[string]func(n uint64){
@@ -56,6 +58,9 @@ var workloads = map[string]func(n uint64){
 
 func main() {
 	args := os.Args[1:]
+	if len(args) == 4 && args[0] == "--child" && args[1] == "http" {
+		httpServe()
+	}
 	if len(args) != 4 || args[0] != "--child" || args[2] != "go" {
 		fmt.Fprintln(os.Stderr, "usage: compare-go --child WORKLOAD go SIZE")
 		os.Exit(2)
@@ -413,4 +418,24 @@ func echoClient(addr string, id byte, trips uint64) uint64 {
 		check(bytes.Equal(msg, back), "echo: wrong bytes")
 	}
 	return trips
+}
+
+// httpServe is the "http" workload's server: net/http on a loopback port, printing
+// "addr=HOST:PORT", serving until standard input ends, then printing "rss_kb=N". The harness
+// (compare.rs) is the client, the same for every server.
+func httpServe() {
+	runtime.GOMAXPROCS(workers)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, httpBody)
+	})
+	go http.Serve(ln, mux)
+	fmt.Printf("addr=%s\n", ln.Addr())
+	io.Copy(io.Discard, os.Stdin)
+	fmt.Printf("rss_kb=%d\n", peakRSSKB())
+	os.Exit(0)
 }

@@ -181,3 +181,24 @@ pub fn set_args(args: Vec<String>) {
 pub fn args() -> Vec<String> {
     ARGS.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
+
+/// Set by the tour when it runs one lesson alone: lessons that read standard input then
+/// read the real one.
+static INTERACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Makes [`stdin`] the real standard input (the tour does this for a lesson run alone).
+pub fn set_interactive(on: bool) {
+    INTERACTIVE.store(on, Ordering::Relaxed);
+}
+
+/// A lesson's `os.Stdin`: the real one (`gorun::io::stdin()`) when the tour runs that lesson
+/// alone (`cargo run --example tour -- gopl_netcat`: type lines, Ctrl-D ends), otherwise
+/// `canned`, as if typed, so that a whole tour run and the tests need no typing.
+pub fn stdin(canned: &str) -> std::pin::Pin<Box<dyn gorun::io::AsyncBufRead + Send>> {
+    if INTERACTIVE.load(Ordering::Relaxed) {
+        eprintln!("(reading standard input: type lines, Ctrl-D ends)");
+        Box::pin(gorun::io::stdin())
+    } else {
+        Box::pin(futures::io::Cursor::new(canned.as_bytes().to_vec()))
+    }
+}

@@ -39,8 +39,10 @@ pub mod gobyexample_timers;
 pub mod gobyexample_waitgroups;
 pub mod gobyexample_worker_pools;
 
+pub mod gopl_chat_client;
 pub mod gopl_crawl;
 pub mod gopl_du;
+pub mod gopl_netcat;
 pub mod gopl_pipeline;
 pub mod gopl_spinner;
 
@@ -95,6 +97,8 @@ lessons! {
     gopl_pipeline: "The Go Programming Language 8.4: pipeline (counter, squarer, printer)",
     gopl_du: "The Go Programming Language 8.8: du, a concurrent directory walker",
     gopl_crawl: "The Go Programming Language 8.6: crawl with bounded parallelism",
+    gopl_netcat: "The Go Programming Language 8.3/8.4.1: netcat3 against the reverb server",
+    gopl_chat_client: "The Go Programming Language 8.10: a chat client (netcat3) and server",
 }
 
 /// The lessons whose name contains `filter` (all of them for an empty filter).

@@ -58,6 +58,12 @@
 //! ```
 
 mod addr;
+#[cfg(any(feature = "hyper", feature = "tokio"))]
+mod compat;
+#[cfg(feature = "hyper")]
+mod compat_hyper;
+#[cfg(feature = "tokio")]
+mod compat_tokio;
 #[macro_use]
 mod sockopt;
 #[macro_use]

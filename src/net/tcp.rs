@@ -585,3 +585,17 @@ fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     };
     (storage, len as libc::socklen_t)
 }
+
+// The registered socket, for the hyper/tokio trait impls (`net::compat`).
+#[cfg(any(feature = "hyper", feature = "tokio"))]
+impl TcpStream {
+    pub(crate) fn source(&self) -> &crate::reactor::IoSource<std::net::TcpStream> {
+        &self.inner
+    }
+}
+#[cfg(any(feature = "hyper", feature = "tokio"))]
+impl ReadHalf {
+    pub(crate) fn source(&self) -> &crate::reactor::IoSource<std::net::TcpStream> {
+        &self.inner
+    }
+}

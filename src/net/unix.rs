@@ -521,3 +521,17 @@ stream_impls!(
     std::os::unix::net::UnixStream,
     "let (a, b) = gorun::net::UnixStream::pair()?;"
 );
+
+// The registered socket, for the hyper/tokio trait impls (`net::compat`).
+#[cfg(any(feature = "hyper", feature = "tokio"))]
+impl UnixStream {
+    pub(crate) fn source(&self) -> &crate::reactor::IoSource<std::os::unix::net::UnixStream> {
+        &self.inner
+    }
+}
+#[cfg(any(feature = "hyper", feature = "tokio"))]
+impl ReadHalf {
+    pub(crate) fn source(&self) -> &crate::reactor::IoSource<std::os::unix::net::UnixStream> {
+        &self.inner
+    }
+}

@@ -7,9 +7,13 @@
 //! [`Driver::park`], which blocks in `epoll_wait` until an I/O source is ready, the next timer
 //! is due, or [`Driver::unpark`] (the poller's notifier, an eventfd) is called because work was
 //! submitted. A busy runtime calls `park(Some(Duration::ZERO))` every few dozen scheduler ticks
-//! so timers and I/O are served even when no worker ever idles. The scheduler guarantees that
-//! only one thread is inside `park` at a time (Go's netpoller is driven the same way from
-//! `findrunnable`; tokio's driver is "taken" by the parking worker).
+//! so I/O is served even when no worker ever idles, and every 8 ticks a busy worker looks at the
+//! wheels' earliest-deadline hints and, once one has passed ([`Driver::timers_may_be_due`]),
+//! calls [`Driver::fire_due_timers`] without polling (Go's `checkTimers`). The scheduler guarantees
+//! that only one thread holds the driver (is inside `park` or firing timers) at a time (Go's
+//! netpoller is driven the same way from `findrunnable`; tokio's driver is "taken" by the
+//! parking worker), and that a worker leaving the driver to run tasks wakes a sleeping one to
+//! take it over (Go's `wakeNetPoller`).
 //!
 //! # What `park` does
 //!
@@ -26,7 +30,7 @@
 //! - There is one timer wheel per worker and one for every other thread (Go's per-P timers): a
 //!   timer goes into the wheel of the thread that creates it, so workers creating and stopping
 //!   timers do not contend on one lock; a timer key names its wheel in its top bits
-//!   (`timers.rs`). Only the thread inside `park` fires timers, of every wheel.
+//!   (`timers.rs`). Only the thread holding the driver fires timers, of every wheel.
 //! - A wheel's `parked_until` (guarded by its lock) is `0` unless a thread is inside `park`,
 //!   and is then at least the tick that thread will wake at. Scheduling a timer due before it
 //!   lowers it and calls `unpark`, so the parked thread recomputes its timeout. `before_park`
@@ -53,7 +57,7 @@ pub(crate) use timers::TimerAction;
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -112,7 +116,16 @@ pub(crate) struct Driver {
     /// firing sees its deadline passed without reading the clock again (see
     /// [`has_passed`](Self::has_passed)).
     clock_floor: AtomicI64,
+    /// Per wheel, a tick at or before its earliest deadline (`u64::MAX`: no timer), for
+    /// busy workers' cheap look at timers (`timers_may_be_due`). Written under the wheel's
+    /// lock: lowered when a timer is scheduled earlier, set exactly when due timers are fired.
+    /// Early after a timer is cancelled, which costs one needless firing that corrects it.
+    earliest: Box<[EarliestTick]>,
 }
+
+/// One wheel's earliest-deadline hint, on its own cache lines (each worker writes its own).
+#[repr(align(128))]
+pub(crate) struct EarliestTick(pub(crate) AtomicU64);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Nothing panics while holding these locks except on allocation failure; keep going.
@@ -143,6 +156,9 @@ impl Driver {
             start: Instant::now(),
             io_sources: AtomicUsize::new(0),
             clock_floor: AtomicI64::new(i64::MIN),
+            earliest: (0..wheels)
+                .map(|_| EarliestTick(AtomicU64::new(u64::MAX)))
+                .collect(),
         })
     }
 
@@ -193,8 +209,13 @@ impl Driver {
         let mut events = lock(&self.events);
         events.clear();
         let wait = self.before_park(timeout);
-        // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate.
-        let _ = self.poller.wait(&mut events, wait);
+        // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate. Asleep
+        // for the deadlock detector only while in the wait: the timers it fires after are
+        // in its hands, no longer in the wheels.
+        {
+            let _asleep = crate::runtime::deadlock::asleep();
+            let _ = self.poller.wait(&mut events, wait);
+        }
         let n = events.len();
         self.dispatch(&events);
         drop(events);

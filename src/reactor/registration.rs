@@ -19,8 +19,14 @@
 //! - Once `SHUTDOWN` is set (the runtime is gone) every waiter is woken and every later
 //!   operation fails with an error instead of waiting forever.
 //!
-//! Several tasks may wait on one direction (two goroutines reading one `UdpSocket`): the list
-//! keeps each distinct waker (deduplicated with `will_wake`) and readiness wakes them all.
+//! Several tasks may wait on one direction (two goroutines reading one `UdpSocket`): readiness
+//! wakes them all. A waiter that is a future ([`IoSource::io`](super::IoSource::io): UDP, TCP
+//! connect) holds a slot of its own in the direction's list ([`WaitSlot`]) and removes it when
+//! it is dropped, so a wait abandoned by `select!` or `timeout` does not keep its task alive nor
+//! grow the list; slots are named by key and by the list's generation (bumped each time
+//! readiness empties it), so a stale slot is never mistaken for a newer waiter's. Poll-style
+//! callers (stream reads and writes, `accept`), which have no drop to hook, keep one entry per
+//! distinct waker (deduplicated with `will_wake`), which their next poll or readiness replaces.
 //!
 //! Rejected: oneshot mode, which needs an `epoll_ctl` per wait to re-arm (a syscall per read
 //! that would block); level-triggered mode, which keeps reporting a ready source nobody reads.
@@ -53,14 +59,66 @@ impl Direction {
 }
 
 #[derive(Default)]
-struct WakerList(Vec<Waker>);
+struct WakerList {
+    /// Poll-style waiters, one entry per distinct waker.
+    anon: Vec<Waker>,
+    /// Future waiters, one slot each (see [`WaitSlot`]).
+    owned: slab::Slab<Waker>,
+    /// Bumped each time readiness or shutdown empties the list.
+    gen: u64,
+}
 
 impl WakerList {
     fn register(&mut self, w: &Waker) {
-        if !self.0.iter().any(|x| x.will_wake(w)) {
-            self.0.push(w.clone());
+        if !self.anon.iter().any(|x| x.will_wake(w)) {
+            self.anon.push(w.clone());
         }
     }
+
+    /// Registers `w` in the future's own slot (reusing it while it is current); returns the
+    /// waker it replaced, to be dropped outside the lock.
+    fn register_slot(&mut self, w: &Waker, slot: &mut Option<WaitSlot>) -> Option<Waker> {
+        if let Some(s) = slot {
+            if s.gen == self.gen {
+                if let Some(old) = self.owned.get_mut(s.key) {
+                    if old.will_wake(w) {
+                        return None;
+                    }
+                    return Some(std::mem::replace(old, w.clone()));
+                }
+            }
+        }
+        let key = self.owned.insert(w.clone());
+        *slot = Some(WaitSlot { key, gen: self.gen });
+        None
+    }
+
+    /// Removes the future's slot if it is still current; returns its waker.
+    fn unregister(&mut self, slot: WaitSlot) -> Option<Waker> {
+        if slot.gen == self.gen {
+            self.owned.try_remove(slot.key)
+        } else {
+            None
+        }
+    }
+
+    fn take_all(&mut self, out: &mut Vec<Waker>) {
+        out.append(&mut self.anon);
+        out.extend(self.owned.drain());
+        self.gen = self.gen.wrapping_add(1);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.anon.len() + self.owned.len()
+    }
+}
+
+/// The slot a waiting future holds in a direction's list (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WaitSlot {
+    key: usize,
+    gen: u64,
 }
 
 #[derive(Default)]
@@ -96,10 +154,10 @@ impl IoState {
         });
         let mut w = self.waiters.lock().unwrap();
         if readable {
-            out.append(&mut w.read.0);
+            w.read.take_all(out);
         }
         if writable {
-            out.append(&mut w.write.0);
+            w.write.take_all(out);
         }
     }
 
@@ -107,8 +165,8 @@ impl IoState {
     pub(crate) fn shutdown(&self, out: &mut Vec<Waker>) {
         self.readiness.fetch_or(SHUTDOWN, SeqCst);
         let mut w = self.waiters.lock().unwrap();
-        out.append(&mut w.read.0);
-        out.append(&mut w.write.0);
+        w.read.take_all(out);
+        w.write.take_all(out);
     }
 
     /// `Ready(Ok(snapshot))` once `dir` is ready (the snapshot is passed to
@@ -133,6 +191,55 @@ impl IoState {
         match Self::check(cur, dir) {
             Some(r) => Poll::Ready(r),
             None => crate::runtime::pending(crate::runtime::Wait::Io),
+        }
+    }
+
+    /// [`poll_ready`](Self::poll_ready) for a future that holds `slot` (initially `None`) and
+    /// calls [`unregister`](Self::unregister) with it when dropped.
+    pub(crate) fn poll_ready_slot(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        slot: &mut Option<WaitSlot>,
+    ) -> Poll<io::Result<usize>> {
+        let cur = self.readiness.load(SeqCst);
+        if let Some(r) = Self::check(cur, dir) {
+            return Poll::Ready(r);
+        }
+        let replaced = {
+            let mut w = self.waiters.lock().unwrap();
+            match dir {
+                Direction::Read => w.read.register_slot(cx.waker(), slot),
+                Direction::Write => w.write.register_slot(cx.waker(), slot),
+            }
+        };
+        drop(replaced);
+        let cur = self.readiness.load(SeqCst);
+        match Self::check(cur, dir) {
+            Some(r) => Poll::Ready(r),
+            None => crate::runtime::pending(crate::runtime::Wait::Io),
+        }
+    }
+
+    /// Removes a dropped future's waker from `dir`'s list (if readiness has not taken it).
+    pub(crate) fn unregister(&self, dir: Direction, slot: WaitSlot) {
+        let removed = {
+            let mut w = self.waiters.lock().unwrap();
+            match dir {
+                Direction::Read => w.read.unregister(slot),
+                Direction::Write => w.write.unregister(slot),
+            }
+        };
+        // Dropped outside the lock: it may be the last reference to its task.
+        drop(removed);
+    }
+
+    #[cfg(test)]
+    fn waiters(&self, dir: Direction) -> usize {
+        let w = self.waiters.lock().unwrap();
+        match dir {
+            Direction::Read => w.read.len(),
+            Direction::Write => w.write.len(),
         }
     }
 
@@ -213,9 +320,59 @@ mod tests {
             Poll::Ready(Err(_))
         ));
     }
+
+    struct Count;
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    fn not_ready(s: &IoState, dir: Direction) {
+        let snap = s.readiness.load(SeqCst);
+        s.clear(dir, snap);
+    }
+
+    /// A future's slot: replaced on re-poll, removed on drop (the waker, and so its task, is
+    /// released), and two futures of one task each keep their own.
+    #[test]
+    fn a_dropped_waiter_leaves_the_list() {
+        let s = IoState::new();
+        not_ready(&s, Direction::Read);
+        let task = std::sync::Arc::new(Count);
+        let w = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&w);
+        let (mut a, mut b) = (None, None);
+        assert!(s
+            .poll_ready_slot(&mut cx, Direction::Read, &mut a)
+            .is_pending());
+        assert!(s
+            .poll_ready_slot(&mut cx, Direction::Read, &mut a)
+            .is_pending());
+        assert!(s
+            .poll_ready_slot(&mut cx, Direction::Read, &mut b)
+            .is_pending());
+        assert_eq!(s.waiters(Direction::Read), 2);
+        s.unregister(Direction::Read, a.unwrap());
+        assert_eq!(s.waiters(Direction::Read), 1);
+        assert_eq!(std::sync::Arc::strong_count(&task), 3); // ours, `w`, b's slot
+        let mut out = Vec::new();
+        s.set_ready(true, false, &mut out);
+        assert_eq!(out.len(), 1, "the other future of the task is still woken");
+        drop(out);
+        // A slot from before the readiness is stale: removing it removes nothing newer.
+        not_ready(&s, Direction::Read);
+        let mut c = None;
+        assert!(s
+            .poll_ready_slot(&mut cx, Direction::Read, &mut c)
+            .is_pending());
+        s.unregister(Direction::Read, b.unwrap());
+        assert_eq!(s.waiters(Direction::Read), 1);
+        s.unregister(Direction::Read, c.unwrap());
+        assert_eq!(s.waiters(Direction::Read), 0);
+        assert_eq!(std::sync::Arc::strong_count(&task), 2);
+    }
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
     use crate::loom::sync::Arc;

@@ -5,6 +5,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use super::registration::WaitSlot;
 use super::{Direction, DriverRef, IoState};
 
 /// Owns `io` (already in non-blocking mode) and keeps it registered with a reactor until
@@ -56,13 +57,47 @@ impl<T: AsFd> IoSource<T> {
         }
     }
 
-    /// [`poll_io`](Self::poll_io) as a future.
+    /// [`poll_io`](Self::poll_io) as a future, whose waker leaves the source's waiter list
+    /// when it is dropped unfinished (see `registration`).
     pub(crate) async fn io<R>(
         &self,
         dir: Direction,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        std::future::poll_fn(|cx| self.poll_io(cx, dir, &mut f)).await
+        struct Unregister<'a> {
+            state: &'a IoState,
+            dir: Direction,
+            slot: Option<WaitSlot>,
+        }
+        impl Drop for Unregister<'_> {
+            fn drop(&mut self) {
+                if let Some(slot) = self.slot.take() {
+                    self.state.unregister(self.dir, slot);
+                }
+            }
+        }
+        let mut guard = Unregister {
+            state: &self.state,
+            dir,
+            slot: None,
+        };
+        std::future::poll_fn(|cx| {
+            let unit = ready!(crate::runtime::coop::proceed(cx));
+            loop {
+                let snapshot = ready!(self.state.poll_ready_slot(cx, dir, &mut guard.slot))?;
+                match f(&self.io) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.state.clear(dir, snapshot)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => {
+                        unit.made_progress();
+                        return Poll::Ready(r);
+                    }
+                }
+            }
+        })
+        .await
     }
 }
 
@@ -75,5 +110,49 @@ impl<T: AsFd> Drop for IoSource<T> {
 impl<T: AsFd + std::fmt::Debug> std::fmt::Debug for IoSource<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.io.fmt(f)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::os::fd::AsFd;
+
+    struct Count;
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// A read future dropped unfinished (a `select!` or `timeout` that gave up on it) takes its
+    /// waker out of the socket's waiter list: its task is released and the list does not grow.
+    #[test]
+    fn a_dropped_io_future_releases_its_waker() {
+        let driver: DriverRef = Arc::new(Arc::new(super::super::Driver::new(1).unwrap()));
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let (key, state) = driver.register(sock.as_fd()).unwrap();
+        let src = IoSource {
+            driver: driver.clone(),
+            key,
+            state,
+            io: sock,
+        };
+        let task = Arc::new(Count);
+        let waker = std::task::Waker::from(task.clone());
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..100 {
+            let mut buf = [0u8; 8];
+            let mut fut = std::pin::pin!(src.io(Direction::Read, |s| s.recv(&mut buf)));
+            assert!(
+                fut.as_mut().poll(&mut cx).is_pending(),
+                "nobody sent anything"
+            );
+        }
+        assert_eq!(
+            Arc::strong_count(&task),
+            2,
+            "dropped reads kept their waker"
+        );
     }
 }

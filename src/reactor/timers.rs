@@ -44,6 +44,7 @@
 //! receiver, so a key an owner holds is never freed under it.
 
 use std::cell::Cell;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -90,8 +91,10 @@ impl Deferred {
         for w in self.wakers {
             w.wake();
         }
+        // An `after_func` callback starts its own goroutine on the runtime that owns the timer
+        // (`time::timer::on_owner`): calling it here spawns, it does not run user code.
         for f in self.funcs {
-            drop(crate::go(async move { f() }));
+            f();
         }
     }
 }
@@ -224,8 +227,9 @@ impl Driver {
 
     /// Schedules `key` at `tick` (caller holds the lock); returns whether the parked thread
     /// must be woken to shorten its sleep.
-    fn schedule_locked(st: &mut super::TimerState, key: u32, tick: u64) -> bool {
+    fn schedule_locked(&self, w: usize, st: &mut super::TimerState, key: u32, tick: u64) -> bool {
         st.wheel.schedule(key, tick);
+        self.lower_hint(w, tick);
         if tick < st.parked_until {
             st.parked_until = tick;
             true
@@ -256,15 +260,37 @@ impl Driver {
         }
     }
 
-    /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition.
-    pub(super) fn fire_due_timers(&self) {
-        for w in self.wheels.iter() {
-            self.fire_due(w);
+    /// Whether a timer may be due: busy workers call it between tasks. With no timer
+    /// scheduled it reads one hint per wheel and not the clock (the `yield` workload pays
+    /// nothing); otherwise one clock read.
+    pub(crate) fn timers_may_be_due(&self) -> bool {
+        let earliest = self
+            .earliest
+            .iter()
+            .map(|e| e.0.load(Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
+        earliest != u64::MAX && self.tick_now(Instant::now()) >= earliest
+    }
+
+    /// Lowers wheel `w`'s earliest-deadline hint to `tick` (caller holds its lock).
+    fn lower_hint(&self, w: usize, tick: u64) {
+        let e = &self.earliest[w].0;
+        if tick < e.load(Relaxed) {
+            e.store(tick, Relaxed);
+        }
+    }
+
+    /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition. Only the thread
+    /// holding the driver (parked in it, or a busy worker that took it) calls it.
+    pub(crate) fn fire_due_timers(&self) {
+        for (i, w) in self.wheels.iter().enumerate() {
+            self.fire_due(i, w);
         }
     }
 
     /// Fires every timer of wheel `w` due by now, `FIRE_BATCH` per lock acquisition.
-    fn fire_due(&self, w: &ChanLock<super::TimerState>) {
+    fn fire_due(&self, i: usize, w: &ChanLock<super::TimerState>) {
         loop {
             let mut out = Deferred::default();
             let more = {
@@ -274,9 +300,14 @@ impl Driver {
                 self.advance_clock_floor(now);
                 let now_tick = self.tick_now(now);
                 st.wheel.collect_step(now_tick, GC_STEP, is_dead);
-                st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
+                let more = st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
                     fire(a, when, now, now_tick, &mut out)
-                })
+                });
+                // Exact again (periodic timers were rescheduled by the poll).
+                self.earliest[i]
+                    .0
+                    .store(st.wheel.next_deadline().unwrap_or(u64::MAX), Relaxed);
+                more
             };
             out.run();
             if !more {
@@ -342,7 +373,7 @@ impl Driver {
                 gen,
                 task,
             });
-            let unpark = Self::schedule_locked(&mut st, key, tick);
+            let unpark = self.schedule_locked(w, &mut st, key, tick);
             (Self::encode(w, key), gen, unpark)
         };
         if unpark {
@@ -523,11 +554,11 @@ impl Driver {
                         st.wheel.remove(key);
                         false
                     }
-                    Fired::Reschedule(t) => Self::schedule_locked(&mut st, key, t),
+                    Fired::Reschedule(t) => self.schedule_locked(w, &mut st, key, t),
                 }
             } else {
                 let tick = self.tick_at(deadline);
-                Self::schedule_locked(&mut st, key, tick)
+                self.schedule_locked(w, &mut st, key, tick)
             };
             (key, was, unpark)
         };

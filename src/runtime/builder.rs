@@ -21,6 +21,22 @@ use std::io;
 #[derive(Debug, Clone)]
 pub struct Builder {
     config: Config,
+    /// A `GORUN_WORKERS` that is not a worker count: `build` reports it.
+    env_error: Option<String>,
+}
+
+/// The worker count `GORUN_WORKERS` asks for: `Ok(None)` when unset.
+fn env_workers() -> Result<Option<usize>, String> {
+    match std::env::var("GORUN_WORKERS") {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=0x7FFF).contains(&n) => Ok(Some(n)),
+            _ => Err(format!(
+                "GORUN_WORKERS={v:?} is not a worker count (a whole number from 1 to 32767)"
+            )),
+        },
+        Err(e) => Err(format!("GORUN_WORKERS: {e}")),
+    }
 }
 
 impl Default for Builder {
@@ -30,14 +46,26 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Defaults: one worker per core, thread name `gorun`, 512 blocking threads,
-    /// `PanicPolicy::Contain`, deadlock detection on.
+    /// Defaults: one worker per core, or `GORUN_WORKERS` of them when that environment
+    /// variable is set (Go's `GOMAXPROCS`: it applies to the global runtime, `#[gorun::main]`'s
+    /// and every `Builder` that does not call [`workers`](Builder::workers)); thread name
+    /// `gorun`, 512 blocking threads, `PanicPolicy::Contain`, deadlock detection on.
+    ///
+    /// A `GORUN_WORKERS` that is not a number from 1 to 32767 makes [`build`](Builder::build)
+    /// fail with an `InvalidInput` error that says so (unless `workers` was called).
     pub fn new() -> Builder {
+        let (env, env_error) = match env_workers() {
+            Ok(n) => (n, None),
+            Err(e) => (None, Some(e)),
+        };
         Builder {
+            env_error,
             config: Config {
-                workers: std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1),
+                workers: env.unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                }),
                 thread_name: "gorun".to_string(),
                 max_blocking_threads: 512,
                 panic_policy: PanicPolicy::Contain,
@@ -61,6 +89,7 @@ impl Builder {
             "runtime::Builder::workers: at most 32767 workers are supported"
         );
         self.config.workers = n;
+        self.env_error = None;
         self
     }
 
@@ -89,7 +118,48 @@ impl Builder {
     }
 
     /// Starts the runtime's workers.
+    ///
+    /// # Errors
+    /// When threads cannot be started, or `GORUN_WORKERS` is malformed (see [`Builder::new`]).
     pub fn build(self) -> io::Result<Runtime> {
+        if let Some(e) = self.env_error {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, e));
+        }
         Runtime::start(self.config)
+    }
+
+    /// Starts this runtime and makes it the global one: the runtime that [`go`](crate::go),
+    /// [`block_on`](crate::block_on), timers and sockets use outside any other runtime.
+    /// Call it early in `main`, before anything has started the global runtime.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the global runtime is already running (something used it first, or
+    /// `build_global` was called before); the errors of [`build`](Builder::build).
+    ///
+    /// ```
+    /// use gorun::runtime::Builder;
+    /// Builder::new().workers(2).thread_name("app").build_global().unwrap();
+    /// let name = gorun::block_on(gorun::go(async {
+    ///     std::thread::current().name().unwrap().to_string()
+    /// }))
+    /// .unwrap();
+    /// assert!(name.starts_with("app-worker-"));
+    /// // Only once per process.
+    /// let again = Builder::new().build_global().unwrap_err();
+    /// assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists);
+    /// ```
+    pub fn build_global(self) -> io::Result<()> {
+        let already = || {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "runtime::Builder::build_global: the global runtime is already running",
+            )
+        };
+        if super::GLOBAL.get().is_some() {
+            return Err(already());
+        }
+        let rt = self.build()?;
+        // Lost a race with a concurrent first use: ours is dropped (shut down).
+        super::GLOBAL.set(rt).map_err(|_| already())
     }
 }

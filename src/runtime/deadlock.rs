@@ -15,8 +15,31 @@
 //!    could call a waker later (a plain thread feeding a channel, another library's runtime),
 //!    so its mere existence disables the verdict.
 //!
-//! Workers parked with empty queues and no reactor work can only be woken by new work, which
-//! only a running thread can submit; condition 2 says there is none. So the state is final.
+//! # Why a report is never false (Go runs `checkdead` under `sched.lock`)
+//!
+//! gorun has no global scheduler lock; instead every scheduler thread (worker, blocking-pool
+//! thread, shutdown thread: [`sched_thread`]) is counted in `AWAKE` except while it is blocked
+//! in one of three waits ([`asleep`]): a worker's condvar (`park`), the reactor's
+//! `epoll_wait`, an idle blocking thread's condvar. Waking from one, a thread adds itself to
+//! `AWAKE` and then bumps `EPOCH`, before it touches anything; a thread goes back to sleep
+//! holding nothing (no task, no timer waker taken, no event undelivered). The check reads
+//! `EPOCH`, then `AWAKE`, then the evidence (run queues, blocking jobs queued or running, under
+//! the pool's lock, timers and I/O sources), then the thread count, then `EPOCH` again, and
+//! says "deadlock" only if `AWAKE` was 0, there was no evidence, and `EPOCH` did not move. All
+//! of these are SeqCst operations or lock acquisitions, so they fall in one total order:
+//!
+//! - a thread awake when `AWAKE` was read makes it non-zero; one that woke after that read
+//!   bumped `EPOCH` after the first read of it, before touching anything: if it touched the
+//!   evidence before the check read it, the second read of `EPOCH` sees the bump; if after,
+//!   the check saw the evidence as it was, which held what woke the thread (a queued task, a
+//!   pending timer, a registered source), or it woke for nothing and will sleep again;
+//! - so while no `EPOCH` bump is seen, every scheduler thread was asleep with nothing in hand
+//!   over the whole window, the evidence read in it is exact, and empty evidence means nothing
+//!   queued, pending or registered could wake them; a non-scheduler thread of gorun's (the
+//!   signal thread) waits only for a signal, and any other thread disables the verdict.
+//!
+//! A runtime stays in the list after it shuts down, until it is freed: threads it gave up on
+//! (a blocking job still running) are awake, and its queues still count.
 //!
 //! # What it cannot see
 //!
@@ -26,18 +49,72 @@
 //!   never lead to the blocked future), or between goroutines while `block_on`'s own future
 //!   is still making progress: Go's checker has the same blind spots for timers, and does not
 //!   know about foreign threads.
-//! - A future that waits on something outside gorun that needs no thread (e.g. a signal):
-//!   then no thread exists to wake it either, and the verdict is right.
+//! - A future that waits on something outside gorun that needs no thread: then no thread
+//!   exists to wake it either, and the verdict is right. (A `gorun::signal` channel does have
+//!   one, the signal thread: while any is registered, no deadlock is declared. Nor while a
+//!   `gorun::io::stdin` read waits for the stdin thread.)
 //!
 //! `Builder::detect_deadlock(false)` turns it off.
 
 use super::scheduler::Shared;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// Threads gorun started and that are alive (workers, blocking threads, the signal thread).
 static GORUN_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Scheduler threads (see [`sched_thread`]) not blocked in one of the waits [`asleep`] marks.
+static AWAKE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bumped by every scheduler thread as it starts, wakes or exits.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Whether this thread is a scheduler thread (counted in `AWAKE`).
+    static SCHED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Counts the current thread as one of gorun's scheduler threads (awake) while alive.
+pub(crate) struct SchedGuard(#[allow(dead_code)] ThreadGuard);
+
+pub(crate) fn sched_thread() -> SchedGuard {
+    let ours = gorun_thread();
+    AWAKE.fetch_add(1, SeqCst);
+    EPOCH.fetch_add(1, SeqCst);
+    SCHED.with(|s| s.set(true));
+    SchedGuard(ours)
+}
+
+impl Drop for SchedGuard {
+    fn drop(&mut self) {
+        let _ = SCHED.try_with(|s| s.set(false));
+        EPOCH.fetch_add(1, SeqCst);
+        AWAKE.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Marks the current scheduler thread asleep until dropped: only around a blocking wait,
+/// with nothing in hand (see the module docs). A no-op on other threads.
+pub(crate) struct AsleepGuard(bool);
+
+pub(crate) fn asleep() -> AsleepGuard {
+    let sched = SCHED.try_with(|s| s.get()).unwrap_or(false);
+    if sched {
+        AWAKE.fetch_sub(1, SeqCst);
+    }
+    AsleepGuard(sched)
+}
+
+impl Drop for AsleepGuard {
+    fn drop(&mut self) {
+        if self.0 {
+            AWAKE.fetch_add(1, SeqCst);
+            EPOCH.fetch_add(1, SeqCst);
+        }
+    }
+}
 
 /// Every live runtime, for the idle check (a goroutine of one runtime may wake another's).
 static RUNTIMES: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
@@ -62,11 +139,6 @@ pub(crate) fn register_runtime(shared: &Arc<Shared>) {
     all.push(Arc::downgrade(shared));
 }
 
-pub(crate) fn unregister_runtime(shared: &Arc<Shared>) {
-    let mut all = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
-    all.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared)));
-}
-
 /// Intervals between checks while a `block_on` future stays pending.
 pub(crate) struct Backoff(Duration);
 
@@ -82,8 +154,8 @@ impl Backoff {
 }
 
 fn runtime_idle(s: &Shared) -> bool {
-    !s.is_shutdown()
-        && s.idle.num_parked() == s.config.workers
+    // (A shut-down runtime's workers have left its idle list: they are gone or awake.)
+    (s.is_shutdown() || s.idle.num_parked() == s.config.workers)
         && !s.has_work()
         && s.blocking.is_idle()
         && !s.driver.driver.has_pending_work()
@@ -92,6 +164,10 @@ fn runtime_idle(s: &Shared) -> bool {
 /// Whether nothing in the process can wake the calling `block_on` thread (conditions 1 and 2
 /// of the module docs, checked once).
 pub(crate) fn nothing_can_wake() -> bool {
+    let epoch = EPOCH.load(SeqCst);
+    if AWAKE.load(SeqCst) != 0 {
+        return false;
+    }
     let runtimes: Vec<Arc<Shared>> = {
         let all = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
         all.iter().filter_map(|w| w.upgrade()).collect()
@@ -99,12 +175,20 @@ pub(crate) fn nothing_can_wake() -> bool {
     if !runtimes.iter().all(|s| runtime_idle(s)) {
         return false;
     }
+    // A `gorun::signal` channel is registered: the signal thread may still send on it.
+    if super::signal::WATCHERS.load(SeqCst) > 0 {
+        return false;
+    }
+    // A goroutine waits for standard input: the stdin thread will wake it.
+    if crate::io::READING.load(SeqCst) {
+        return false;
+    }
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return false;
     };
     let threads = dir.count();
     // Everyone but the caller must be one of ours.
-    threads == GORUN_THREADS.load(SeqCst) + 1
+    threads == GORUN_THREADS.load(SeqCst) + 1 && EPOCH.load(SeqCst) == epoch
 }
 
 /// The panic message, with every runtime's goroutine dump.

@@ -28,18 +28,43 @@ thread_local! {
     static ENTERED: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
-/// Restores the previously entered runtime when dropped.
-pub(crate) struct EnterGuard(Option<Handle>);
+/// The guard of [`Handle::enter`]: while it lives, this thread's current runtime is the
+/// entered one; dropping it restores the previous one. Not `Send`: it must be dropped on the
+/// thread that entered.
+///
+/// ```
+/// let rt = gorun::runtime::Runtime::new().unwrap();
+/// assert!(gorun::runtime::Handle::try_current().is_err());
+/// {
+///     let _guard = rt.handle().enter();
+///     assert!(gorun::runtime::Handle::try_current().is_ok());
+/// }
+/// assert!(gorun::runtime::Handle::try_current().is_err());
+/// ```
+#[must_use = "the runtime is only entered while the guard lives"]
+pub struct EnterGuard {
+    prev: Option<Handle>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
+    }
+}
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let prev = self.0.take();
+        let prev = self.prev.take();
         let _ = ENTERED.try_with(|e| *e.borrow_mut() = prev);
     }
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
-    EnterGuard(ENTERED.with(|e| e.borrow_mut().replace(handle)))
+    EnterGuard {
+        prev: ENTERED.with(|e| e.borrow_mut().replace(handle)),
+        _not_send: std::marker::PhantomData,
+    }
 }
 
 /// The error of [`Handle::try_current`] outside any runtime.
@@ -90,7 +115,29 @@ impl Handle {
             .ok_or(TryCurrentError(()))
     }
 
-    /// Spawns a goroutine on this runtime.
+    /// Makes this the current runtime of this thread until the guard is dropped: `go`,
+    /// `go_blocking`, timers (`sleep`, `after`, `tick`, ...) and sockets created meanwhile
+    /// use it — for a thread gorun did not start, such as a tokio worker running a request
+    /// handler. (On a gorun worker thread, the worker's own runtime stays current.)
+    ///
+    /// ```
+    /// let rt = gorun::runtime::Builder::new().workers(1).thread_name("pool").build().unwrap();
+    /// let handle = rt.handle().clone();
+    /// std::thread::spawn(move || {
+    ///     let _guard = handle.enter();
+    ///     let h = gorun::go(async { std::thread::current().name().map(String::from) });
+    ///     let name = futures::executor::block_on(h).unwrap().unwrap();
+    ///     assert!(name.starts_with("pool-worker-"));
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        enter(self.clone())
+    }
+
+    /// Spawns a goroutine on this runtime, from any thread (a goroutine of another runtime,
+    /// a tokio task, a plain thread).
     ///
     /// ```
     /// let rt = gorun::runtime::Builder::new().build().unwrap();

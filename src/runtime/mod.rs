@@ -20,11 +20,12 @@
 mod blocking;
 mod builder;
 pub(crate) mod coop;
-mod deadlock;
+pub(crate) mod deadlock;
 mod dump;
 mod handle;
+pub(crate) mod metrics;
 pub(crate) mod scheduler;
-mod signal;
+pub(crate) mod signal;
 mod site;
 mod task;
 #[cfg(all(test, loom))]
@@ -35,7 +36,8 @@ pub(crate) use wait::{forget_sleep, is_own_waker, pending, record_sleep, Wait};
 
 pub use builder::Builder;
 pub use dump::dump;
-pub use handle::{Handle, TryCurrentError};
+pub use handle::{EnterGuard, Handle, TryCurrentError};
+pub use metrics::{metrics, Metrics};
 pub use task::{JoinError, JoinHandle};
 
 use scheduler::Shared;
@@ -147,6 +149,7 @@ impl Runtime {
             }
         }
         deadlock::register_runtime(&shared);
+        metrics::start_schedtrace(&shared);
         Ok(Runtime {
             handle: Handle { shared },
             threads: Mutex::new(threads),
@@ -274,67 +277,103 @@ impl Runtime {
         if shared.shutdown.swap(true, SeqCst) {
             return;
         }
-        deadlock::unregister_runtime(shared);
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline past what `Instant` can hold is no deadline (`Duration::MAX` waits for
+        // good): nothing from here on may panic, the shutdown flag being set already.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         shared.unpark_all();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        let on_own_worker = scheduler::worker::current_of(shared).is_some();
-        // Wait for the workers to leave their loops (not possible from one of them).
-        if !on_own_worker {
-            let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
-            while *exited < threads.len() {
-                match deadline {
-                    None => {
-                        exited = shared
-                            .exited_cv
-                            .wait(exited)
-                            .unwrap_or_else(|e| e.into_inner())
-                    }
-                    Some(d) => {
-                        let now = Instant::now();
-                        if now >= d {
-                            break;
-                        }
-                        exited = shared
-                            .exited_cv
-                            .wait_timeout(exited, d - now)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0;
-                    }
-                }
+        if scheduler::worker::current_of(shared).is_some() {
+            // On one of this runtime's own workers (a goroutine dropped its runtime): it
+            // cannot wait for itself to leave its loop, and cancelling goroutines while the
+            // other workers still run them would race their polls. A thread of its own
+            // finishes the shutdown once every worker, this one included, has left its loop.
+            let s = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("{}-shutdown", shared.config.thread_name))
+                .spawn(move || {
+                    let _ours = deadlock::sched_thread();
+                    finish_shutdown(&s, threads, deadline);
+                });
+            if spawned.is_ok() {
+                return;
             }
-            let all_exited = *exited >= threads.len();
-            drop(exited);
-            if all_exited {
-                for t in threads {
-                    let _ = t.join();
-                }
-            }
+            // No thread to be had: cancel what can be cancelled from here, without waiting.
+            finish_shutdown(shared, Vec::new(), deadline);
+            return;
         }
-        // Cancel every remaining goroutine: wake it so that it is scheduled into the injection
-        // queue, then drop it from there (dropping its future). Destructors may wake or spawn
-        // more; repeat until nothing is left.
-        loop {
-            let mut wakers = shared.registry.close_and_take();
-            // Goroutines parked in a sleep without a registry entry (see `task`).
-            wakers.extend(shared.driver.driver.take_task_sleep_wakers());
-            let had = !wakers.is_empty();
-            for w in wakers {
-                w.wake();
-            }
-            let mut dropped = false;
-            while let Some(r) = shared.inject.pop() {
-                drop(r);
-                dropped = true;
-            }
-            if !had && !dropped {
-                break;
-            }
-        }
-        shared.driver.driver.shutdown();
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        shared.blocking.shutdown(left);
+        finish_shutdown(shared, threads, deadline);
     }
+}
+
+/// The rest of a shutdown, once the flag is set and the workers told: waits (until `deadline`)
+/// for the workers to leave their loops, cancels every goroutine left, and shuts the reactor
+/// and the blocking pool down. Nothing here panics: a goroutine destructor's panic is caught
+/// and reported by the goroutine's wrapper (`task::Goroutine`).
+fn finish_shutdown(
+    shared: &Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+    deadline: Option<Instant>,
+) {
+    let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+    while *exited < threads.len() {
+        match deadline {
+            None => {
+                exited = shared
+                    .exited_cv
+                    .wait(exited)
+                    .unwrap_or_else(|e| e.into_inner())
+            }
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    break;
+                }
+                exited = shared
+                    .exited_cv
+                    .wait_timeout(exited, d - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+    }
+    let all_exited = *exited >= threads.len();
+    drop(exited);
+    if all_exited {
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+    cancel_all(shared);
+    shared.driver.driver.shutdown();
+    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    shared.blocking.shutdown(left);
+}
+
+/// Cancels every goroutine left (the workers have stopped, or were given up on): wakes each
+/// waiting one so that it is scheduled into the injection queue, and drops it from there
+/// (dropping its future). Destructors may wake or spawn more: repeat until nothing is left,
+/// then close the injection queue, so that a goroutine woken later is cancelled by its waker
+/// instead of left in a queue nobody drains (`scheduler::schedule`).
+pub(crate) fn cancel_all(shared: &Shared) {
+    let drop_all = |tasks: Vec<task::Runnable>| {
+        let any = !tasks.is_empty();
+        drop(tasks);
+        any
+    };
+    loop {
+        let mut wakers = shared.registry.close_and_take();
+        // Goroutines parked in a sleep without a registry entry (see `task`).
+        wakers.extend(shared.driver.driver.take_task_sleep_wakers());
+        let had = !wakers.is_empty();
+        for w in wakers {
+            w.wake();
+        }
+        let dropped = drop_all(shared.inject.drain());
+        if !had && !dropped {
+            break;
+        }
+    }
+    while drop_all(shared.inject.close_and_drain()) {}
 }
 
 impl Drop for Runtime {
@@ -461,7 +500,8 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool, main_goroutine: bool) -> F:
 
 static GLOBAL: OnceLock<Runtime> = OnceLock::new();
 
-/// The global runtime, started on first use with one worker per core.
+/// The global runtime: the one installed by `Builder::build_global`, or else started on first
+/// use with one worker per core (`GORUN_WORKERS` of them when set).
 pub(crate) fn global() -> &'static Runtime {
     GLOBAL.get_or_init(|| {
         Builder::new()

@@ -319,10 +319,18 @@ impl Shared {
                 // locked instruction (twice per goroutine).
                 let slot = &self.live[index].0;
                 slot.store(slot.load(Relaxed) + n, Relaxed);
+                if n > 0 {
+                    crate::runtime::metrics::bump(&self.counters[index].spawned);
+                }
             }
             // Every other thread shares the last slot.
             None => {
                 self.live[self.live.len() - 1].0.fetch_add(n, Relaxed);
+                if n > 0 {
+                    self.counters[self.live.len() - 1]
+                        .spawned
+                        .fetch_add(1, Relaxed);
+                }
             }
         }
     }

@@ -12,8 +12,9 @@
 //!
 //! - A node is linked iff its waiter has not been notified; a notified node is unlinked and
 //!   marked, and its owner removes it.
-//! - A waiter that is dropped after being notified but before it observed the notification
-//!   passes the notification on (calls `signal`), so a `signal` is never lost to cancellation.
+//! - A waiter that is dropped after being notified but before `wait` returned (still
+//!   registered, or already re-locking the mutex) passes the notification on (calls `signal`),
+//!   so a `signal` is never lost to cancellation.
 //!   As with Go, callers must re-check their condition in a loop: wake-ups can come from
 //!   `broadcast` or from such a forwarded signal.
 //!
@@ -238,15 +239,24 @@ impl<'a, T: ?Sized> Future for CondWait<'_, 'a, T> {
 
 impl<T: ?Sized> Drop for CondWait<'_, '_, T> {
     fn drop(&mut self) {
-        if let State::Waiting(key) = self.state {
-            self.state = State::Done;
-            let mut list = self.cond.lock();
-            let (w, _) = list.remove(key);
-            drop(list);
-            if w.notified {
-                // We were chosen but will never act on it: pass the signal on.
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Waiting(key) => {
+                let mut list = self.cond.lock();
+                let (w, _) = list.remove(key);
+                drop(list);
+                if w.notified {
+                    // We were chosen but will never act on it: pass the signal on.
+                    self.cond.signal();
+                }
+            }
+            State::Locking(lock) => {
+                // Notified, but dropped before `wait` returned: the caller never saw the
+                // wake-up, so pass it on. Cancel the lock attempt first, so that a lock it
+                // was handed is released before the next waiter tries to take it.
+                drop(lock);
                 self.cond.signal();
             }
+            State::Start(_) | State::Done => {}
         }
     }
 }
@@ -328,6 +338,53 @@ mod loom_tests {
             // Whether the signal picked us or the cancelled waiter, we must be woken.
             drop(loom_block_on(mine));
             other.join().unwrap();
+        });
+    }
+
+    /// Issue #13, "Cond signal against cancellation": waiter A is cancelled at any point
+    /// around a `signal` that picks it, including after it saw the signal and started to
+    /// re-lock the (held) mutex. The signal must then reach waiter B: B never sleeps forever
+    /// (loom reports a deadlock if it does), and no node is left behind.
+    #[test]
+    fn cond_signal_vs_cancel_while_relocking() {
+        use futures::task::noop_waker;
+        crate::loom::model(|| {
+            let pair = Arc::new((Mutex::new(()), Cond::new()));
+            let a_registered = Arc::new(AtomicBool::new(false));
+            let main_locked = Arc::new(AtomicBool::new(false));
+            let (p, ar, ml) = (pair.clone(), a_registered.clone(), main_locked.clone());
+            let a = thread::spawn(move || {
+                let noop = noop_waker();
+                let mut cx = Context::from_waker(&noop);
+                let g = loom_block_on(p.0.lock());
+                let mut w = Box::pin(p.1.wait(g));
+                assert!(w.as_mut().poll(&mut cx).is_pending());
+                ar.store(true, SeqCst);
+                while !ml.load(SeqCst) {
+                    thread::yield_now();
+                }
+                // The main thread holds the mutex now: if the signal came, this poll moves
+                // on to re-locking and stays pending there.
+                assert!(w.as_mut().poll(&mut cx).is_pending());
+                drop(w); // cancelled before `wait` returned
+            });
+            while !a_registered.load(SeqCst) {
+                thread::yield_now();
+            }
+            let (m, c) = &*pair;
+            let noop = noop_waker();
+            let mut b = Box::pin(c.wait(loom_block_on(m.lock())));
+            assert!(b
+                .as_mut()
+                .poll(&mut Context::from_waker(&noop))
+                .is_pending());
+            let held = loom_block_on(m.lock());
+            main_locked.store(true, SeqCst);
+            c.signal(); // picks A, the older waiter, unless A is gone already
+            a.join().unwrap();
+            drop(held);
+            drop(loom_block_on(b));
+            assert_eq!(c.lock().stored(), 0);
         });
     }
 }

@@ -11,10 +11,12 @@
 //!
 //! - `done` is set (Release) after the first future completes, before the mutex is unlocked;
 //!   a caller that sees it set (Acquire) sees every effect of that future.
-//! - If the running future *panics*, `done` is set anyway, as in Go ("if f panics, Do considers
-//!   it to have returned"). If the running `call_once` future is *dropped* (cancelled) midway,
-//!   `done` stays clear and the next queued caller runs its own future: a cancelled
-//!   initialisation did not happen.
+//! - If the running future *panics* (its `poll` unwinds), `done` is set anyway, as in Go ("if f
+//!   panics, Do considers it to have returned"). If the running `call_once` future is *dropped*
+//!   (cancelled) midway, `done` stays clear and the next queued caller runs its own future: a
+//!   cancelled initialisation did not happen. The two are told apart by a flag set only while
+//!   `f` is being polled, not by `thread::panicking()`: a call dropped while the thread unwinds
+//!   from an unrelated panic was cancelled, not completed.
 //!
 //! # Rejected
 //!
@@ -81,16 +83,33 @@ impl Once {
         if self.done.load(Acquire) {
             return;
         }
-        struct MarkOnPanic<'a>(&'a AtomicBool);
+        // `in_f` is set exactly while `f` is being polled. If the guard is dropped with it
+        // set, `f`'s poll never returned: it panicked, and Go's `Do` counts that as done. A
+        // guard dropped with it clear is a cancellation (also during some unrelated unwind):
+        // `f` did not finish, so the `Once` stays not done.
+        struct MarkOnPanic<'a> {
+            done: &'a AtomicBool,
+            in_f: bool,
+        }
         impl Drop for MarkOnPanic<'_> {
             fn drop(&mut self) {
-                if std::thread::panicking() {
-                    self.0.store(true, Release);
+                if self.in_f {
+                    self.done.store(true, Release);
                 }
             }
         }
-        let mark = MarkOnPanic(&self.done);
-        f.await;
+        let mut mark = MarkOnPanic {
+            done: &self.done,
+            in_f: false,
+        };
+        let mut f = std::pin::pin!(f);
+        std::future::poll_fn(|cx| {
+            mark.in_f = true;
+            let r = f.as_mut().poll(cx);
+            mark.in_f = false;
+            r
+        })
+        .await;
         self.done.store(true, Release);
         drop(mark);
     }

@@ -20,17 +20,30 @@
 //! - **Cancel**: dropping a queued acquire future removes its node and *releases* the permits it
 //!   had been given so far (all of them if it was already granted), which hands them on to the
 //!   next waiters exactly as a release does. Nothing leaks and no wake-up is lost.
+//! - **Doomed requests** (Go's `x/sync/semaphore.Weighted`: "don't make other Acquire calls
+//!   block on one that's doomed to fail"): the lock also guards the *size*, every permit the
+//!   semaphore has (created + `add_permits` − `forget`). A slow acquire of more than the size
+//!   stores its node unlinked, in the `doomed` list, holding no permits: it waits without
+//!   blocking anyone. `add_permits` grows the size and links the doomed requests that now fit
+//!   at the back of the queue (in arrival order; they could not be served when the requests
+//!   ahead of them came), then hands out the new and the free permits as a release does.
+//!   `forget` shrinks the size and dooms the queued requests that no longer fit, handing the
+//!   permits they had been assigned on.
 //!
 //! # Invariants
 //!
 //! 1. `WAITERS` is set iff the list has a linked node; it is only set or cleared under the lock.
+//!    Doomed nodes are never linked and hold no permits.
 //! 2. While `WAITERS` is set, the word is exactly `WAITERS` (no free permits): a release with
 //!    waiters hands its permits to them. Hence the fast path cannot overtake a queued waiter (it
 //!    finds no free permits), which is the FIFO guarantee, and nobody but a lock holder writes
 //!    the word while `WAITERS` is set.
-//! 3. Only the front node can hold a partial assignment (assignment goes front to back and the
-//!    first node that is not satisfied stops it), so a cancelled front hands its partial permits
-//!    to its successor.
+//! 3. Assignment goes front to back and the first node that is not satisfied stops it, so
+//!    (revived doomed nodes join at the back) only the front node holds a partial assignment,
+//!    and a cancelled front hands its partial permits to its successor.
+//! 5. Every linked node asks for at most the size (a request is doomed, or doomed again by a
+//!    `forget`, otherwise), so the front can always be served once the holders release: a
+//!    request that can never be served never stands in front of others.
 //! 4. Permits are conserved: free + held by guards + assigned to nodes is the number the
 //!    semaphore was created with (plus `add_permits`), at every moment the lock is free.
 //!
@@ -61,20 +74,35 @@ pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
 /// A queued acquirer. Guarded by `RawSemaphore::waiters`.
 struct Waiter {
+    /// The whole request.
+    n: usize,
     /// Permits still to be assigned to this waiter.
     remaining: usize,
     /// The task to wake once `remaining` reaches zero.
     waker: Option<Waker>,
     /// Set (and the node unlinked) when `remaining` reached zero: the permits are the owner's.
     granted: bool,
+    /// The request is larger than the semaphore's size: the node is unlinked, holds no
+    /// permits, and its key is in `Queue::doomed`.
+    doomed: bool,
+}
+
+/// The waiters and the size, behind one lock.
+struct Queue {
+    /// Served waiters, oldest first.
+    list: WaitList<Waiter>,
+    /// Keys of the doomed waiters (stored, unlinked), oldest first.
+    doomed: Vec<usize>,
+    /// Every permit the semaphore has: created, plus added, minus forgotten.
+    size: usize,
 }
 
 /// The semaphore proper, without permit guards; `Mutex` and friends build their guards on it.
 pub(crate) struct RawSemaphore {
     /// `avail << SHIFT | WAITERS`; see the module invariants.
     state: AtomicUsize,
-    /// Queued acquirers, oldest first.
-    waiters: Mutex<WaitList<Waiter>>,
+    /// Queued acquirers, oldest first, and the size.
+    waiters: Mutex<Queue>,
 }
 
 impl RawSemaphore {
@@ -85,11 +113,15 @@ impl RawSemaphore {
         );
         RawSemaphore {
             state: AtomicUsize::new(permits << SHIFT),
-            waiters: Mutex::new(WaitList::new()),
+            waiters: Mutex::new(Queue {
+                list: WaitList::new(),
+                doomed: Vec::new(),
+                size: permits,
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, WaitList<Waiter>> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
         // Nothing panics while the lock is held, but if it ever did the list is still
         // consistent (every mutation is completed before anything that can panic).
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
@@ -159,10 +191,90 @@ impl RawSemaphore {
 
     #[cold]
     fn release_slow(&self, n: usize) {
-        let mut list = self.lock();
-        let wakers = self.release_locked(&mut list, n);
-        drop(list);
+        let mut q = self.lock();
+        let wakers = self.release_locked(&mut q.list, n);
+        drop(q);
         wakers.wake_all();
+    }
+
+    /// Adds `n` new permits (the size grows): doomed requests that now fit join the queue, in
+    /// arrival order, and the permits are handed out as a release does.
+    pub(crate) fn add_permits(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut q = self.lock();
+        assert!(
+            q.size <= MAX_PERMITS && n <= MAX_PERMITS - q.size,
+            "sync: Semaphore permit count overflow (more than {MAX_PERMITS} permits)"
+        );
+        q.size += n;
+        let size = q.size;
+        let Queue { list, doomed, .. } = &mut *q;
+        let mut give = n;
+        if doomed.iter().any(|&k| list.get_mut(k).n <= size) {
+            // Take the free permits off the word and set `WAITERS` (invariants 1 and 2 hold
+            // again once the revived requests are linked, still under the lock); the permits
+            // are then handed out front to back with the new ones.
+            let mut cur = self.state.load(Acquire);
+            loop {
+                match self
+                    .state
+                    .compare_exchange_weak(cur, WAITERS, AcqRel, Acquire)
+                {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+            give += cur >> SHIFT;
+            doomed.retain(|&k| {
+                let w = list.get_mut(k);
+                if w.n > size {
+                    return true;
+                }
+                w.doomed = false;
+                w.remaining = w.n;
+                list.relink_back(k);
+                false
+            });
+        }
+        let wakers = self.release_locked(list, give);
+        drop(q);
+        wakers.wake_all();
+    }
+
+    /// `n` permits held by a caller are gone for good (the size shrinks): queued requests that
+    /// no longer fit give back what they were assigned and become doomed, so they block
+    /// nobody.
+    pub(crate) fn forget(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut q = self.lock();
+        debug_assert!(q.size >= n, "forgot more permits than the semaphore has");
+        q.size -= n.min(q.size);
+        let size = q.size;
+        let Queue { list, doomed, .. } = &mut *q;
+        let mut freed = 0;
+        let mut any = false;
+        for k in list.linked_keys() {
+            let w = list.get_mut(k);
+            if w.n <= size {
+                continue;
+            }
+            freed += w.n - w.remaining;
+            w.remaining = w.n;
+            w.doomed = true;
+            list.unlink(k);
+            doomed.push(k);
+            any = true;
+        }
+        if any {
+            // Hands the freed permits on (and clears `WAITERS` if nobody is left queued).
+            let wakers = self.release_locked(list, freed);
+            drop(q);
+            wakers.wake_all();
+        }
     }
 
     /// Hands `n` permits to the waiters in FIFO order and returns the rest to the word; clears
@@ -244,7 +356,22 @@ impl RawSemaphore {
                     n <= MAX_PERMITS,
                     "sync: cannot acquire {n} permits, a Semaphore holds at most {MAX_PERMITS}"
                 );
-                let mut list = self.lock();
+                let mut q = self.lock();
+                if n > q.size {
+                    // Doomed (Go's Weighted: "don't make other Acquire calls block on one
+                    // that's doomed to fail"): wait outside the queue, taking no permits,
+                    // until `add_permits` makes the request fit.
+                    let key = q.list.insert_unlinked(Waiter {
+                        n,
+                        remaining: n,
+                        waker: Some(cx.waker().clone()),
+                        granted: false,
+                        doomed: true,
+                    });
+                    q.doomed.push(key);
+                    *slot = Slot::Queued(key);
+                    return Poll::Pending;
+                }
                 // Under the lock: take what is free; if it is not enough, queue for the rest.
                 let mut cur = self.state.load(Acquire);
                 let taken = loop {
@@ -263,19 +390,21 @@ impl RawSemaphore {
                     *slot = Slot::Done;
                     return Poll::Ready(());
                 }
-                let key = list.push_back(Waiter {
+                let key = q.list.push_back(Waiter {
+                    n,
                     remaining: n - taken,
                     waker: Some(cx.waker().clone()),
                     granted: false,
+                    doomed: false,
                 });
                 *slot = Slot::Queued(key);
                 Poll::Pending
             }
             Slot::Queued(key) => {
-                let mut list = self.lock();
-                let w = list.get_mut(key);
+                let mut q = self.lock();
+                let w = q.list.get_mut(key);
                 if w.granted {
-                    list.remove(key);
+                    q.list.remove(key);
                     *slot = Slot::Done;
                     return Poll::Ready(());
                 }
@@ -294,23 +423,29 @@ impl RawSemaphore {
     pub(crate) fn cancel(&self, n: usize, slot: &mut Slot) {
         if let Slot::Queued(key) = *slot {
             *slot = Slot::Done;
-            let mut list = self.lock();
-            let (w, _) = list.remove(key);
+            let mut q = self.lock();
+            let (w, _) = q.list.remove(key);
+            if w.doomed {
+                // Holds no permits and blocks nobody.
+                q.doomed.retain(|&k| k != key);
+                return;
+            }
             let given = if w.granted { n } else { n - w.remaining };
-            let wakers = self.release_locked(&mut list, given);
-            drop(list);
+            let wakers = self.release_locked(&mut q.list, given);
+            drop(q);
             wakers.wake_all();
         }
     }
 
     /// Queued waiters (for `Debug`).
     fn queued(&self) -> usize {
-        self.lock().linked_len()
+        let q = self.lock();
+        q.list.linked_len() + q.doomed.len()
     }
 
     #[cfg(test)]
     pub(crate) fn stored_nodes(&self) -> usize {
-        self.lock().stored()
+        self.lock().list.stored()
     }
 }
 
@@ -443,6 +578,12 @@ impl Semaphore {
     /// it completes gives back whatever part of `n` it had already been assigned. Panics if `n`
     /// exceeds [`Semaphore::MAX_PERMITS`].
     ///
+    /// A request for more permits than the semaphore has in all (created, plus
+    /// [`add_permits`](Self::add_permits), minus [`Permit::forget`]) can never be served. As
+    /// with Go's `Weighted.Acquire` (which waits for its context instead), it waits *without*
+    /// holding a place in the queue, so it blocks nobody; drop it (e.g. in a `select!` or a
+    /// `timeout`) to give up. If `add_permits` later makes it fit, it joins the queue then.
+    ///
     /// ```
     /// use gorun::sync::Semaphore;
     /// futures::executor::block_on(async {
@@ -479,8 +620,9 @@ impl Semaphore {
         }
     }
 
-    /// Adds `n` permits (Go's `Release(n)` without a matching acquire), serving waiters first.
-    /// Panics if the total would exceed [`Semaphore::MAX_PERMITS`].
+    /// Adds `n` permits (Go's `Release(n)` without a matching acquire), serving waiters first;
+    /// the semaphore's size grows by `n`, so a waiting request that was larger than the size
+    /// may now be served. Panics if the total would exceed [`Semaphore::MAX_PERMITS`].
     ///
     /// ```
     /// let sem = gorun::sync::Semaphore::new(0);
@@ -488,6 +630,11 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
+        self.raw.add_permits(n);
+    }
+
+    /// Gives back `n` permits taken by a [`Permit::detach`] (the size does not change).
+    pub(crate) fn release_detached(&self, n: usize) {
         self.raw.release(n);
     }
 
@@ -573,7 +720,9 @@ impl Permit<'_> {
         self.n
     }
 
-    /// Keeps the permits taken for good: they are not returned on drop.
+    /// Keeps the permits taken for good: they are not returned on drop, and the semaphore's
+    /// size shrinks by as many. A waiting request that no longer fits the size stops blocking
+    /// the others (see [`Semaphore::acquire`]).
     ///
     /// ```
     /// let sem = gorun::sync::Semaphore::new(3);
@@ -581,7 +730,14 @@ impl Permit<'_> {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     pub fn forget(mut self) {
+        self.sem.raw.forget(self.n);
         self.n = 0;
+    }
+
+    /// Lets go of the guard but not of the permits: they stay taken (the size does not
+    /// change) until [`Semaphore::release_detached`] gives them back.
+    pub(crate) fn detach(mut self) -> usize {
+        std::mem::take(&mut self.n)
     }
 }
 
@@ -664,6 +820,29 @@ mod loom_tests {
             assert_eq!(sem.available(), 0);
             sem.release(1);
             assert_eq!(sem.available(), 1);
+            assert_eq!(sem.stored_nodes(), 0);
+        });
+    }
+
+    /// Issue #13: a request larger than the size (doomed) against the `add_permits` that makes
+    /// it fit, with another small acquirer: the doomed request blocks nobody, and is served
+    /// once it fits, whatever the order (loom reports a deadlock otherwise).
+    #[test]
+    fn doomed_request_vs_add_permits() {
+        crate::loom::model(|| {
+            let sem = Arc::new(RawSemaphore::new(1));
+            let s2 = sem.clone();
+            let adder = thread::spawn(move || s2.add_permits(1));
+            let s3 = sem.clone();
+            let small = thread::spawn(move || {
+                crate::sync::blocking::loom_block_on(RawAcquire::new(&s3, 1));
+                s3.release(1);
+            });
+            crate::sync::blocking::loom_block_on(RawAcquire::new(&sem, 2));
+            adder.join().unwrap();
+            sem.release(2);
+            small.join().unwrap();
+            assert_eq!(sem.available(), 2);
             assert_eq!(sem.stored_nodes(), 0);
         });
     }

@@ -79,6 +79,46 @@ impl<T> WaitList<T> {
         key
     }
 
+    /// Stores `value` without linking it (its owner waits outside the FIFO order) and returns
+    /// its key.
+    pub(crate) fn insert_unlinked(&mut self, value: T) -> usize {
+        self.slab.insert(Entry {
+            value,
+            prev: NIL,
+            next: NIL,
+            linked: false,
+        })
+    }
+
+    /// Links a stored but unlinked entry in at the back.
+    pub(crate) fn relink_back(&mut self, key: usize) {
+        debug_assert!(!self.slab[key].linked, "relink_back of a linked entry");
+        let old_tail = self.tail;
+        {
+            let e = &mut self.slab[key];
+            e.linked = true;
+            e.prev = old_tail;
+            e.next = NIL;
+        }
+        if old_tail == NIL {
+            self.head = key;
+        } else {
+            self.slab[old_tail].next = key;
+        }
+        self.tail = key;
+    }
+
+    /// The keys of the linked entries, oldest first (allocates; for rare operations).
+    pub(crate) fn linked_keys(&self) -> Vec<usize> {
+        let mut v = Vec::new();
+        let mut k = self.head;
+        while k != NIL {
+            v.push(k);
+            k = self.slab[k].next;
+        }
+        v
+    }
+
     /// Links a stored but unlinked entry back in, at the *front* (a waiter that lost a race it
     /// was woken for keeps its seniority, as in Go's `sync.Mutex`).
     pub(crate) fn relink_front(&mut self, key: usize) {

@@ -124,10 +124,11 @@ impl std::fmt::Debug for Timer {
     }
 }
 
-/// Runs `f` in its own goroutine after `d` (Go's `time.AfterFunc`). The returned timer's
-/// [`stop`](Timer::stop) cancels the call if it has not started; [`reset`](Timer::reset)
-/// schedules it again (so `f` is `Fn`: it may run more than once). Its channel never receives.
-/// Dropping the timer does not cancel the call.
+/// Runs `f` in its own goroutine after `d` (Go's `time.AfterFunc`), on the runtime that owns
+/// the timer: the current one when `after_func` is called, else the global one. The returned
+/// timer's [`stop`](Timer::stop) cancels the call if it has not started;
+/// [`reset`](Timer::reset) schedules it again (so `f` is `Fn`: it may run more than once).
+/// Its channel never receives. Dropping the timer does not cancel the call.
 ///
 /// ```
 /// use gorun::time::{after_func, Duration};
@@ -150,7 +151,7 @@ where
     let driver = crate::runtime::driver_handle();
     let key = driver.timer_start(
         TimerAction::Func {
-            f: Arc::new(f),
+            f: Arc::new(on_owner(f)),
             detached: false,
         },
         d,
@@ -160,5 +161,70 @@ where
         key,
         rx: chan::<Instant>(1).receiver(),
         func: true,
+    }
+}
+
+/// Wraps an `after_func` callback so that, whichever thread fires the timer, it starts `f` in
+/// its own goroutine (as Go does) on the runtime the timer belongs to: the current one when
+/// `after_func` is called, else the global one. A timer normally fires on its owner's workers,
+/// but a `reset` or an overdue `start` fires on the caller's thread, which may be a plain
+/// thread or belong to another runtime; the wheel calls this wrapper there, and it only
+/// spawns. The owner is held weakly: a timer never keeps its runtime alive, and a callback
+/// whose runtime is gone does not run.
+fn on_owner<F>(f: F) -> impl Fn() + Send + Sync + 'static
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let owner = Arc::downgrade(&crate::runtime::current_or_global().shared);
+    let f = Arc::new(f);
+    move || {
+        let Some(shared) = owner.upgrade() else {
+            return;
+        };
+        let f = f.clone();
+        drop(crate::runtime::Handle { shared }.go(async move { f() }));
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Issue #13: an `after_func` callback runs on the runtime that owns the timer, even when
+    /// the timer fires on a thread of another runtime (here: `reset` to zero, which fires at
+    /// once on the caller's thread, from inside runtime B's `block_on`).
+    #[test]
+    fn after_func_runs_on_the_runtime_that_owns_the_timer() {
+        let a = crate::runtime::Builder::new()
+            .workers(1)
+            .thread_name("owner-rt-a")
+            .build()
+            .unwrap();
+        let b = crate::runtime::Builder::new()
+            .workers(1)
+            .thread_name("other-rt-b")
+            .build()
+            .unwrap();
+        let (tx, rx) = mpsc::channel::<Option<String>>();
+        let tx = std::sync::Mutex::new(tx);
+        let t = a.block_on(async move {
+            after_func(Duration::from_secs(3600), move || {
+                let name = std::thread::current().name().map(str::to_owned);
+                let _ = tx.lock().unwrap().send(name);
+            })
+        });
+        b.block_on(async {
+            assert!(t.reset(Duration::ZERO), "the timer was pending");
+        });
+        let name = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the after_func callback never ran")
+            .unwrap_or_default();
+        assert!(
+            name.contains("owner-rt-a"),
+            "the callback ran on thread {name:?}, not on the timer's runtime"
+        );
+        drop(t);
     }
 }

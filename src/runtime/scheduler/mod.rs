@@ -19,7 +19,10 @@
 //!   random victim's queue; finding nothing it parks ([`idle`], [`park`]). New work wakes a
 //!   parked worker only when nobody is searching; a searcher that finds work wakes the next.
 //! - The first worker to park drives the reactor (epoll, timers); the others sleep on a
-//!   condvar. Busy workers poll the reactor without blocking every 61 ticks.
+//!   condvar. A worker woken in the reactor with tasks to run wakes a sleeping one to park in
+//!   the reactor in its place (Go's `wakeNetPoller`), so a task that runs long there does not
+//!   hold up timers and I/O. Busy workers fire due timers every 8 ticks (one clock read; Go's
+//!   `checkTimers`) and poll the reactor for I/O without blocking every 61 ticks.
 //! - Each task poll gets a cooperative budget (`coop`).
 //!
 //! # Invariants
@@ -27,7 +30,14 @@
 //! - Every scheduled task is in exactly one place: a `runnext` slot, a local queue, the
 //!   injection queue, or a worker's hands. (Queues take each task exactly once: `queue`.)
 //! - No lost wake-up: see `idle` and `park`, modelled under loom in [`tests_loom`].
-//! - After shutdown starts, no task is polled again; tasks are dropped instead.
+//! - After shutdown starts, no task is polled again; tasks are dropped instead. Shutdown runs
+//!   on a thread that is not one of the runtime's workers (one of its own when `Runtime` is
+//!   dropped on a worker), waits for the workers to leave their loops, cancels what is left,
+//!   then closes the injection queue: a task woken later is cancelled (`reap`), so its
+//!   `JoinHandle` resolves instead of waiting on a queue nobody drains.
+//! - A wake from outside the workers holds its own reference to the runtime until its
+//!   notification is done (`schedule`): the task it pushed may be dropped by shutdown's drain
+//!   at once, and the runtime freed with it. Modelled under loom in [`shutdown_loom`].
 
 pub(crate) mod idle;
 pub(crate) mod inject;
@@ -35,6 +45,8 @@ pub(crate) mod park;
 pub(crate) mod queue;
 pub(crate) mod worker;
 
+#[cfg(all(test, loom))]
+mod shutdown_loom;
 #[cfg(all(test, loom))]
 mod tests_loom;
 
@@ -104,9 +116,13 @@ pub(crate) struct Shared {
     /// Live-goroutine counters: one slot per worker and a last one for other threads; a
     /// spawn adds 1 to its thread's slot, a finish subtracts 1 from its own (see `task`).
     pub(crate) live: Box<[CachePadded<AtomicIsize>]>,
+    /// `runtime::metrics` counters, laid out as `live` (see `runtime::metrics`).
+    pub(crate) counters: Box<[CachePadded<crate::runtime::metrics::Counters>]>,
     /// Workers that have left their loop; guarded by its lock, signalled on `exited_cv`.
     pub(crate) exited: Mutex<usize>,
     pub(crate) exited_cv: Condvar,
+    #[cfg(loom)]
+    pub(crate) in_schedule: loom_check::Counter,
 }
 
 impl park::Drive for Arc<crate::reactor::Driver> {
@@ -115,6 +131,12 @@ impl park::Drive for Arc<crate::reactor::Driver> {
     }
     fn unpark(&self) {
         crate::reactor::Driver::unpark(self)
+    }
+    fn timers_may_be_due(&self) -> bool {
+        crate::reactor::Driver::timers_may_be_due(self)
+    }
+    fn fire_timers(&self) {
+        crate::reactor::Driver::fire_due_timers(self)
     }
 }
 
@@ -144,8 +166,11 @@ impl Shared {
             main_goroutine: std::sync::atomic::AtomicU64::new(0),
             main_returned: AtomicBool::new(false),
             live: (0..=n).map(|_| CachePadded(AtomicIsize::new(0))).collect(),
+            counters: (0..=n).map(|_| CachePadded(Default::default())).collect(),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
+            #[cfg(loom)]
+            in_schedule: Default::default(),
         }
     }
 
@@ -159,25 +184,25 @@ impl Shared {
         match worker::current_of(self) {
             // SAFETY: `current_of` returns the worker running on this thread.
             Some(w) => unsafe { (*w).spawn_local(runnable) },
+            // A spawn that lost the race with shutdown (the injection queue is closed): cancel
+            // it here. Safe: a spawner holds no lock that the dropped future could need.
             None => {
-                self.schedule_remote(runnable);
-                // A spawn racing with shutdown may land after shutdown's last drain of the
-                // injection queue: shutdown sets the flag before draining, so re-checking it
-                // after the push means one of us drops the task. (Safe here: a spawner holds
-                // no lock that a dropped future could need.)
-                if self.is_shutdown() {
-                    while let Some(r) = self.inject.pop() {
-                        drop(r);
-                    }
+                if let Err(r) = self.schedule_remote(runnable) {
+                    drop(r);
                 }
             }
         }
     }
 
-    /// Schedules from a thread that is not one of this runtime's workers.
-    pub(crate) fn schedule_remote(&self, runnable: Runnable) {
-        self.inject.push(runnable);
+    /// Schedules from a thread that is not one of this runtime's workers; hands the task back
+    /// if the runtime has shut down (its injection queue is closed).
+    ///
+    /// The caller must keep `self` alive by a reference of its own, not the task's: once
+    /// pushed, the task may be taken and dropped by shutdown's drain at once.
+    pub(crate) fn schedule_remote(&self, runnable: Runnable) -> Result<(), Runnable> {
+        self.inject.push(runnable)?;
         self.notify_parked();
+        Ok(())
     }
 
     /// Wakes a parked worker if nobody is searching for work.
@@ -205,15 +230,82 @@ impl Shared {
 }
 
 /// The schedule function of every goroutine (called when its waker fires).
+///
+/// The schedule function is zero-sized: async-task holds no reference to the runtime while it
+/// runs, only the task's metadata does. On a worker, the worker's own reference keeps the
+/// runtime alive. From any other thread the task, once pushed, may at once be drained and
+/// dropped by a shutdown racing with us, and the runtime freed with it: so we take a reference
+/// of our own first, and drop it only after the notification.
 pub(crate) fn schedule(runnable: Runnable, woken_while_running: bool) {
     let meta: &TaskMeta = runnable.metadata();
     meta.status.store(STATE_RUNNABLE, Relaxed);
-    let shared: *const Shared = &*meta.shared;
-    // SAFETY: `shared` is kept alive by the metadata of `runnable`, which we hold.
-    let shared = unsafe { &*shared };
-    match worker::current_of(shared) {
+    if let Some(w) = worker::current_of(&meta.shared) {
         // SAFETY: `current_of` returns the worker running on this thread.
-        Some(w) => unsafe { (*w).schedule_local(runnable, woken_while_running) },
-        None => shared.schedule_remote(runnable),
+        unsafe { (*w).schedule_local(runnable, woken_while_running) };
+        return;
+    }
+    let shared = meta.shared.clone();
+    #[cfg(loom)]
+    let _in = loom_check::InSchedule::enter(&shared);
+    if let Err(r) = shared.schedule_remote(runnable) {
+        reap(r);
+    }
+}
+
+/// Cancels a task woken after its runtime shut down. Not on the waking thread: the waker may
+/// be called with a lock held that the task's destructors need (a plain thread waking a
+/// goroutine under its own mutex), so the task is dropped on a thread of its own (an
+/// uncommon path: only wakes that race with or follow a shutdown come here).
+fn reap(task: Runnable) {
+    #[cfg(not(loom))]
+    {
+        let cell = Arc::new(Mutex::new(Some(task)));
+        let c2 = cell.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gorun-reaper".into())
+            .spawn(move || drop(c2.lock().unwrap_or_else(|e| e.into_inner()).take()));
+        if spawned.is_err() {
+            // No thread to be had: drop it here rather than leak it.
+            drop(cell.lock().unwrap_or_else(|e| e.into_inner()).take());
+        }
+    }
+    // Loom models cannot run plain threads: drop it here.
+    #[cfg(loom)]
+    drop(task);
+}
+
+/// Loom-only check that no runtime is freed while a schedule call uses it (the
+/// use-after-free window of a foreign wake against shutdown).
+#[cfg(loom)]
+pub(crate) mod loom_check {
+    use super::Shared;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    #[derive(Default)]
+    pub(crate) struct Counter(AtomicUsize);
+
+    pub(crate) struct InSchedule<'a>(&'a Shared);
+
+    impl<'a> InSchedule<'a> {
+        pub(crate) fn enter(s: &'a Shared) -> Self {
+            s.in_schedule.0.fetch_add(1, SeqCst);
+            InSchedule(s)
+        }
+    }
+
+    impl Drop for InSchedule<'_> {
+        fn drop(&mut self) {
+            self.0.in_schedule.0.fetch_sub(1, SeqCst);
+        }
+    }
+
+    impl Drop for Shared {
+        fn drop(&mut self) {
+            assert_eq!(
+                self.in_schedule.0.swap(usize::MAX, SeqCst),
+                0,
+                "a runtime was freed while a schedule call was using it"
+            );
+        }
     }
 }

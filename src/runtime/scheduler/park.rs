@@ -35,6 +35,12 @@ pub(crate) trait Drive {
     /// how many I/O events it dispatched.
     fn park(&self, timeout: Option<Duration>) -> usize;
     fn unpark(&self);
+    /// Whether a timer may be due that nobody has fired yet (a cheap check: a clock read).
+    fn timers_may_be_due(&self) -> bool {
+        false
+    }
+    /// Fires every due timer, without waiting for I/O.
+    fn fire_timers(&self) {}
 }
 
 impl Drive for crate::reactor::Driver {
@@ -43,6 +49,12 @@ impl Drive for crate::reactor::Driver {
     }
     fn unpark(&self) {
         crate::reactor::Driver::unpark(self)
+    }
+    fn timers_may_be_due(&self) -> bool {
+        crate::reactor::Driver::timers_may_be_due(self)
+    }
+    fn fire_timers(&self) {
+        crate::reactor::Driver::fire_due_timers(self)
     }
 }
 
@@ -69,6 +81,16 @@ impl<D: Drive> DriverSlot<D> {
             Some(n)
         } else {
             None
+        }
+    }
+
+    /// Fires due timers from a busy worker, if any may be due and no other thread drives the
+    /// driver (a thread parked in it fires them itself, on time). No I/O poll: a look at the
+    /// wheels' earliest-deadline hints (and a clock read while a timer is scheduled).
+    pub(crate) fn fire_timers_if_due(&self) {
+        if self.driver.timers_may_be_due() && self.try_take() {
+            self.driver.fire_timers();
+            self.release();
         }
     }
 
@@ -102,19 +124,23 @@ impl Parker {
     }
 
     /// Sleeps until unparked (or, in the driver, until I/O or a timer fires; or `timeout`).
-    pub(crate) fn park<D: Drive>(&self, slot: &DriverSlot<D>, timeout: Option<Duration>) {
+    /// Returns whether it slept in the driver (then the caller, if it goes on to run tasks,
+    /// leaves the driver to nobody: see `Worker::park`).
+    pub(crate) fn park<D: Drive>(&self, slot: &DriverSlot<D>, timeout: Option<Duration>) -> bool {
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
             .is_ok()
         {
-            return;
+            return false;
         }
         if slot.try_take() {
             self.park_driver(slot, timeout);
             slot.release();
+            true
         } else {
             self.park_condvar(timeout);
+            false
         }
     }
 
@@ -148,6 +174,8 @@ impl Parker {
             }
             Err(s) => unreachable!("parker in state {s} while parking"),
         }
+        // Asleep for the deadlock detector: this worker holds nothing while it waits.
+        let _asleep = crate::runtime::deadlock::asleep();
         loop {
             guard = match timeout {
                 None => self.condvar.wait(guard).unwrap(),

@@ -18,6 +18,12 @@ pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
 /// Every this many ticks a worker looks at the injection queue first and polls the reactor.
 const GLOBAL_CHECK_INTERVAL: u32 = 61;
 
+/// Every this many ticks a busy worker looks at the wheels' earliest-deadline hints and, if one
+/// has passed (a clock read, only while some timer is scheduled), fires the due timers itself
+/// (Go's `checkTimers`, which runs at every `schedule`; a clock read per task would cost the
+/// shortest tasks a fifth of their time).
+const TIMER_CHECK_INTERVAL: u32 = 8;
+
 /// A busy worker polls the reactor (for timers) at most this often, I/O aside.
 const DRIVER_POLL_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -88,7 +94,7 @@ pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
 
 /// Runs worker `index` of `shared` until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
-    let _ours = crate::runtime::deadlock::gorun_thread();
+    let _ours = crate::runtime::deadlock::sched_thread();
     let worker = Worker {
         driver: Arc::new(shared.driver.driver.clone()),
         shared,
@@ -115,8 +121,17 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     worker.run_loop();
     // Shutdown: drop what is left in our queues (their futures' destructors may schedule
     // more, locally or remotely; keep draining until empty).
-    while let Some(t) = worker.take_runnext().or_else(|| worker.pop_local()) {
-        drop(t);
+    // The injection queue too: a worker that outlived shutdown's wait (a long poll) may have
+    // spilled its queue there after shutdown drained it.
+    loop {
+        while let Some(t) = worker.take_runnext().or_else(|| worker.pop_local()) {
+            drop(t);
+        }
+        let left = worker.shared.inject.drain();
+        if left.is_empty() {
+            break;
+        }
+        drop(left);
     }
     drop(uninstall);
     let shared = worker.shared.clone();
@@ -139,6 +154,9 @@ impl Worker {
         while !self.shared.is_shutdown() {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
+            if tick % TIMER_CHECK_INTERVAL == 0 {
+                self.shared.driver.fire_timers_if_due();
+            }
             if tick % GLOBAL_CHECK_INTERVAL == 0 {
                 self.maintenance();
             } else if tick.wrapping_sub(self.io_poll_at.get()) as i32 >= 0 {
@@ -194,6 +212,7 @@ impl Worker {
             // worker to look for it (this is how a burst of work spreads over every core).
             self.shared.notify_parked();
         }
+        crate::runtime::metrics::bump(&self.shared.counters[self.index].polls);
         coop::with_budget(|| task.run());
     }
 
@@ -277,6 +296,7 @@ impl Worker {
             // SAFETY: this thread owns its local queue, which is empty (we only search when
             // `next_task` found nothing).
             if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
                 return Some(t);
             }
         }
@@ -295,6 +315,7 @@ impl Worker {
             }
             let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
             if let Some(p) = ptr::NonNull::new(p) {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
                 // SAFETY: as in `take_runnext`.
                 return Some(unsafe { Runnable::from_raw(p) });
             }
@@ -308,13 +329,14 @@ impl Worker {
 
     fn park(&self) {
         let shared = &*self.shared;
+        crate::runtime::metrics::bump(&shared.counters[self.index].parks);
         let was_searching = self.searching.replace(false);
         if shared.idle.transition_to_parked(self.index, was_searching) && shared.has_work() {
             // The last searcher must not sleep on work that appeared while it searched.
             shared.notify_parked();
         }
         loop {
-            self.remote().parker.park(&shared.driver, None);
+            let drove = self.remote().parker.park(&shared.driver, None);
             self.last_driver_poll.set(Instant::now());
             if shared.is_shutdown() {
                 return;
@@ -325,6 +347,14 @@ impl Worker {
                     // A notifier took us off the list at the same time and counted us as a
                     // searcher.
                     self.searching.set(true);
+                } else if drove {
+                    // We leave the reactor to run them, and one of them may run for long
+                    // without yielding while the other workers sleep on their condvars: wake
+                    // one (unless someone searches) so that it parks in the reactor in our
+                    // place and keeps timers and I/O on time (Go's `wakeNetPoller`). A woken
+                    // worker counted as a searcher does the same through the last-searcher
+                    // rule when it finds work.
+                    shared.notify_parked();
                 }
                 return;
             }
