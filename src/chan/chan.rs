@@ -364,7 +364,7 @@ impl<T> State<T> {
             let w = &mut self.waiters[cur];
             if w.is_live() {
                 w.status = Status::Notified;
-                wakes.push(w.waker.take());
+                wakes.push(w.wake_up());
                 if !w.stream {
                     self.notified += 1;
                     return;
@@ -425,7 +425,7 @@ impl<T> State<T> {
             while let Some(k) = self.recvq.pop_front(&mut self.waiters) {
                 let w = &mut self.waiters[k];
                 w.status = Status::Woken;
-                wakes.push(w.waker.take());
+                wakes.push(w.wake_up());
             }
         } else {
             self.pass_on(wakes);
@@ -582,12 +582,12 @@ impl<T> Inner<T> {
             while let Some(k) = st.recvq.pop_front(&mut st.waiters) {
                 let w = &mut st.waiters[k];
                 w.status = Status::Woken;
-                wakes.push(w.waker.take());
+                wakes.push(w.wake_up());
             }
             while let Some(k) = st.sendq.pop_front(&mut st.waiters) {
                 let w = &mut st.waiters[k];
                 w.status = Status::Woken;
-                wakes.push(w.waker.take());
+                wakes.push(w.wake_up());
             }
         }
         wakes.wake();

@@ -21,10 +21,12 @@
 //!    polled, the select tries to claim its own cell: if some case `k` already claimed it, it
 //!    leaves every other channel and returns `k`; if it claimed it, no one else can complete a
 //!    case any more, so it runs pass 1 again, leaving each channel as it visits it, and goes
-//!    back to pass 2 if nothing was ready. A registered select polled while its cell is still
-//!    `WAITING` and every one of its waiters is still `Queued` was not woken by any of its
-//!    channels (an enclosing `join!` polled it): it only refreshes its wakers and keeps its
-//!    place in every queue, instead of leaving and queuing again behind later receivers.
+//!    back to pass 2 if nothing was ready. A channel that wakes a waiter of a select without
+//!    completing it (notifies it, or closes) marks the cell `woken` before calling the waker.
+//!    A registered select polled while its cell is `WAITING`, not marked, and every one of its
+//!    waiters still `Queued` was not woken by any of its channels (an enclosing `join!` polled
+//!    it): it only refreshes its wakers and keeps its place in every queue, instead of leaving
+//!    and queuing again behind later receivers. A real wake-up skips that look.
 //!
 //! # `default` is atomic across the channels
 //!
@@ -519,7 +521,10 @@ impl<const N: usize> Select<'_, N> {
                 .as_ref()
                 .expect("registered select without a cell");
             let cell = cell.0.clone();
-            if cell.is_waiting() && this.untouched(cx.waker()) {
+            // Not woken by any of its channels (a spurious poll): keep the place in every
+            // queue. The look at the waiters themselves refreshes their wakers, in case the
+            // select now runs in another task.
+            if cell.is_waiting() && !cell.take_woken() && this.untouched(cx.waker()) {
                 return crate::runtime::pending(crate::runtime::Wait::Select);
             }
             match cell.claim_self() {

@@ -10,7 +10,7 @@ use std::task::Waker;
 
 use slab::Slab;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 
 /// The "no key" value of a slab key.
@@ -118,6 +118,16 @@ impl<T> Waiter<T> {
         }
     }
 
+    /// Takes the waker to wake this waiter without completing it (notified, or woken by
+    /// `close`); a `select!` case also marks its cell as woken, so that the select can tell
+    /// a real wake-up from a spurious poll.
+    pub(crate) fn wake_up(&mut self) -> Option<Waker> {
+        if let Some((cell, _)) = &self.select {
+            cell.note_woken();
+        }
+        self.waker.take()
+    }
+
     /// Replaces the stored waker unless it already wakes the same task.
     pub(crate) fn set_waker(&mut self, w: &Waker) {
         match &self.waker {
@@ -218,6 +228,10 @@ impl Queue {
 /// `WAITING` decides the select, so exactly one party ever completes one of its cases.
 pub(crate) struct SelectCell {
     state: AtomicUsize,
+    /// A channel woke one of the select's waiters without completing it (notified it, or
+    /// closed): the select must look at its cases. Otherwise a poll while registered and
+    /// `WAITING` is spurious (an enclosing `join!`), and the select keeps its place.
+    woken: AtomicBool,
 }
 
 pub(crate) const WAITING: usize = usize::MAX;
@@ -227,6 +241,7 @@ impl SelectCell {
     pub(crate) fn new() -> Self {
         SelectCell {
             state: AtomicUsize::new(WAITING),
+            woken: AtomicBool::new(false),
         }
     }
 
@@ -251,6 +266,17 @@ impl SelectCell {
     /// Re-arms the cell. Only the select calls this, while it holds `SELF` and has no case
     /// registered anywhere, so no other party can be looking at it.
     pub(crate) fn reset(&self) {
+        self.woken.store(false, Ordering::Relaxed);
         self.state.store(WAITING, Ordering::Release);
+    }
+
+    /// See `woken`. Set before the waiter's waker is called.
+    pub(crate) fn note_woken(&self) {
+        self.woken.store(true, Ordering::Release);
+    }
+
+    /// Whether a channel woke the select since the last call (clearing the mark).
+    pub(crate) fn take_woken(&self) -> bool {
+        self.woken.load(Ordering::Acquire) && self.woken.swap(false, Ordering::AcqRel)
     }
 }
