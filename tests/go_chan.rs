@@ -518,12 +518,11 @@ fn test_pseudo_random_send() {
 }
 
 /// Capacity 0: the select blocks (the reader is yielding), so both cases register; when the
-/// reader comes it must find either one. gorun registers a blocked select's cases in source
-/// order (`Select::poll`'s `for i in 0..N`) and a receiver takes the first queued sender, so it
-/// always gets case 0's value; Go queues in lock order, which for equal channels follows the
-/// random poll order.
+/// reader comes it must find either one. gorun registered a blocked select's cases in source
+/// order and a receiver takes the first queued sender, so it always got case 0's value (found
+/// by this port); Go queues in lock order, which for equal channels follows the random poll
+/// order, and gorun now queues in pass 1's random order.
 #[test]
-#[ignore = "gorun bug: a blocked select's send cases on one channel are always taken in source order (found by this port, open)"]
 fn test_pseudo_random_send_unbuffered() {
     pseudo_random_send("test_pseudo_random_send_unbuffered", 0);
 }

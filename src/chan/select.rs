@@ -21,7 +21,9 @@
 //!    polled, the select tries to claim its own cell: if some case `k` already claimed it, it
 //!    leaves every other channel and returns `k`; if it claimed it, no one else can complete a
 //!    case any more, so it runs pass 1 again, leaving each channel as it visits it, and goes
-//!    back to pass 2 if nothing was ready. A channel that wakes a waiter of a select without
+//!    back to pass 2 if nothing was ready. Pass 2 queues the cases in pass 1's random order, so
+//!    that cases queued behind each other on one channel are taken in a random order too (Go's
+//!    `TestPseudoRandomSend`). A channel that wakes a waiter of a select without
 //!    completing it (notifies it, or closes) marks the cell `woken` before calling the waker.
 //!    A registered select polled while its cell is `WAITING`, not marked, and every one of its
 //!    waiters still `Queued` was not woken by any of its channels (an enclosing `join!` polled
@@ -515,6 +517,10 @@ impl<const N: usize> Future for Select<'_, N> {
 impl<const N: usize> Select<'_, N> {
     fn poll_select(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
         let this = self;
+        // The order in which pass 2 queues the cases: pass 1's random order, so that a
+        // blocked select's cases on one channel (queued one behind the other) are taken in a
+        // random order too, as Go's (which queues them in its random poll order).
+        let mut order;
         if this.registered {
             let cell = this
                 .cell
@@ -531,9 +537,12 @@ impl<const N: usize> Select<'_, N> {
                 Err(k) => return Poll::Ready(this.finish_claimed(k)),
                 Ok(()) => {
                     this.registered = false;
-                    if let Ok(i) = this.pass_now() {
-                        this.done = true;
-                        return Poll::Ready(i);
+                    match this.pass_now() {
+                        Ok(i) => {
+                            this.done = true;
+                            return Poll::Ready(i);
+                        }
+                        Err(v) => order = v.order,
                     }
                     // Every case was visited, so none is registered: re-arm.
                     cell.reset();
@@ -555,9 +564,14 @@ impl<const N: usize> Select<'_, N> {
                     Err(_) => {}
                 }
             }
-        } else if let Ok(i) = this.pass_now() {
-            this.done = true;
-            return Poll::Ready(i);
+        } else {
+            match this.pass_now() {
+                Ok(i) => {
+                    this.done = true;
+                    return Poll::Ready(i);
+                }
+                Err(v) => order = v.order,
+            }
         }
         if this.cases.iter().all(|c| c.is_nil()) {
             // `select! {}` or only nil channels: never ready.
@@ -570,7 +584,7 @@ impl<const N: usize> Select<'_, N> {
                 .clone(),
         );
         'register: loop {
-            for i in 0..N {
+            for i in order {
                 if this.cases[i].is_nil() {
                     continue;
                 }
@@ -584,9 +598,12 @@ impl<const N: usize> Select<'_, N> {
                     RegOutcome::Lost(k) => return Poll::Ready(this.finish_claimed(k)),
                     RegOutcome::Retry => {
                         // We hold SELF: look at everything again, leaving as we go.
-                        if let Ok(j) = this.pass_now() {
-                            this.done = true;
-                            return Poll::Ready(j);
+                        match this.pass_now() {
+                            Ok(j) => {
+                                this.done = true;
+                                return Poll::Ready(j);
+                            }
+                            Err(v) => order = v.order,
                         }
                         cell.0.reset();
                         continue 'register;
