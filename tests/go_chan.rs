@@ -19,26 +19,14 @@ use gorun::select;
 use gorun::sync::WaitGroup;
 use gorun::time::sleep;
 
-/// Runs `f` as the main goroutine of a fresh `workers`-worker runtime (Go's `GOMAXPROCS`),
-/// failing after `secs` seconds (a gorun timeout, and a watchdog thread should the runtime
-/// itself stop).
+/// See `common::run_go_test`.
 fn run<F: Future<Output = ()> + Send + 'static>(
     name: &'static str,
     workers: usize,
     secs: u64,
     f: F,
 ) {
-    let _dog = common::watchdog(name, secs + 30);
-    let rt = gorun::runtime::Builder::new()
-        .workers(workers)
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        gorun::time::timeout(Duration::from_secs(secs), gorun::go(f))
-            .await
-            .unwrap_or_else(|_| panic!("{name}: did not finish within {secs} s (hang)"))
-            .unwrap();
-    });
+    common::run_go_test(name, workers, secs, f)
 }
 
 /// Waits (bounded) for a goroutine's result.

@@ -19,24 +19,14 @@ use gorun::chan::{chan, Chan, SendError};
 use gorun::select;
 use gorun::sync::WaitGroup;
 
-/// Runs `f` as the main goroutine of a fresh `workers`-worker runtime, failing after `secs`.
+/// See `common::run_go_test`.
 fn run<F: Future<Output = ()> + Send + 'static>(
     name: &'static str,
     workers: usize,
     secs: u64,
     f: F,
 ) {
-    let _dog = common::watchdog(name, secs + 30);
-    let rt = gorun::runtime::Builder::new()
-        .workers(workers)
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        gorun::time::timeout(Duration::from_secs(secs), gorun::go(f))
-            .await
-            .unwrap_or_else(|_| panic!("{name}: did not finish within {secs} s (hang)"))
-            .unwrap();
-    });
+    common::run_go_test(name, workers, secs, f)
 }
 
 /// `doubleselect.go`: a select sending on four channels, each drained by a mux goroutine into

@@ -20,24 +20,14 @@ use gorun::time::{after, after_func, sleep, timeout, Ticker, Timer};
 
 const MS: Duration = Duration::from_millis(1);
 
-/// Runs `f` as the main goroutine of a fresh `workers`-worker runtime, failing after `secs`.
+/// See `common::run_go_test`.
 fn run<F: Future<Output = ()> + Send + 'static>(
     name: &'static str,
     workers: usize,
     secs: u64,
     f: F,
 ) {
-    let _dog = common::watchdog(name, secs + 30);
-    let rt = gorun::runtime::Builder::new()
-        .workers(workers)
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        timeout(Duration::from_secs(secs), gorun::go(f))
-            .await
-            .unwrap_or_else(|_| panic!("{name}: did not finish within {secs} s (hang)"))
-            .unwrap();
-    });
+    common::run_go_test(name, workers, secs, f)
 }
 
 /// A bounded receive: the value must come (a lost timer wake-up fails the test).

@@ -113,6 +113,27 @@ pub trait SelectCase {
     fn cancel(&mut self);
 }
 
+/// The `SelectCase` methods that only look at the case's channel and waiter key, the same for
+/// receive and send cases.
+macro_rules! case_channel_methods {
+    () => {
+        fn chan_id(&self) -> usize {
+            self.inner.map_or(0, |i| i as *const Inner<T> as usize)
+        }
+
+        fn unchanged_since(&self, stamp: usize) -> bool {
+            self.inner.is_none_or(|i| i.unchanged_since(stamp))
+        }
+
+        fn still_queued(&mut self, waker: &Waker) -> bool {
+            match (self.inner, self.key) {
+                (Some(inner), Some(k)) => inner.select_still_queued(k, waker),
+                _ => true,
+            }
+        }
+    };
+}
+
 /// A receive arm. Its result is `Some(v)`, or `None` if the channel was closed and drained.
 #[doc(hidden)]
 pub struct RecvCase<'a, T> {
@@ -133,20 +154,7 @@ impl<T> SelectCase for RecvCase<'_, T> {
         self.inner.is_none()
     }
 
-    fn chan_id(&self) -> usize {
-        self.inner.map_or(0, |i| i as *const Inner<T> as usize)
-    }
-
-    fn unchanged_since(&self, stamp: usize) -> bool {
-        self.inner.is_none_or(|i| i.unchanged_since(stamp))
-    }
-
-    fn still_queued(&mut self, waker: &Waker) -> bool {
-        match (self.inner, self.key) {
-            (Some(inner), Some(k)) => inner.select_still_queued(k, waker),
-            _ => true,
-        }
-    }
+    case_channel_methods!();
 
     fn now(&mut self, stamp: &mut usize) -> bool {
         let Some(inner) = self.inner else {
@@ -233,20 +241,7 @@ impl<T> SelectCase for SendCase<'_, T> {
         self.inner.is_none()
     }
 
-    fn chan_id(&self) -> usize {
-        self.inner.map_or(0, |i| i as *const Inner<T> as usize)
-    }
-
-    fn unchanged_since(&self, stamp: usize) -> bool {
-        self.inner.is_none_or(|i| i.unchanged_since(stamp))
-    }
-
-    fn still_queued(&mut self, waker: &Waker) -> bool {
-        match (self.inner, self.key) {
-            (Some(inner), Some(k)) => inner.select_still_queued(k, waker),
-            _ => true,
-        }
-    }
+    case_channel_methods!();
 
     fn now(&mut self, stamp: &mut usize) -> bool {
         let Some(inner) = self.inner else {

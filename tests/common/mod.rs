@@ -84,3 +84,25 @@ pub async fn dump_listing(id: u64, state: &str) -> String {
     }
     dump
 }
+
+/// Runs `f` as the main goroutine of a fresh `workers`-worker runtime (Go's `GOMAXPROCS`),
+/// failing after `secs` seconds (a gorun timeout, and a watchdog thread should the runtime
+/// itself stop). Used by the ports of Go's tests.
+pub fn run_go_test<F: std::future::Future<Output = ()> + Send + 'static>(
+    name: &'static str,
+    workers: usize,
+    secs: u64,
+    f: F,
+) {
+    let _dog = watchdog(name, secs + 30);
+    let rt = gorun::runtime::Builder::new()
+        .workers(workers)
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        gorun::time::timeout(Duration::from_secs(secs), gorun::go(f))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: did not finish within {secs} s (hang)"))
+            .unwrap();
+    });
+}
