@@ -36,6 +36,13 @@
 //! response. The servers are hyper on gorun (`gorun::hyper`, feature `hyper`), hyper on tokio
 //! (hyper-util's `TokioIo`), and Go's `net/http`; smol has no column there.
 //!
+//! `main` is `pingpong` driven from the program's main body the way each runtime's user writes
+//! it, where the other workloads run in a task the harness spawns: gorun's body runs as
+//! `#[gorun::main]` expands it (`Runtime::__run_main`: goroutine 1, on a worker), tokio's as
+//! `#[tokio::main]` does (`Runtime::block_on` on the calling thread), smol's under
+//! `async_io::block_on(EX.run(body))` on the calling thread, Go's in the main goroutine. Its
+//! time starts inside the body.
+//!
 //! `--quick` runs one round at a tenth of each size. Workload names given as arguments or in
 //! `COMPARE_WORKLOADS` limit the run. Cargo's own `--bench` argument is ignored.
 //!
@@ -165,13 +172,20 @@ pub type ServeFn = fn() -> std::net::SocketAddr;
 /// One runtime's implementation of every workload.
 pub struct Fns {
     pub spawn: RunFn,
+    /// `spawn_wg`: as `spawn`, waited for with a WaitGroup (or the runtime's nearest thing).
+    pub spawn_wg: RunFn,
     pub chain: RunFn,
     pub yields: RunFn,
     pub pingpong: RunFn,
+    /// `main`: `pingpong` driven from the main body as the runtime's `main` runs it, not from a
+    /// task the harness spawns.
+    pub main: RunFn,
     pub mpmc: RunFn,
     pub skynet: RunFn,
     pub select: RunFn,
     pub waitgroup: RunFn,
+    /// `chans`: SIZE channels, a receiver blocked on each, then one send on each.
+    pub chans: RunFn,
     pub mutex: RunFn,
     pub sleep: RunFn,
     pub timers: RunFn,
@@ -206,6 +220,12 @@ const WORKLOADS: &[Workload] = &[
         pick: |f| f.spawn,
     },
     Workload {
+        name: "spawn_wg",
+        size: 1_000_000,
+        what: "spawn SIZE goroutines adding to a sum, wait with a WaitGroup",
+        pick: |f| f.spawn_wg,
+    },
+    Workload {
         name: "chain",
         size: 1_000_000,
         what: "each goroutine spawns the next, SIZE deep",
@@ -222,6 +242,12 @@ const WORKLOADS: &[Workload] = &[
         size: 1_000_000,
         what: "SIZE round trips over two unbuffered channels",
         pick: |f| f.pingpong,
+    },
+    Workload {
+        name: "main",
+        size: 1_000_000,
+        what: "pingpong's SIZE round trips, driven from the runtime's main body",
+        pick: |f| f.main,
     },
     Workload {
         name: "mpmc",
@@ -246,6 +272,12 @@ const WORKLOADS: &[Workload] = &[
         size: 1_000_000,
         what: "SIZE goroutines each calling done on one WaitGroup",
         pick: |f| f.waitgroup,
+    },
+    Workload {
+        name: "chans",
+        size: 1_000_000,
+        what: "SIZE channels with a blocked receiver each, then one send on each",
+        pick: |f| f.chans,
     },
     Workload {
         name: "mutex",

@@ -5,7 +5,12 @@
 //! `gorun::net` for TCP. The runtime has [`WORKERS`] workers, as `GOMAXPROCS=2`.
 //!
 //! Like the Rust peers, "wait for all" in `spawn`, `yield` and `mutex` awaits the `JoinHandle`s
-//! (Go, having none, uses a WaitGroup); `waitgroup` and `sleep` use the WaitGroup as Go does.
+//! (Go, having none, uses a WaitGroup); `waitgroup` and `sleep` use the WaitGroup as Go does,
+//! `spawn_wg` and `chans` too, with `WaitGroup::go` (add, spawn, done on exit).
+//!
+//! `main` is not run through [`run`]: its body is what `#[gorun::main]` expands to,
+//! `Builder::new().workers(..).build().expect(..).__run_main(async move { .. })`, so the body
+//! is goroutine 1 on a worker, not a goroutine spawned from a `block_on`.
 
 use super::{
     skynet_expect, sum_below, timer_delay, Fns, Tally, ECHO_CLIENTS, ECHO_MSG, MPMC_CAP,
@@ -26,13 +31,16 @@ use std::time::{Duration, Instant};
 
 pub const FNS: Fns = Fns {
     spawn,
+    spawn_wg,
     chain,
     yields,
     pingpong,
+    main: main_body,
     mpmc,
     skynet,
     select,
     waitgroup,
+    chans,
     mutex,
     sleep,
     timers,
@@ -65,6 +73,21 @@ fn spawn(n: u64) -> Duration {
             sum += h.await.unwrap();
         }
         assert_eq!(sum, sum_below(n));
+    })
+}
+
+fn spawn_wg(n: u64) -> Duration {
+    run(async move {
+        let wg = WaitGroup::new();
+        let sum = Arc::new(AtomicU64::new(0));
+        for i in 0..n {
+            let sum = sum.clone();
+            drop(wg.go(async move {
+                sum.fetch_add(i, Relaxed);
+            })); // detached: the WaitGroup is the wait
+        }
+        wg.wait().await;
+        assert_eq!(sum.load(Relaxed), sum_below(n), "spawn_wg: wrong sum");
     })
 }
 
@@ -126,6 +149,34 @@ fn pingpong(n: u64) -> Duration {
         ping.close();
         echo.await.unwrap();
     })
+}
+
+/// `main`: `pingpong`'s round trips in the body of `#[gorun::main] async fn main()`, written
+/// out as the attribute expands it (see the module docs).
+fn main_body(n: u64) -> Duration {
+    gorun::runtime::Builder::new()
+        .workers(WORKERS)
+        .build()
+        .expect("gorun: failed to start the runtime")
+        .__run_main(async move {
+            let start = Instant::now();
+            let (ping, pong) = (chan::<u64>(0), chan::<u64>(0));
+            let echo = {
+                let (ping, pong) = (ping.clone(), pong.clone());
+                go(async move {
+                    while let Some(v) = ping.recv().await {
+                        pong.send(v).await.unwrap();
+                    }
+                })
+            };
+            for i in 0..n {
+                ping.send(i).await.unwrap();
+                assert_eq!(pong.recv().await, Some(i), "main: wrong value back");
+            }
+            ping.close();
+            echo.await.unwrap();
+            start.elapsed()
+        })
 }
 
 fn mpmc(n: u64) -> Duration {
@@ -250,6 +301,31 @@ fn waitgroup(n: u64) -> Duration {
         }
         wg.wait().await;
         assert_eq!(done.load(Relaxed), n);
+    })
+}
+
+fn chans(n: u64) -> Duration {
+    run(async move {
+        let wg = WaitGroup::new();
+        let (sum, count) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let cs: Vec<Chan<u64>> = (0..n)
+            .map(|_| {
+                let c = chan::<u64>(0); // Go: make(chan uint64)
+                let (rx, sum, count) = (c.clone(), sum.clone(), count.clone());
+                drop(wg.go(async move {
+                    let v = rx.recv().await.expect("chans: channel closed");
+                    sum.fetch_add(v, Relaxed);
+                    count.fetch_add(1, Relaxed);
+                }));
+                c
+            })
+            .collect();
+        for (i, c) in cs.iter().enumerate() {
+            c.send(i as u64).await.unwrap();
+        }
+        wg.wait().await;
+        assert_eq!(count.load(Relaxed), n, "chans: wrong number received");
+        assert_eq!(sum.load(Relaxed), sum_below(n), "chans: wrong sum");
     })
 }
 

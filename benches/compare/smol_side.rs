@@ -9,7 +9,15 @@
 //!   `skynet`, `select`) it uses capacity 1. A channel closes when its last `Sender` drops.
 //! - there is no WaitGroup: `waitgroup` and `sleep` give each task a clone of a `Sender<()>`
 //!   that it drops when done; the waiter's `recv` fails once the last clone is gone (the
-//!   counter-and-wake-up a WaitGroup is).
+//!   counter-and-wake-up a WaitGroup is). `spawn_wg` and `chans` use a [`Countdown`] instead:
+//!   an atomic counter set to SIZE up front (Go's `wg.Add`), decremented by each task (`Done`);
+//!   the task that takes it to zero sends on a `bounded(1)` async-channel the waiter receives
+//!   from (async-channel as the event: async-lock has no event, and event-listener is not a
+//!   direct dependency).
+//! - `main` is not run through [`run`]: as `smol-macros`' `#[main]` runs a multi-threaded
+//!   executor, [`WORKERS`] threads run `EX.run(..)` and the calling thread runs the body itself
+//!   under `async_io::block_on(EX.run(body))` (so that thread also runs other tasks meanwhile).
+//! - `chans` uses `async_channel::bounded(1)` for each of its SIZE channels (no capacity 0).
 //! - `select` is `futures::select!` over the receivers as fused streams: a closed and drained
 //!   receiver is terminated and never chosen again, as Go's nil channel; `complete` ends the
 //!   loop once all are.
@@ -30,20 +38,26 @@ use futures::StreamExt;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub const FNS: Fns = Fns {
     spawn,
+    spawn_wg,
     chain,
     yields,
     pingpong,
+    main: main_body,
     mpmc,
     skynet,
     select,
     waitgroup,
+    chans,
     mutex,
     sleep,
     timers,
@@ -85,6 +99,70 @@ fn run<F: Future<Output = ()> + Send + 'static>(fut: F) -> Duration {
     took
 }
 
+/// `main`: starts the [`WORKERS`] executor threads as [`run`] does, then runs `body` on the
+/// calling thread under `async_io::block_on(EX.run(body))`, as smol's `main` does; stops the
+/// threads and returns what `body` returned.
+fn run_main<T>(body: impl Future<Output = T>) -> T {
+    let (stop, stopped) = bounded::<()>(1);
+    let threads: Vec<_> = (0..WORKERS)
+        .map(|i| {
+            let stopped = stopped.clone();
+            std::thread::Builder::new()
+                .name(format!("smol-{i}"))
+                .spawn(move || {
+                    async_io::block_on(EX.run(async move {
+                        let _ = stopped.recv().await;
+                    }))
+                })
+                .expect("smol thread")
+        })
+        .collect();
+    let out = async_io::block_on(EX.run(body));
+    drop(stop); // closes the channel: every `EX.run` returns
+    for t in threads {
+        t.join().expect("smol thread panicked");
+    }
+    out
+}
+
+/// smol's stand-in for a WaitGroup in `spawn_wg` and `chans` (see the module docs): `left`
+/// counts the tasks not yet done; the one that takes it to zero puts the single message in
+/// `zero`, which `wait` receives. The message stays in the channel until received, so a `wait`
+/// that starts after the last `done` still finds it.
+struct Countdown {
+    left: AtomicU64,
+    zero: (Sender<()>, Receiver<()>),
+}
+
+impl Countdown {
+    fn new(n: u64) -> Arc<Countdown> {
+        Arc::new(Countdown {
+            left: AtomicU64::new(n),
+            zero: bounded(1),
+        })
+    }
+
+    /// One task done. AcqRel: the last `done` sees every earlier task's writes before it wakes
+    /// the waiter.
+    fn done(&self) {
+        let before = self.left.fetch_sub(1, AcqRel);
+        assert!(before > 0, "Countdown: more done() calls than tasks");
+        if before == 1 {
+            self.zero
+                .0
+                .try_send(())
+                .expect("Countdown: reached zero twice");
+        }
+    }
+
+    /// Waits until every task is done.
+    async fn wait(&self) {
+        if self.left.load(Acquire) > 0 {
+            self.zero.1.recv().await.expect("Countdown: channel closed");
+        }
+    }
+}
+
 /// `yield_now` (futures-lite's, which is not a direct dependency here): pending once, having
 /// woken itself, so the executor runs others first.
 struct YieldNow(bool);
@@ -109,6 +187,23 @@ fn spawn(n: u64) -> Duration {
             sum += t.await;
         }
         assert_eq!(sum, sum_below(n));
+    })
+}
+
+fn spawn_wg(n: u64) -> Duration {
+    run(async move {
+        let wg = Countdown::new(n);
+        let sum = Arc::new(AtomicU64::new(0));
+        for i in 0..n {
+            let (wg, sum) = (wg.clone(), sum.clone());
+            EX.spawn(async move {
+                sum.fetch_add(i, Relaxed);
+                wg.done();
+            })
+            .detach();
+        }
+        wg.wait().await;
+        assert_eq!(sum.load(Relaxed), sum_below(n), "spawn_wg: wrong sum");
     })
 }
 
@@ -168,6 +263,27 @@ fn pingpong(n: u64) -> Duration {
         }
         drop(ping_tx);
         echo.await;
+    })
+}
+
+/// `main`: `pingpong`'s round trips as the body of smol's `main` (see [`run_main`]).
+fn main_body(n: u64) -> Duration {
+    run_main(async move {
+        let start = Instant::now();
+        let (ping_tx, ping_rx) = bounded::<u64>(1);
+        let (pong_tx, pong_rx) = bounded::<u64>(1);
+        let echo = EX.spawn(async move {
+            while let Ok(v) = ping_rx.recv().await {
+                pong_tx.send(v).await.unwrap();
+            }
+        });
+        for i in 0..n {
+            ping_tx.send(i).await.unwrap();
+            assert_eq!(pong_rx.recv().await, Ok(i), "main: wrong value back");
+        }
+        drop(ping_tx);
+        echo.await;
+        start.elapsed()
     })
 }
 
@@ -292,6 +408,33 @@ fn waitgroup(n: u64) -> Duration {
         drop(wg);
         assert!(all_done.recv().await.is_err());
         assert_eq!(done.load(Relaxed), n);
+    })
+}
+
+fn chans(n: u64) -> Duration {
+    run(async move {
+        let wg = Countdown::new(n);
+        let (sum, count) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let txs: Vec<Sender<u64>> = (0..n)
+            .map(|_| {
+                let (tx, rx) = bounded::<u64>(1);
+                let (wg, sum, count) = (wg.clone(), sum.clone(), count.clone());
+                EX.spawn(async move {
+                    let v = rx.recv().await.expect("chans: channel closed");
+                    sum.fetch_add(v, Relaxed);
+                    count.fetch_add(1, Relaxed);
+                    wg.done();
+                })
+                .detach();
+                tx
+            })
+            .collect();
+        for (i, tx) in txs.iter().enumerate() {
+            tx.send(i as u64).await.expect("chans: receiver gone");
+        }
+        wg.wait().await;
+        assert_eq!(count.load(Relaxed), n, "chans: wrong number received");
+        assert_eq!(sum.load(Relaxed), sum_below(n), "chans: wrong sum");
     })
 }
 

@@ -4,7 +4,13 @@
 //! Equivalences with Go's version:
 //! - a goroutine is `tokio::spawn`; "wait for all" awaits the `JoinHandle`s (the tokio idiom;
 //!   Go uses a WaitGroup as it has no handles), or uses a `TaskTracker` where the workload is the
-//!   WaitGroup itself (`waitgroup`, `sleep`).
+//!   WaitGroup itself (`waitgroup`, `sleep`, `spawn_wg`, `chans`): `TaskTracker`, tokio-util's
+//!   counter of live tasks with a wake-up when it reaches zero after `close()`.
+//! - `main` is not run through [`run`]: its body is what `#[tokio::main]` expands to,
+//!   `Builder::new_multi_thread()..build().unwrap().block_on(async { .. })`, so the body is
+//!   polled on the calling thread (not a worker) and the echo side is a spawned task.
+//! - `chans` uses `tokio::sync::oneshot` for each of its SIZE channels: tokio has no capacity-0
+//!   channel, and a oneshot (one value, one receiver) is what a tokio user takes for this.
 //! - tokio's `mpsc` has no capacity 0, so where Go uses an unbuffered channel (`pingpong`,
 //!   `skynet`, `select`) tokio uses capacity 1. `mpsc` has a single consumer, so `mpmc`'s four
 //!   receivers share the one `Receiver` behind a `tokio::sync::Mutex`.
@@ -29,13 +35,16 @@ use tokio_util::task::TaskTracker;
 
 pub const FNS: Fns = Fns {
     spawn,
+    spawn_wg,
     chain,
     yields,
     pingpong,
+    main: main_body,
     mpmc,
     skynet,
     select,
     waitgroup,
+    chans,
     mutex,
     sleep,
     timers,
@@ -70,6 +79,22 @@ fn spawn(n: u64) -> Duration {
             sum += h.await.unwrap();
         }
         assert_eq!(sum, sum_below(n));
+    })
+}
+
+fn spawn_wg(n: u64) -> Duration {
+    run(async move {
+        let tracker = TaskTracker::new();
+        let sum = Arc::new(AtomicU64::new(0));
+        for i in 0..n {
+            let sum = sum.clone();
+            tracker.spawn(async move {
+                sum.fetch_add(i, Relaxed);
+            });
+        }
+        tracker.close();
+        tracker.wait().await;
+        assert_eq!(sum.load(Relaxed), sum_below(n), "spawn_wg: wrong sum");
     })
 }
 
@@ -129,6 +154,33 @@ fn pingpong(n: u64) -> Duration {
         drop(ping_tx);
         echo.await.unwrap();
     })
+}
+
+/// `main`: `pingpong`'s round trips in the body of `#[tokio::main] async fn main()`, written
+/// out as the attribute expands it (see the module docs).
+fn main_body(n: u64) -> Duration {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("Failed building the Runtime")
+        .block_on(async move {
+            let start = Instant::now();
+            let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
+            let (pong_tx, mut pong_rx) = mpsc::channel::<u64>(1);
+            let echo = tokio::spawn(async move {
+                while let Some(v) = ping_rx.recv().await {
+                    pong_tx.send(v).await.unwrap();
+                }
+            });
+            for i in 0..n {
+                ping_tx.send(i).await.unwrap();
+                assert_eq!(pong_rx.recv().await, Some(i), "main: wrong value back");
+            }
+            drop(ping_tx);
+            echo.await.unwrap();
+            start.elapsed()
+        })
 }
 
 fn mpmc(n: u64) -> Duration {
@@ -247,6 +299,32 @@ fn waitgroup(n: u64) -> Duration {
         tracker.close();
         tracker.wait().await;
         assert_eq!(done.load(Relaxed), n);
+    })
+}
+
+fn chans(n: u64) -> Duration {
+    run(async move {
+        let tracker = TaskTracker::new();
+        let (sum, count) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let txs: Vec<oneshot::Sender<u64>> = (0..n)
+            .map(|_| {
+                let (tx, rx) = oneshot::channel::<u64>();
+                let (sum, count) = (sum.clone(), count.clone());
+                tracker.spawn(async move {
+                    let v = rx.await.expect("chans: sender dropped");
+                    sum.fetch_add(v, Relaxed);
+                    count.fetch_add(1, Relaxed);
+                });
+                tx
+            })
+            .collect();
+        for (i, tx) in txs.into_iter().enumerate() {
+            tx.send(i as u64).expect("chans: receiver gone");
+        }
+        tracker.close();
+        tracker.wait().await;
+        assert_eq!(count.load(Relaxed), n, "chans: wrong number received");
+        assert_eq!(sum.load(Relaxed), sum_below(n), "chans: wrong sum");
     })
 }
 

@@ -43,13 +43,16 @@ const (
 
 var workloads = map[string]func(n uint64){
 	"spawn":     spawn,
+	"spawn_wg":  spawnWG,
 	"chain":     chain,
 	"yield":     yields,
 	"pingpong":  pingpong,
+	"main":      mainBody,
 	"mpmc":      mpmc,
 	"skynet":    skynet,
 	"select":    selectWorkload,
 	"waitgroup": waitgroup,
+	"chans":     chans,
 	"mutex":     mutex,
 	"sleep":     sleep,
 	"timers":    timers,
@@ -123,6 +126,22 @@ func spawn(n uint64) {
 	wg.Wait()
 }
 
+// spawnWG is spawn with trivial work checked: each goroutine adds its number to a sum, one
+// WaitGroup Add/Done per goroutine.
+func spawnWG(n uint64) {
+	var wg sync.WaitGroup
+	var sum uint64
+	for i := uint64(0); i < n; i++ {
+		wg.Add(1)
+		go func(i uint64) {
+			atomic.AddUint64(&sum, i)
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	check(atomic.LoadUint64(&sum) == sumBelow(n), "spawn_wg: sum %d, want %d", sum, sumBelow(n))
+}
+
 func chain(n uint64) {
 	done := make(chan uint64)
 	go link(1, n, done)
@@ -170,6 +189,12 @@ func pingpong(n uint64) {
 		check(v == i, "pingpong: got %d, want %d", v, i)
 	}
 	close(ping)
+}
+
+// mainBody is the "main" workload: pingpong, which already runs in the main goroutine (the
+// Rust sides drive it from their runtime's main body instead of a spawned task).
+func mainBody(n uint64) {
+	pingpong(n)
 }
 
 func mpmc(n uint64) {
@@ -293,6 +318,30 @@ func waitgroup(n uint64) {
 	}
 	wg.Wait()
 	check(atomic.LoadUint64(&done) == n, "waitgroup: %d done, want %d", done, n)
+}
+
+// chans makes n unbuffered channels, each with one goroutine blocked receiving from it, then
+// sends one value on each; every receiver adds what it got to a sum.
+func chans(n uint64) {
+	var wg sync.WaitGroup
+	var sum, count uint64
+	cs := make([]chan uint64, n)
+	wg.Add(int(n))
+	for i := range cs {
+		c := make(chan uint64)
+		cs[i] = c
+		go func() {
+			v := <-c
+			atomic.AddUint64(&sum, v)
+			atomic.AddUint64(&count, 1)
+			wg.Done()
+		}()
+	}
+	for i, c := range cs {
+		c <- uint64(i)
+	}
+	wg.Wait()
+	check(count == n && sum == sumBelow(n), "chans: %d received summing to %d", count, sum)
 }
 
 func mutex(n uint64) {
