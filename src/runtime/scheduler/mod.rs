@@ -10,8 +10,10 @@
 //!   next on the same core, with the message hot in cache. `runnext` may run at most
 //!   [`worker::MAX_RUNNEXT_STREAK`] times in a row before the local queue gets a turn, and
 //!   thieves take it only in their last pass, so a fresh hand-off is not stolen at once.
-//! - A task that wakes itself (`yield_now`) and a new task go to the back of the local queue;
-//!   when it is full, half of it moves to the injection queue in one batch.
+//! - A task spawned on a worker goes to its `runnext` too, as in Go's `newproc` (a
+//!   spawn-then-wait stays on one core); one spawned from outside the workers goes to the
+//!   injection queue. A task that wakes itself (`yield_now`) goes to the back of the local
+//!   queue; when that is full, half of it moves to the injection queue in one batch.
 //! - Wakes from outside the runtime go to the injection queue. Every 61st tick a worker takes
 //!   from the injection queue first, so it cannot starve; when its local queue is empty it
 //!   takes a batch from there.
