@@ -84,7 +84,6 @@ pub(crate) fn model<F: Fn() + Sync + Send + 'static>(f: F) {
 /// Like [`model`], but explores only interleavings with at most `bound` preemptions: the
 /// bugs loom finds almost always need two or three, and larger models do not finish otherwise.
 #[cfg(loom)]
-#[allow(dead_code)]
 pub(crate) fn model_bounded<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(bound);

@@ -228,10 +228,9 @@ impl Driver {
         let _ = self.poller.notify();
     }
 
-    /// Called once when the runtime shuts down (by the runtime's `Drop`, not in this branch yet,
-    /// hence the `allow`): fails every I/O waiter (and later operation),
-    /// drops every timer's waker, channel and callback (the timers stay pending forever).
-    #[allow(dead_code)]
+    /// Called once when the runtime shuts down (by `runtime::finish_shutdown`, after every
+    /// goroutine left has been cancelled): fails every I/O waiter (and later operation), drops
+    /// every timer's waker, channel and callback (the timers stay pending forever).
     pub(crate) fn shutdown(&self) {
         let mut wakers = Vec::new();
         {
@@ -250,7 +249,6 @@ impl Driver {
     }
 
     /// True while any timer is pending or any I/O source is registered.
-    #[allow(dead_code)]
     pub(crate) fn has_pending_work(&self) -> bool {
         self.wheels.iter().any(|w| w.lock().wheel.scheduled() > 0)
             || !lock(&self.io).sources.is_empty()

@@ -77,7 +77,7 @@ thread_local! {
 }
 
 /// Counts the current thread as one of gorun's scheduler threads (awake) while alive.
-pub(crate) struct SchedGuard(#[allow(dead_code)] ThreadGuard);
+pub(crate) struct SchedGuard(ThreadGuard);
 
 pub(crate) fn sched_thread() -> SchedGuard {
     let ours = gorun_thread();

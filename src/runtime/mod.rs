@@ -75,7 +75,6 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_blocking_threads: usize,
     pub(crate) panic_policy: PanicPolicy,
-    #[allow(dead_code)]
     pub(crate) detect_deadlock: bool,
 }
 
