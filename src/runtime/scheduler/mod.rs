@@ -261,14 +261,15 @@ pub(crate) fn schedule(runnable: Runnable, woken_while_running: bool) {
 fn reap(task: Runnable) {
     #[cfg(not(loom))]
     {
+        use crate::loom::Unpoison;
         let cell = Arc::new(Mutex::new(Some(task)));
         let c2 = cell.clone();
         let spawned = std::thread::Builder::new()
             .name("gorun-reaper".into())
-            .spawn(move || drop(c2.lock().unwrap_or_else(|e| e.into_inner()).take()));
+            .spawn(move || drop(c2.lock().unpoison().take()));
         if spawned.is_err() {
             // No thread to be had: drop it here rather than leak it.
-            drop(cell.lock().unwrap_or_else(|e| e.into_inner()).take());
+            drop(cell.lock().unpoison().take());
         }
     }
     // Loom models cannot run plain threads: drop it here.

@@ -3,6 +3,7 @@
 //! the algorithm; this file holds the per-worker state, which only its own thread touches.
 
 use super::{Remote, Shared};
+use crate::loom::Unpoison;
 use crate::runtime::coop;
 use crate::runtime::task::Runnable;
 use std::cell::Cell;
@@ -136,7 +137,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     drop(uninstall);
     let shared = worker.shared.clone();
     drop(worker);
-    let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+    let mut exited = shared.exited.lock().unpoison();
     *exited += 1;
     shared.exited_cv.notify_all();
 }
