@@ -107,6 +107,7 @@
 //! Contexts know nothing of the runtime except for the deadline timer, which lives on the
 //! current runtime's timer wheel (or the global runtime's, outside any runtime).
 
+use crate::loom::Unpoison;
 use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -179,7 +180,7 @@ struct State {
 impl Node {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is consistent at every unlock, so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unpoison()
     }
 
     /// Sets the error if none is set, closes `done`, stops the timer and pushes the live
@@ -222,7 +223,7 @@ impl Drop for Node {
     /// The release: unregister, stop the timer, close a `done` channel that was handed out.
     fn drop(&mut self) {
         let (done, timer) = {
-            let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+            let st = self.state.get_mut().unpoison();
             (
                 if st.err.is_none() {
                     st.done.take()

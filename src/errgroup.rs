@@ -64,12 +64,13 @@
 //! - Returning a clone of the error from every `wait`: it would require `E: Clone`; the first
 //!   `wait` that completes takes the error, later ones return `Ok(())`.
 
+use crate::loom::Unpoison;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 
@@ -118,10 +119,6 @@ struct Limit {
 struct Outcome<E> {
     err: Option<E>,
     panic: Option<Box<dyn Any + Send>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Counts a goroutine against a limit until dropped (on return, panic or drop of the
@@ -238,7 +235,7 @@ impl<E: Send + 'static> Group<E> {
     /// });
     /// ```
     pub fn set_limit(&self, n: isize) {
-        let mut limit = lock(&self.inner.limit);
+        let mut limit = self.inner.limit.lock().unpoison();
         let Ok(n) = usize::try_from(n) else {
             *limit = None;
             return;
@@ -276,7 +273,11 @@ impl<E: Send + 'static> Group<E> {
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
-        let limit = lock(&self.inner.limit)
+        let limit = self
+            .inner
+            .limit
+            .lock()
+            .unpoison()
             .clone()
             .map(|l| LimitGuard::new(l, false));
         let done = self.enter();
@@ -314,7 +315,7 @@ impl<E: Send + 'static> Group<E> {
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
-        let permit = match lock(&self.inner.limit).clone() {
+        let permit = match self.inner.limit.lock().unpoison().clone() {
             Some(l) => {
                 match l.sem.try_acquire(1) {
                     Ok(p) => {
@@ -371,7 +372,7 @@ impl<E: Send + 'static> Group<E> {
         if let Some(c) = &self.inner.cancel {
             c.cancel();
         }
-        let mut out = lock(&self.inner.outcome);
+        let mut out = self.inner.outcome.lock().unpoison();
         if let Some(p) = out.panic.take() {
             drop(out);
             std::panic::resume_unwind(p);
@@ -392,7 +393,7 @@ where
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             let first = {
-                let mut out = lock(&inner.outcome);
+                let mut out = inner.outcome.lock().unpoison();
                 let first = out.err.is_none();
                 if first {
                     out.err = Some(e);
@@ -407,7 +408,7 @@ where
         }
         Err(p) => {
             {
-                let mut out = lock(&inner.outcome);
+                let mut out = inner.outcome.lock().unpoison();
                 if out.panic.is_none() {
                     out.panic = Some(p);
                 }

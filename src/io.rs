@@ -42,6 +42,7 @@ pub use futures::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
 };
 
+use crate::loom::Unpoison;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
@@ -84,7 +85,7 @@ fn shared() -> &'static Shared {
 }
 
 fn lock() -> MutexGuard<'static, State> {
-    shared().state.lock().unwrap_or_else(|e| e.into_inner())
+    shared().state.lock().unpoison()
 }
 
 /// Starts the stdin thread once. Errors (no thread could be started) come back to the reader.
@@ -113,7 +114,7 @@ fn stdin_thread() {
         {
             let mut st = lock();
             while !st.wanted {
-                st = sh.want.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = sh.want.wait(st).unpoison();
             }
         }
         let r = loop {

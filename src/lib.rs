@@ -56,6 +56,7 @@
 //!   [`time`] (sleep, timers, tickers), [`context`], [`errgroup`], [`net`], [`signal`],
 //!   [`io`] (stdin, stdout) and [`runtime`].
 //! - `docs/embedding.md`: gorun inside a tokio or hyper service, and hyper on gorun.
+#![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

@@ -39,6 +39,22 @@ pub(crate) mod thread {
     pub(crate) use loom::thread::{current, park, spawn, yield_now, JoinHandle, Thread};
 }
 
+/// Poison-tolerant locking: `m.lock().unpoison()`, `cv.wait(g).unpoison()`. The crate's
+/// internal locks (std's and loom's, which share std's `LockResult`) guard state that is
+/// consistent at every point where code under them can panic (only allocation failure or a
+/// destructor, if anything), so a panic in one thread must not make every later lock panic.
+pub(crate) trait Unpoison<G> {
+    /// The guard, whether or not the lock was poisoned.
+    fn unpoison(self) -> G;
+}
+
+impl<G> Unpoison<G> for std::sync::LockResult<G> {
+    #[inline]
+    fn unpoison(self) -> G {
+        self.unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// `UnsafeCell` with loom's closure-based API, so accesses can be tracked by loom.
 pub(crate) mod cell {
     #[cfg(loom)]
@@ -84,7 +100,6 @@ pub(crate) fn model<F: Fn() + Sync + Send + 'static>(f: F) {
 /// Like [`model`], but explores only interleavings with at most `bound` preemptions: the
 /// bugs loom finds almost always need two or three, and larger models do not finish otherwise.
 #[cfg(loom)]
-#[allow(dead_code)]
 pub(crate) fn model_bounded<F: Fn() + Sync + Send + 'static>(bound: usize, f: F) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(bound);

@@ -35,6 +35,7 @@
 //! waker (`main` waiting for Ctrl-C is not a deadlock).
 
 use crate::chan::{chan, Receiver, Sender};
+use crate::loom::Unpoison;
 use crate::runtime::signal as sys;
 use std::fmt;
 use std::future::Future;
@@ -115,7 +116,7 @@ struct Watch {
 static WATCHES: Mutex<Vec<Watch>> = Mutex::new(Vec::new());
 
 fn watches() -> std::sync::MutexGuard<'static, Vec<Watch>> {
-    WATCHES.lock().unwrap_or_else(|e| e.into_inner())
+    WATCHES.lock().unpoison()
 }
 
 /// Called by the signal thread for each signal caught: a non-blocking send on every channel

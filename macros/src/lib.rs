@@ -4,6 +4,8 @@
 //! `async` keyword is removed and its body becomes the main goroutine of a fresh runtime:
 //! `Runtime::__run_main(async move { .. })`.
 
+#![warn(missing_docs)]
+
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
 /// Runs `async fn main` on a fresh runtime: `#[gorun::main]` or `#[gorun::main(workers = 4)]`.

@@ -165,6 +165,7 @@ mod std_impl {
 
 #[cfg(loom)]
 mod loom_impl {
+    use crate::loom::Unpoison;
     use loom::sync::atomic::{AtomicUsize, Ordering::*};
     use std::ops::{Deref, DerefMut};
 
@@ -189,7 +190,7 @@ mod loom_impl {
         }
 
         pub(crate) fn lock(&self) -> Guard<'_, T> {
-            let guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+            let guard = self.mutex.lock().unpoison();
             let held = self.word.fetch_add(1, AcqRel) + 1;
             Guard {
                 guard: Some(guard),

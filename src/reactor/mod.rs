@@ -55,6 +55,7 @@ pub(crate) use registration::{Direction, IoState};
 pub(crate) use source::IoSource;
 pub(crate) use timers::TimerAction;
 
+use crate::loom::Unpoison;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -126,11 +127,6 @@ pub(crate) struct Driver {
 /// One wheel's earliest-deadline hint, on its own cache lines (each worker writes its own).
 #[repr(align(128))]
 pub(crate) struct EarliestTick(pub(crate) AtomicU64);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing panics while holding these locks except on allocation failure; keep going.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 impl Driver {
     /// A driver with timer wheels for `workers` workers (and one for other threads).
@@ -206,7 +202,7 @@ impl Driver {
     /// dispatches I/O readiness and fires every due timer; returns the number of I/O events.
     /// Only one thread may be inside `park` at a time.
     pub(crate) fn park(&self, timeout: Option<Duration>) -> usize {
-        let mut events = lock(&self.events);
+        let mut events = self.events.lock().unpoison();
         events.clear();
         let wait = self.before_park(timeout);
         // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate. Asleep
@@ -228,14 +224,13 @@ impl Driver {
         let _ = self.poller.notify();
     }
 
-    /// Called once when the runtime shuts down (by the runtime's `Drop`, not in this branch yet,
-    /// hence the `allow`): fails every I/O waiter (and later operation),
-    /// drops every timer's waker, channel and callback (the timers stay pending forever).
-    #[allow(dead_code)]
+    /// Called once when the runtime shuts down (by `runtime::finish_shutdown`, after every
+    /// goroutine left has been cancelled): fails every I/O waiter (and later operation), drops
+    /// every timer's waker, channel and callback (the timers stay pending forever).
     pub(crate) fn shutdown(&self) {
         let mut wakers = Vec::new();
         {
-            let mut io = lock(&self.io);
+            let mut io = self.io.lock().unpoison();
             io.shutdown = true;
             for (_, s) in io.sources.iter() {
                 s.shutdown(&mut wakers);
@@ -250,10 +245,9 @@ impl Driver {
     }
 
     /// True while any timer is pending or any I/O source is registered.
-    #[allow(dead_code)]
     pub(crate) fn has_pending_work(&self) -> bool {
         self.wheels.iter().any(|w| w.lock().wheel.scheduled() > 0)
-            || !lock(&self.io).sources.is_empty()
+            || !self.io.lock().unpoison().sources.is_empty()
     }
 
     fn dispatch(&self, events: &polling::Events) {
@@ -262,7 +256,7 @@ impl Driver {
         }
         let mut wakers: Vec<Waker> = Vec::new();
         {
-            let io = lock(&self.io);
+            let io = self.io.lock().unpoison();
             for ev in events.iter() {
                 if let Some(s) = io.sources.get(ev.key) {
                     s.set_ready(ev.readable, ev.writable, &mut wakers);
@@ -277,7 +271,7 @@ impl Driver {
     /// Registers `fd` (edge-triggered, both directions). The caller must call
     /// [`deregister`](Self::deregister) before closing `fd`.
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<(usize, Arc<IoState>)> {
-        let mut io = lock(&self.io);
+        let mut io = self.io.lock().unpoison();
         if io.shutdown {
             return Err(registration::shut_down());
         }
@@ -309,7 +303,7 @@ impl Driver {
     /// Removes the source registered under `key`.
     pub(crate) fn deregister(&self, fd: BorrowedFd<'_>, key: usize) {
         let _ = self.poller.delete(fd);
-        if lock(&self.io).sources.try_remove(key).is_some() {
+        if self.io.lock().unpoison().sources.try_remove(key).is_some() {
             self.io_sources.fetch_sub(1, Relaxed);
         }
     }

@@ -13,6 +13,7 @@
 
 use super::scheduler::Shared;
 use super::task::Runnable;
+use crate::loom::Unpoison;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -86,7 +87,7 @@ impl BlockingPool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unpoison()
     }
 
     pub(crate) fn push(&self, job: Runnable, shared: &Arc<Shared>) {
@@ -163,11 +164,7 @@ impl BlockingPool {
                     break;
                 }
                 let _asleep = super::deadlock::asleep();
-                st = self
-                    .cond
-                    .wait_timeout(st, deadline - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                st = self.cond.wait_timeout(st, deadline - now).unpoison().0;
             }
             st.idle -= 1;
             // Whether it was signalled or not, a thread leaving the wait takes one pending
@@ -197,17 +194,13 @@ impl BlockingPool {
         let mut st = self.lock();
         while st.threads > 0 {
             match deadline {
-                None => st = self.exited.wait(st).unwrap_or_else(|e| e.into_inner()),
+                None => st = self.exited.wait(st).unpoison(),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return false;
                     }
-                    st = self
-                        .exited
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    st = self.exited.wait_timeout(st, d - now).unpoison().0;
                 }
             }
         }

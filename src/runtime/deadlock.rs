@@ -57,6 +57,7 @@
 //! `Builder::detect_deadlock(false)` turns it off.
 
 use super::scheduler::Shared;
+use crate::loom::Unpoison;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
@@ -77,7 +78,7 @@ thread_local! {
 }
 
 /// Counts the current thread as one of gorun's scheduler threads (awake) while alive.
-pub(crate) struct SchedGuard(#[allow(dead_code)] ThreadGuard);
+pub(crate) struct SchedGuard(ThreadGuard);
 
 pub(crate) fn sched_thread() -> SchedGuard {
     let ours = gorun_thread();
@@ -134,7 +135,7 @@ impl Drop for ThreadGuard {
 }
 
 pub(crate) fn register_runtime(shared: &Arc<Shared>) {
-    let mut all = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = RUNTIMES.lock().unpoison();
     all.retain(|w| w.strong_count() > 0);
     all.push(Arc::downgrade(shared));
 }
@@ -169,7 +170,7 @@ pub(crate) fn nothing_can_wake() -> bool {
         return false;
     }
     let runtimes: Vec<Arc<Shared>> = {
-        let all = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
+        let all = RUNTIMES.lock().unpoison();
         all.iter().filter_map(|w| w.upgrade()).collect()
     };
     if !runtimes.iter().all(|s| runtime_idle(s)) {
@@ -208,7 +209,7 @@ pub(crate) fn report(main_waits_on: Option<&str>) -> String {
 /// The goroutine dump of every live runtime.
 pub(crate) fn dump_all() -> String {
     let runtimes: Vec<Arc<Shared>> = {
-        let all = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
+        let all = RUNTIMES.lock().unpoison();
         all.iter().filter_map(|w| w.upgrade()).collect()
     };
     runtimes

@@ -40,6 +40,7 @@ pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use metrics::{metrics, Metrics};
 pub use task::{JoinError, JoinHandle};
 
+use crate::loom::Unpoison;
 use scheduler::Shared;
 use std::cell::Cell;
 use std::future::Future;
@@ -75,7 +76,6 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_blocking_threads: usize,
     pub(crate) panic_policy: PanicPolicy,
-    #[allow(dead_code)]
     pub(crate) detect_deadlock: bool,
 }
 
@@ -282,7 +282,7 @@ impl Runtime {
         // good): nothing from here on may panic, the shutdown flag being set already.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         shared.unpark_all();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let threads = std::mem::take(&mut *self.threads.lock().unpoison());
         if scheduler::worker::current_of(shared).is_some() {
             // On one of this runtime's own workers (a goroutine dropped its runtime): it
             // cannot wait for itself to leave its loop, and cancelling goroutines while the
@@ -315,25 +315,16 @@ fn finish_shutdown(
     threads: Vec<thread::JoinHandle<()>>,
     deadline: Option<Instant>,
 ) {
-    let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+    let mut exited = shared.exited.lock().unpoison();
     while *exited < threads.len() {
         match deadline {
-            None => {
-                exited = shared
-                    .exited_cv
-                    .wait(exited)
-                    .unwrap_or_else(|e| e.into_inner())
-            }
+            None => exited = shared.exited_cv.wait(exited).unpoison(),
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
                     break;
                 }
-                exited = shared
-                    .exited_cv
-                    .wait_timeout(exited, d - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                exited = shared.exited_cv.wait_timeout(exited, d - now).unpoison().0;
             }
         }
     }

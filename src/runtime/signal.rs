@@ -29,6 +29,7 @@
 //! - A bit set in [`PENDING`] is always followed by a write attempt; a write fails only when
 //!   the pipe is full, that is when unread bytes guarantee the reader will look at the mask.
 
+use crate::loom::Unpoison;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, OnceLock};
 
@@ -192,7 +193,7 @@ fn reader(read_fd: libc::c_int) {
 pub(crate) fn install(sig: libc::c_int) -> std::io::Result<()> {
     assert!((1..NSIG as libc::c_int).contains(&sig));
     start_reader()?;
-    let mut saved = SAVED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut saved = SAVED.lock().unpoison();
     if saved.iter().any(|(s, _)| *s == sig) {
         return Ok(());
     }
@@ -234,7 +235,7 @@ pub(crate) fn uninstall(sig: libc::c_int) {
     if sig == libc::SIGQUIT && QUIT_DUMP.load(SeqCst) {
         return;
     }
-    let mut saved = SAVED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut saved = SAVED.lock().unpoison();
     if let Some(pos) = saved.iter().position(|(s, _)| *s == sig) {
         let (_, old) = saved.swap_remove(pos);
         // SAFETY: `old` is the `sigaction` read from the kernel for this signal.

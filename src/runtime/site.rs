@@ -23,6 +23,7 @@
 //! addresses (possible across codegen units) take two indices, which costs nothing but an
 //! entry.
 
+use crate::loom::Unpoison;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
@@ -49,7 +50,7 @@ thread_local! {
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<Table>> {
-    TABLE.lock().unwrap_or_else(|e| e.into_inner())
+    TABLE.lock().unpoison()
 }
 
 /// The index of `location` (the same for every call with the same location).

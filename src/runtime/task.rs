@@ -79,6 +79,7 @@
 
 use super::scheduler::Shared;
 use super::{site, PanicPolicy};
+use crate::loom::Unpoison;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -742,7 +743,7 @@ impl Registry {
     fn shard(&self, id: u64) -> std::sync::MutexGuard<'_, Shard> {
         self.shards[((id >> ID_BLOCK_SHIFT) & self.mask) as usize]
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unpoison()
     }
 
     fn insert(&self, id: u64, waker: Waker) -> Option<usize> {
@@ -791,7 +792,7 @@ impl Registry {
     pub(crate) fn close_and_take(&self) -> Vec<Waker> {
         let mut all = Vec::new();
         for s in self.shards.iter() {
-            let mut shard = s.lock().unwrap_or_else(|e| e.into_inner());
+            let mut shard = s.lock().unpoison();
             shard.closed = true;
             all.extend(shard.tasks.drain().map(|e| e.waker));
         }
@@ -802,7 +803,7 @@ impl Registry {
     fn snapshot(&self) -> Vec<TaskInfo> {
         let mut out = Vec::new();
         for s in self.shards.iter() {
-            let shard = s.lock().unwrap_or_else(|e| e.into_inner());
+            let shard = s.lock().unpoison();
             for (_, e) in shard.tasks.iter() {
                 // SAFETY: a registry entry, under its shard's lock.
                 out.push(TaskInfo::of(unsafe { meta_of(e) }));

@@ -23,6 +23,7 @@
 //! - Go's ticket counters (`wait`/`notify` numbers): they exist to avoid allocating a node per
 //!   waiter; the slab reuses its nodes, so the plain list is as cheap and simpler.
 
+use crate::loom::Unpoison;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -77,7 +78,7 @@ impl Cond {
     }
 
     fn lock(&self) -> StdMutexGuard<'_, WaitList<Waiter>> {
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+        self.waiters.lock().unpoison()
     }
 
     /// Releases `guard`'s mutex, waits for a `signal` or `broadcast`, re-locks the mutex and

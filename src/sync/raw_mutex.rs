@@ -45,6 +45,7 @@
 //!   nobody is queued), because a critical section of a few instructions on another core ends
 //!   sooner than a park and a wake-up.
 
+use crate::loom::Unpoison;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -109,7 +110,7 @@ impl RawMutex {
     }
 
     fn list(&self) -> MutexGuard<'_, WaitList<Node>> {
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+        self.waiters.lock().unpoison()
     }
 
     /// One CAS: takes the lock if it is free and not in starvation mode.

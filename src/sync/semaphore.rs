@@ -56,6 +56,7 @@
 //! - Taking the lock on every release (tokio does): an uncontended unlock would cost a lock and
 //!   an unlock instead of one compare-and-swap.
 
+use crate::loom::Unpoison;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -124,7 +125,7 @@ impl RawSemaphore {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // Nothing panics while the lock is held, but if it ever did the list is still
         // consistent (every mutation is completed before anything that can panic).
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+        self.waiters.lock().unpoison()
     }
 
     /// Free permits now.

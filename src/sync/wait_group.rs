@@ -47,6 +47,7 @@
 //! - Taking the lock in every `done()`: a million goroutines finishing at once would all queue on
 //!   it.
 
+use crate::loom::Unpoison;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -97,7 +98,7 @@ struct Inner {
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, WaitList<Waiter>> {
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+        self.waiters.lock().unpoison()
     }
 
     /// The `done()` that ended epoch `e` with waiters: bump the epoch if no `add()` did, then

@@ -145,14 +145,7 @@ impl Idle {
     }
 
     /// Number of parked workers (a snapshot).
-    #[allow(dead_code)]
     pub(crate) fn num_parked(&self) -> usize {
         self.num_workers - Self::unparked(self.state.load(SeqCst))
-    }
-
-    /// Number of searching workers (a snapshot).
-    #[allow(dead_code)]
-    pub(crate) fn num_searching(&self) -> usize {
-        Self::searching(self.state.load(SeqCst))
     }
 }

@@ -31,6 +31,7 @@
 use super::queue::Overflow;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
+use crate::loom::Unpoison;
 use std::collections::VecDeque;
 
 /// A buffer left this large by a burst is freed when the queue empties.
@@ -74,7 +75,7 @@ impl<T> Inject<T> {
     fn lock(&self) -> crate::loom::sync::MutexGuard<'_, Queue<T>> {
         // No code panics while holding the lock (pushes and pops of pointers) except on
         // allocation failure; a poisoned queue is still consistent.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        self.queue.lock().unpoison()
     }
 
     /// Queues `task`, or hands it back if the queue is closed (the runtime shut down).

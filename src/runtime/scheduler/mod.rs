@@ -10,8 +10,10 @@
 //!   next on the same core, with the message hot in cache. `runnext` may run at most
 //!   [`worker::MAX_RUNNEXT_STREAK`] times in a row before the local queue gets a turn, and
 //!   thieves take it only in their last pass, so a fresh hand-off is not stolen at once.
-//! - A task that wakes itself (`yield_now`) and a new task go to the back of the local queue;
-//!   when it is full, half of it moves to the injection queue in one batch.
+//! - A task spawned on a worker goes to its `runnext` too, as in Go's `newproc` (a
+//!   spawn-then-wait stays on one core); one spawned from outside the workers goes to the
+//!   injection queue. A task that wakes itself (`yield_now`) goes to the back of the local
+//!   queue; when that is full, half of it moves to the injection queue in one batch.
 //! - Wakes from outside the runtime go to the injection queue. Every 61st tick a worker takes
 //!   from the injection queue first, so it cannot starve; when its local queue is empty it
 //!   takes a batch from there.
@@ -261,14 +263,15 @@ pub(crate) fn schedule(runnable: Runnable, woken_while_running: bool) {
 fn reap(task: Runnable) {
     #[cfg(not(loom))]
     {
+        use crate::loom::Unpoison;
         let cell = Arc::new(Mutex::new(Some(task)));
         let c2 = cell.clone();
         let spawned = std::thread::Builder::new()
             .name("gorun-reaper".into())
-            .spawn(move || drop(c2.lock().unwrap_or_else(|e| e.into_inner()).take()));
+            .spawn(move || drop(c2.lock().unpoison().take()));
         if spawned.is_err() {
             // No thread to be had: drop it here rather than leak it.
-            drop(cell.lock().unwrap_or_else(|e| e.into_inner()).take());
+            drop(cell.lock().unpoison().take());
         }
     }
     // Loom models cannot run plain threads: drop it here.

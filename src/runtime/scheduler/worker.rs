@@ -3,6 +3,7 @@
 //! the algorithm; this file holds the per-worker state, which only its own thread touches.
 
 use super::{Remote, Shared};
+use crate::loom::Unpoison;
 use crate::runtime::coop;
 use crate::runtime::task::Runnable;
 use std::cell::Cell;
@@ -51,17 +52,21 @@ thread_local! {
     static CURRENT: Cell<*const Worker> = const { Cell::new(ptr::null()) };
 }
 
+/// Runs `f` with the worker running on this thread, if any: the one place that reads
+/// `CURRENT` (also during thread-local destruction, when it reads as no worker).
+#[inline]
+fn with_current<R>(f: impl FnOnce(&Worker) -> R) -> Option<R> {
+    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    // SAFETY: a non-null pointer in CURRENT points to the `Worker` on this thread's stack,
+    // alive for as long as it is installed (see `run`); `f` runs on this thread, within that.
+    let w: &Worker = unsafe { w.as_ref() }?;
+    Some(f(w))
+}
+
 /// The worker running on this thread, if it belongs to `shared`'s runtime.
 #[inline]
 pub(crate) fn current_of(shared: &Shared) -> Option<*const Worker> {
-    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
-    // SAFETY: a non-null pointer in CURRENT points to the `Worker` on this thread's stack,
-    // alive for as long as it is installed (see `run`).
-    if !w.is_null() && ptr::eq(unsafe { &*(*w).shared }, shared) {
-        Some(w)
-    } else {
-        None
-    }
+    with_current(|w| ptr::eq(&*w.shared, shared).then_some(w as *const Worker)).flatten()
 }
 
 /// Runs `f` with the runtime whose worker runs on this thread, without touching its reference
@@ -69,27 +74,18 @@ pub(crate) fn current_of(shared: &Shared) -> Option<*const Worker> {
 /// operations per `go`).
 #[inline]
 pub(crate) fn with_current_shared<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
-    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
-    // SAFETY: as in `current_of`; the worker (and so its `Arc<Shared>`) outlives this call,
-    // which runs on the worker's own thread.
-    let w: &Worker = unsafe { w.as_ref() }?;
-    Some(f(&w.shared))
+    with_current(|w| f(&w.shared))
 }
 
 /// The runtime whose worker runs on this thread, if any.
 pub(crate) fn current_shared() -> Option<Arc<Shared>> {
-    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
-    // SAFETY: as in `current_of`.
-    (!w.is_null()).then(|| unsafe { (*w).shared.clone() })
+    with_current(|w| w.shared.clone())
 }
 
 /// The reactor of the runtime whose worker runs on this thread (one reference-count increment,
 /// on the driver only: the hot path of `sleep`, `after` and `Timer::new`).
 pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
-    let w = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
-    // SAFETY: as in `current_of`.
-    let w: &Worker = unsafe { w.as_ref() }?;
-    Some(w.driver.clone())
+    with_current(|w| w.driver.clone())
 }
 
 /// Runs worker `index` of `shared` until shutdown.
@@ -136,7 +132,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     drop(uninstall);
     let shared = worker.shared.clone();
     drop(worker);
-    let mut exited = shared.exited.lock().unwrap_or_else(|e| e.into_inner());
+    let mut exited = shared.exited.lock().unpoison();
     *exited += 1;
     shared.exited_cv.notify_all();
 }
