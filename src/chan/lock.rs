@@ -16,7 +16,8 @@
 //! to take `default` only when, at one instant, none of its channels was ready (Go locks them
 //! all for this). The count wraps after 2^63 releases on 64-bit targets.
 //!
-//! Invariants: bit 0 of `word` is set exactly while a [`Guard`] exists; the acquiring CAS is
+//! Invariants: bit 0 of `word` is set exactly while a [`Guard`] exists; the acquiring RMW (a
+//! `fetch_or` of bit 0: a single locked instruction, as the old CAS was) is
 //! `Acquire` and the releasing store `Release`, so each holder sees the previous holder's
 //! writes to `value`; every release increments the count.
 //!
@@ -80,14 +81,11 @@ mod std_impl {
 
         #[inline]
         pub(crate) fn lock(&self) -> Guard<'_, T> {
-            let cur = self.word.load(Relaxed);
-            let held = if cur & 1 == 0
-                && self
-                    .word
-                    .compare_exchange_weak(cur, cur | 1, Acquire, Relaxed)
-                    .is_ok()
-            {
-                cur | 1
+            // One read-modify-write, as the plain lock's CAS: setting bit 0 changes nothing if
+            // it is set already (the holder's release then writes the word whole).
+            let prev = self.word.fetch_or(1, Acquire);
+            let held = if prev & 1 == 0 {
+                prev | 1
             } else {
                 self.lock_contended()
             };
@@ -119,12 +117,9 @@ mod std_impl {
                     }
                     cur = self.word.load(Relaxed);
                 }
-                if self
-                    .word
-                    .compare_exchange_weak(cur, cur | 1, Acquire, Relaxed)
-                    .is_ok()
-                {
-                    return cur | 1;
+                let prev = self.word.fetch_or(1, Acquire);
+                if prev & 1 == 0 {
+                    return prev | 1;
                 }
             }
         }
