@@ -227,6 +227,7 @@ impl Wakes {
         }
     }
 
+    #[inline]
     fn push(&mut self, w: Option<Waker>) {
         if let Some(w) = w {
             if self.one.is_none() {
@@ -237,11 +238,23 @@ impl Wakes {
         }
     }
 
+    /// Calls the wakers. Inlined: most operations have at most one waker, and the common
+    /// path must not pay for the rarely used `more`.
+    #[inline]
     pub(crate) fn wake(self) {
-        if let Some(w) = self.one {
+        let Wakes { one, more } = self;
+        if let Some(w) = one {
             w.wake();
         }
-        for w in self.more {
+        if !more.is_empty() {
+            Self::wake_more(more);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_more(more: Vec<Waker>) {
+        for w in more {
             w.wake();
         }
     }
@@ -344,7 +357,7 @@ impl<T> State<T> {
     /// and no receiver is on its way to it, notify one.
     #[inline]
     fn wake_next(&mut self, exclude: Option<*const SelectCell>, wakes: &mut Wakes) {
-        if self.notified == 0 && self.has_value() && !self.recvq.is_empty() {
+        if !self.recvq.is_empty() && self.notified == 0 && self.has_value() {
             self.notify_one(exclude, wakes);
         }
     }
