@@ -735,8 +735,8 @@ impl<T> Inner<T> {
             None => None,
         };
         let r = self.poll_send_now(value, key, cx);
-        if let (Some(unit), true) = (unit, r.is_ready()) {
-            unit.made_progress();
+        if let (Some(unit), true) = (unit, r.is_pending()) {
+            unit.refund();
         }
         r
     }

@@ -43,18 +43,14 @@ impl<T: AsFd> IoSource<T> {
         dir: Direction,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let unit = ready!(crate::runtime::coop::proceed(cx));
-        loop {
+        crate::runtime::coop::poll_op(cx, |cx| loop {
             let snapshot = ready!(self.state.poll_ready(cx, dir))?;
             match f(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.state.clear(dir, snapshot),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => {
-                    unit.made_progress();
-                    return Poll::Ready(r);
-                }
+                r => return Poll::Ready(r),
             }
-        }
+        })
     }
 
     /// [`poll_io`](Self::poll_io) as a future, whose waker leaves the source's waiter list
@@ -82,20 +78,16 @@ impl<T: AsFd> IoSource<T> {
             slot: None,
         };
         std::future::poll_fn(|cx| {
-            let unit = ready!(crate::runtime::coop::proceed(cx));
-            loop {
+            crate::runtime::coop::poll_op(cx, |cx| loop {
                 let snapshot = ready!(self.state.poll_ready_slot(cx, dir, &mut guard.slot))?;
                 match f(&self.io) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.state.clear(dir, snapshot)
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    r => {
-                        unit.made_progress();
-                        return Poll::Ready(r);
-                    }
+                    r => return Poll::Ready(r),
                 }
-            }
+            })
         })
         .await
     }

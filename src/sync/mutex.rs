@@ -198,17 +198,20 @@ pub struct Lock<'a, T: ?Sized> {
 
 impl<'a, T: ?Sized> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         let this = self.get_mut();
         assert!(!this.done, "Lock polled after completion");
         let unit = std::task::ready!(coop::proceed(cx));
         match this.mutex.raw.poll_lock(&mut this.state, cx) {
             Poll::Ready(()) => {
-                unit.made_progress();
                 this.done = true;
                 Poll::Ready(MutexGuard::new(this.mutex))
             }
-            Poll::Pending => crate::runtime::pending(crate::runtime::Wait::Mutex),
+            Poll::Pending => {
+                unit.refund();
+                crate::runtime::pending(crate::runtime::Wait::Mutex)
+            }
         }
     }
 }

@@ -166,7 +166,6 @@ impl Future for Sleep {
             // The entry fires once the deadline has passed, and frees itself then: no need to
             // take the wheel's lock (see `reactor::timers`).
             this.forget();
-            unit.made_progress();
             return Poll::Ready(());
         }
         // A goroutine of this driver's runtime parked here with its own waker needs no
@@ -178,6 +177,7 @@ impl Future for Sleep {
                 // Shut down: never registered; later polls look at the clock themselves.
                 None => {
                     this.gen = 0;
+                    unit.refund();
                     return crate::runtime::pending(crate::runtime::Wait::Sleep);
                 }
             }
@@ -187,12 +187,12 @@ impl Future for Sleep {
         {
             // Fired since we looked at the clock: the deadline has passed.
             this.forget();
-            unit.made_progress();
             return Poll::Ready(());
         }
         if own {
             crate::runtime::record_sleep(this.key);
         }
+        unit.refund();
         crate::runtime::pending(crate::runtime::Wait::Sleep)
     }
 }
