@@ -14,8 +14,8 @@
 //! # std::io::Result::Ok(()) }).unwrap();
 //! ```
 
-use super::compat::poll_read_uninit;
-use std::io::{self, IoSlice};
+use super::compat::{poll_read_uninit, write_via_futures_io};
+use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -42,42 +42,11 @@ macro_rules! tokio_read {
     };
 }
 
-macro_rules! tokio_write {
-    ($t:ty) => {
-        impl AsyncWrite for $t {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                futures::io::AsyncWrite::poll_write(self, cx, buf)
-            }
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                futures::io::AsyncWrite::poll_write_vectored(self, cx, bufs)
-            }
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                futures::io::AsyncWrite::poll_flush(self, cx)
-            }
-            /// Shuts the write direction down (the peer reads end-of-stream).
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                futures::io::AsyncWrite::poll_close(self, cx)
-            }
-        }
-    };
-}
-
 tokio_read!(super::tcp::TcpStream);
 tokio_read!(super::tcp::ReadHalf);
 tokio_read!(super::unix::UnixStream);
 tokio_read!(super::unix::ReadHalf);
-tokio_write!(super::tcp::TcpStream);
-tokio_write!(super::tcp::WriteHalf);
-tokio_write!(super::unix::UnixStream);
-tokio_write!(super::unix::WriteHalf);
+write_via_futures_io!(AsyncWrite, super::tcp::TcpStream);
+write_via_futures_io!(AsyncWrite, super::tcp::WriteHalf);
+write_via_futures_io!(AsyncWrite, super::unix::UnixStream);
+write_via_futures_io!(AsyncWrite, super::unix::WriteHalf);
