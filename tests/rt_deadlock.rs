@@ -19,6 +19,19 @@ fn rt(detect: bool) -> gorun::runtime::Runtime {
         .unwrap()
 }
 
+/// Waits for a value a plain thread sends 400 ms later: not a deadlock (the thread could
+/// always wake it).
+async fn fed_later() {
+    let c = chan::<i32>(0);
+    let tx = c.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        tx.send_blocking(7).unwrap();
+    });
+    assert_eq!(c.recv().await, Some(7));
+    println!("received");
+}
+
 /// The child side: run one scenario.
 fn child(name: &str) {
     match name {
@@ -58,26 +71,8 @@ fn child(name: &str) {
             c.recv().await;
             c.recv().await; // a third value never comes
         }),
-        "main_goroutine_fed_later_by_a_plain_thread" => rt(true).__run_main(async {
-            let c = chan::<i32>(0);
-            let tx = c.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(400));
-                tx.send_blocking(7).unwrap();
-            });
-            assert_eq!(c.recv().await, Some(7));
-            println!("received");
-        }),
-        "fed_later_by_a_plain_thread" => rt(true).block_on(async {
-            let c = chan::<i32>(0);
-            let tx = c.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(400));
-                tx.send_blocking(7).unwrap();
-            });
-            assert_eq!(c.recv().await, Some(7));
-            println!("received");
-        }),
+        "main_goroutine_fed_later_by_a_plain_thread" => rt(true).__run_main(fed_later()),
+        "fed_later_by_a_plain_thread" => rt(true).block_on(fed_later()),
         "waiting_on_a_sleeping_goroutine" => rt(true).block_on(async {
             let c = chan::<i32>(0);
             let tx = c.clone();
