@@ -1155,33 +1155,14 @@ impl<T> fmt::Debug for RecvFuture<'_, T> {
 // ---- blocking ------------------------------------------------------------------------------
 
 /// Runs `fut` to completion on the current plain thread, parking it between polls.
-pub(crate) fn block_here<F: Future + Unpin>(mut fut: F, what: &str) -> F::Output {
+pub(crate) fn block_here<F: Future>(fut: F, what: &str) -> F::Output {
     if crate::runtime::on_worker_thread() {
         panic!(
             "gorun: {what} called on a gorun runtime worker thread; it would block the worker \
              (and could deadlock the runtime). Use the async form with `.await` instead"
         );
     }
-    struct ThreadWaker(std::thread::Thread);
-    impl std::task::Wake for ThreadWaker {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    thread_local! {
-        static WAKER: Waker = Waker::from(std::sync::Arc::new(ThreadWaker(std::thread::current())));
-    }
-    let waker = WAKER.with(|w| w.clone());
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = Pin::new(&mut fut).poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
+    crate::runtime::block_on_plain_thread(fut)
 }
 
 #[cfg(all(test, not(loom)))]

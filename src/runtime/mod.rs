@@ -437,6 +437,13 @@ impl ThreadWaker {
     }
 }
 
+/// Drives `fut` to completion on the current plain thread (the `*_blocking` methods of channels
+/// and sync types), with the same waker as `block_on`: spin briefly, then park. The callers
+/// refuse worker threads first, each with its own message.
+pub(crate) fn block_on_plain_thread<F: Future>(fut: F) -> F::Output {
+    park_on(fut, false, false)
+}
+
 /// Drives `fut` on the current thread, parking it while the future is pending; with
 /// `detect_deadlock`, panics with Go's message when nothing can ever wake it (see `deadlock`).
 /// `main_goroutine`: `fut` waits for the program's main goroutine, which the dump lists.

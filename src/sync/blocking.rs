@@ -1,25 +1,17 @@
 //! Driving one future to completion on a plain thread, for the `*_blocking` methods.
 //!
-//! The thread parks until the future's waker unparks it. A gorun worker thread must never do
+//! The thread parks until the future's waker unparks it (the waker `block_on` uses, see
+//! `runtime::block_on_plain_thread`). A gorun worker thread must never do
 //! this (it would stop every goroutine queued on it, and deadlock if the future waits for one of
 //! them), so the call panics there with a message naming the method and the async alternative.
 
 use std::future::Future;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
-
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
+#[cfg(loom)]
+use std::{
+    pin::pin,
+    sync::Arc,
+    task::{Context, Poll, Wake, Waker},
+};
 
 /// Runs `fut` on this thread. `what` names the blocking method and `instead` its async form.
 pub(crate) fn block_on<F: Future>(what: &str, instead: &str, fut: F) -> F::Output {
@@ -28,15 +20,7 @@ pub(crate) fn block_on<F: Future>(what: &str, instead: &str, fut: F) -> F::Outpu
         "{what} called on a gorun worker thread, where it would block every goroutine \
          scheduled there; use `{instead}` instead"
     );
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park();
-    }
+    crate::runtime::block_on_plain_thread(fut)
 }
 
 /// `crate::sync::blocking::loom_block_on` without loom's `futures` feature: drives `fut` on a loom thread,
