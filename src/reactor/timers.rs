@@ -152,6 +152,13 @@ fn is_dead(a: &TimerAction) -> bool {
     matches!(a, TimerAction::Chan { chan, .. } if chan.handles() == 0)
 }
 
+/// Whether an entry may turn [`is_dead`] later: only a channel timer whose owner let go of it
+/// (`detached`): a `Timer` or `Ticker` still held keeps a handle of its channel, and its drop
+/// detaches or removes its entry.
+fn may_die(a: &TimerAction) -> bool {
+    matches!(a, TimerAction::Chan { detached: true, .. })
+}
+
 /// Slab slots [`Wheel::collect_step`] looks at per tick (at most 256,000 a second per wheel).
 const GC_STEP: usize = 256;
 
@@ -515,9 +522,13 @@ impl Driver {
         let mut action = Some(action);
         self.arm_with(self.home_wheel(), deadline, Some(now), None, |wheel| {
             if wheel.gc_due() {
-                wheel.collect(is_dead);
+                wheel.collect(is_dead, may_die);
             }
-            wheel.alloc(action.take().expect("allocated once"))
+            let action = action.take().expect("allocated once");
+            if may_die(&action) {
+                wheel.note_may_die();
+            }
+            wheel.alloc(action)
         })
         .0
     }
@@ -594,6 +605,7 @@ impl Driver {
                     chan,
                 } if *period == 0 && chan.handles() > 1 => {
                     *detached = true;
+                    st.wheel.note_may_die();
                     true
                 }
                 TimerAction::Func { detached, .. } => {

@@ -141,6 +141,13 @@ pub(crate) struct Wheel<T> {
     /// `shrink_below`, so a slab that cannot shrink (a live entry at a high key) is not
     /// retried on every removal.
     shrink_cap: usize,
+    /// One past the highest key allocated since the last shrink: at least the slab's length
+    /// (its last slot, vacant or not, is below it).
+    top: usize,
+    /// Entries that may have become collectable since the last [`collect`](Self::collect)
+    /// (counted by the owner with [`note_may_die`](Self::note_may_die)); while it is 0,
+    /// [`gc_due`](Self::gc_due) says no and no collection walks the slab for nothing.
+    may_die: usize,
 }
 
 /// Below this many allocated entries the wheel neither collects nor shrinks: small wheels are
@@ -213,6 +220,8 @@ impl<T> Wheel<T> {
             gc_tick: 0,
             shrink_below: 0,
             shrink_cap: 0,
+            top: 0,
+            may_die: 0,
         }
     }
 
@@ -248,6 +257,7 @@ impl<T> Wheel<T> {
             payload,
         });
         assert!(key < NIL as usize, "gorun: more than 4 billion timers");
+        self.top = self.top.max(key + 1);
         if self.entries.capacity() > self.shrink_cap {
             // Grown: give memory back once three quarters of it are unused.
             self.shrink_cap = self.entries.capacity();
@@ -257,45 +267,77 @@ impl<T> Wheel<T> {
     }
 
     /// Frees slab slot `key` (already unscheduled), giving memory back after a burst.
+    #[inline]
     fn free(&mut self, key: u32) -> T {
         let e = self.entries.remove(key as usize);
+        let len = self.entries.len();
         // The next collection is due once the wheel doubled from its smallest size since the
         // last one (not from the size the last one left: after a burst is freed, that could be
         // a million entries away).
-        self.gc_at = self.gc_at.min((2 * self.entries.len()).max(GC_MIN));
-        if self.entries.len() < self.shrink_below && self.entries.capacity() >= GC_MIN {
-            // `shrink_to_fit` keeps every key valid: it drops the vacant slots after the last
-            // live one. A live entry at a high key can stop it; the next attempt then waits
-            // until half the entries are gone again (or the slab grows), so attempts cost
-            // O(1) amortized per removal.
-            self.entries.shrink_to_fit();
-            self.shrink_cap = self.entries.capacity();
-            self.shrink_below = self.entries.len() / 2;
+        self.gc_at = self.gc_at.min((2 * len).max(GC_MIN));
+        if (len < self.shrink_below || len == 0) && self.entries.capacity() >= GC_MIN {
+            self.shrink();
         }
         e.payload
+    }
+
+    /// Gives the slab's unused tail back, if it has one.
+    #[cold]
+    fn shrink(&mut self) {
+        // `shrink_to_fit` keeps every key valid: it drops the vacant slots after the last live
+        // one, walking and copying the whole slab. A live entry in the last slot stops it:
+        // then it is not even tried (timers freed in the order they were made, the common
+        // burst, keep the newest alive until the end). Either way the next attempt waits until
+        // half the entries are gone again (or the slab grows, or empties), so attempts cost
+        // O(1) amortized per removal.
+        if self.top == 0 || !self.entries.contains(self.top - 1) {
+            self.entries.shrink_to_fit();
+            self.top = self.entries.capacity();
+        }
+        self.shrink_cap = self.entries.capacity();
+        self.shrink_below = self.entries.len() / 2;
     }
 
     /// Whether enough entries have been allocated since the last [`collect`](Self::collect)
     /// for another to be worth it: the wheel doubled from the smallest it has been since (and
     /// holds at least [`GC_MIN`]).
     pub(crate) fn gc_due(&self) -> bool {
-        self.entries.len() >= self.gc_at
+        self.may_die > 0 && self.entries.len() >= self.gc_at
+    }
+
+    /// Counts one more entry that may become collectable (its payload may turn `dead` for
+    /// [`collect`](Self::collect)); entries that cannot are never walked for.
+    pub(crate) fn note_may_die(&mut self) {
+        self.may_die += 1;
     }
 
     /// Frees every entry whose payload `dead` says nobody can observe any more (a timer whose
     /// channel is gone); returns how many. O(allocated), and called only when [`gc_due`]
     /// (Self::gc_due): O(1) amortized per allocation, and memory stays within about twice
-    /// what is live.
-    pub(crate) fn collect(&mut self, mut dead: impl FnMut(&T) -> bool) -> usize {
+    /// what is live. The survivors that `may_die` names are the new count of entries that
+    /// may become collectable later ([`note_may_die`](Self::note_may_die)).
+    pub(crate) fn collect(
+        &mut self,
+        mut dead: impl FnMut(&T) -> bool,
+        mut may_die: impl FnMut(&T) -> bool,
+    ) -> usize {
+        let mut survivors = 0;
         let keys: Vec<u32> = self
             .entries
             .iter()
-            .filter(|(_, e)| dead(&e.payload))
+            .filter(|(_, e)| {
+                let d = dead(&e.payload);
+                if !d && may_die(&e.payload) {
+                    survivors += 1;
+                }
+                d
+            })
             .map(|(k, _)| k as u32)
             .collect();
         for &k in &keys {
             self.remove(k);
         }
+        self.may_die = survivors;
         self.gc_at = (2 * self.entries.len()).max(GC_MIN);
         keys.len()
     }
@@ -744,9 +786,11 @@ mod tests {
             let k = w.alloc(i);
             w.schedule(k, 100 + i);
         }
+        assert!(!w.gc_due(), "nothing may die: nothing to collect");
+        w.note_may_die();
         assert!(w.gc_due());
         // Odd payloads are dead.
-        assert_eq!(w.collect(|p| p % 2 == 1), 5_000);
+        assert_eq!(w.collect(|p| p % 2 == 1, |_| true), 5_000);
         assert_eq!(w.allocated(), 5_000);
         assert_eq!(w.scheduled(), 5_000);
         assert!(
@@ -764,7 +808,10 @@ mod tests {
     fn collection_is_due_again_soon_after_a_burst_is_freed() {
         let mut w = Wheel::new();
         let keys: Vec<u32> = (0..100_000u64).map(|i| w.alloc(i)).collect();
-        assert_eq!(w.collect(|_| false), 0);
+        w.note_may_die();
+        assert_eq!(w.collect(|_| false, |_| false), 0);
+        assert!(!w.gc_due(), "no survivor may die");
+        w.note_may_die();
         for k in keys {
             w.remove(k);
         }
