@@ -67,9 +67,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::chan::{Inner, Reg};
+use super::chan::Inner;
 use super::error::SendError;
 use super::handles::{Chan, Receiver, Sender};
+use super::select_ops::Reg;
 use super::waiter::SelectCell;
 use crate::loom::sync::Arc;
 use crate::runtime::coop;
