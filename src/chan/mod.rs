@@ -35,6 +35,8 @@ mod error;
 mod handles;
 pub(crate) mod lock;
 mod select;
+mod select_case;
+mod select_macro;
 mod select_ops;
 mod state;
 mod waiter;
@@ -50,8 +52,9 @@ pub use handles::{chan, Chan, Receiver, Sender};
 /// Helpers the `select!` macro expands to. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::select::{
-        never, recv_case, select, send_case, ClaimCell, Never, RecvCase, RegOutcome, Select,
-        SelectCase, SelectRecv, SelectSend, SendCase,
+    pub use super::select::{never, select, Never, Select};
+    pub use super::select_case::{
+        recv_case, send_case, ClaimCell, RecvCase, RegOutcome, SelectCase, SelectRecv, SelectSend,
+        SendCase,
     };
 }
