@@ -11,10 +11,11 @@
 //! * While registering, a select ignores its own waiters (`exclude`), so it never pairs with
 //!   itself, and completes an operation of its own only after claiming its cell (`SELF`);
 //!   if it cannot, it lost to case `k` ([`Reg::Lost`]).
-//! * `select_*_now` runs while the select is unregistered or holds `SELF`: it leaves the
-//!   case's waiter (taking back a handed value or an unsent one, passing a notification on)
-//!   and completes now if it can; if not, it records the lock's stamp for `default`'s check
-//!   ([`Inner::unchanged_since`]).
+//! * `select_*_now` runs while the select is unregistered or holds `SELF`. It first leaves the
+//!   case's waiter: a case another party already completed (handed it a value, or took its
+//!   send value) completes with that; an unsent value comes back to the case; an unused
+//!   notification is passed on. Then it completes now if it can; if not, it records the
+//!   lock's stamp for `default`'s check ([`Inner::unchanged_since`]).
 
 use std::task::Waker;
 

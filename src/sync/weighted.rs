@@ -6,8 +6,9 @@
 //! [`RawAcquire`] (whose drop gives back whatever it had been assigned), and a `Permit`
 //! releases its permits when dropped, unless `forget` keeps them for good (shrinking the
 //! semaphore's size) or `detach` hands them to the caller to give back with
-//! `release_detached`. Permits are conserved across every path: taken by `try_acquire` or a
-//! completed `Acquire`, they are held by exactly one `Permit` until it goes.
+//! `release_detached`. Permits are conserved on every path: taken by `try_acquire` or a
+//! completed `Acquire`, they are held by exactly one `Permit` until it is dropped (released),
+//! forgotten or detached.
 
 use std::fmt;
 use std::future::Future;
