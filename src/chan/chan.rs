@@ -112,6 +112,7 @@ impl<T> Inner<T> {
         }
     }
 
+    #[inline]
     pub(super) fn lock(&self) -> Guard<'_, State<T>> {
         self.state.lock()
     }

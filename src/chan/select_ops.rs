@@ -42,6 +42,7 @@ impl<T> Inner<T> {
     /// Select receive case, visited while the select is unregistered or holds `SELF`: leave
     /// its waiter (if any) and receive now if possible. If not, `stamp` is set to the lock's
     /// stamp (see [`Inner::unchanged_since`]).
+    #[inline]
     pub(crate) fn select_recv_now(
         &self,
         key: &mut Option<usize>,
@@ -85,6 +86,7 @@ impl<T> Inner<T> {
     }
 
     /// Select receive case, pass 2: queue a waiter, or complete at once if ready.
+    #[inline]
     pub(crate) fn select_recv_register(
         &self,
         cell: &Arc<SelectCell>,
@@ -119,6 +121,7 @@ impl<T> Inner<T> {
 
     /// A registered select case polled again: whether its waiter `k` is still queued, as it
     /// was left (nothing happened to it, so the select may keep its place). Updates the waker.
+    #[inline]
     pub(crate) fn select_still_queued(&self, k: usize, waker: &Waker) -> bool {
         let mut st = self.lock();
         let w = &mut st.waiters[k];
@@ -132,6 +135,7 @@ impl<T> Inner<T> {
 
     /// Select receive case: leave the waiter. `Some(v)` if another party completed this case
     /// (handed it a value); a notification it got is passed on.
+    #[inline]
     pub(crate) fn select_recv_leave(&self, k: usize) -> Option<Option<T>> {
         let mut wakes = Wakes::new();
         let (r, w) = {
@@ -158,6 +162,7 @@ impl<T> Inner<T> {
 
     /// Select send case, visited while unregistered or holding `SELF`: leave the waiter (taking
     /// the value back) and send now if possible.
+    #[inline]
     pub(crate) fn select_send_now(
         &self,
         key: &mut Option<usize>,
@@ -190,6 +195,7 @@ impl<T> Inner<T> {
     }
 
     /// Select send case, pass 2: queue a waiter holding the value, or complete at once.
+    #[inline]
     pub(crate) fn select_send_register(
         &self,
         cell: &Arc<SelectCell>,
@@ -233,6 +239,7 @@ impl<T> Inner<T> {
 
     /// Select send case: leave the waiter. `true` if a receiver took the value (this case
     /// completed); otherwise the value is back in `value`.
+    #[inline]
     pub(crate) fn select_send_leave(&self, k: usize, value: &mut Option<T>) -> bool {
         let mut w = self.lock().remove_send(k);
         if w.status == Status::Done {
