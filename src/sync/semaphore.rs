@@ -497,6 +497,7 @@ pub(crate) struct RawAcquire<'a> {
 }
 
 impl<'a> RawAcquire<'a> {
+    #[inline]
     pub(crate) fn new(sem: &'a RawSemaphore, n: usize) -> Self {
         RawAcquire {
             sem,
@@ -524,6 +525,7 @@ impl<'a> RawAcquire<'a> {
 
 impl Future for RawAcquire<'_> {
     type Output = ();
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         this.sem.poll_acquire(cx, this.n, this.hint, &mut this.slot)
