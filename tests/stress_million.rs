@@ -96,7 +96,7 @@ fn million_blocked_then_released(n: usize) {
                     continue;
                 }
                 // An unbuffered `try_send` succeeds only if a receiver waits and no earlier
-                // value is still being handed over on that channel (chan.rs, invariant 3);
+                // value is still being handed over on that channel (chan/state.rs, invariant 3);
                 // otherwise wait in `send`.
                 if let Err(e) = c.try_send(k + 1) {
                     slow += 1;

@@ -1,6 +1,6 @@
 //! The user-facing handles: [`Chan`] (both directions), [`Sender`] and [`Receiver`].
 //! Each is a reference-counted pointer to the one shared channel (`None` for the nil channel);
-//! all the protocol lives in `chan.rs`.
+//! all the protocol lives in `chan.rs` and `state.rs`.
 
 use std::fmt;
 use std::pin::Pin;

@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 use futures::task::noop_waker;
 
 use super::chan as make;
-use super::select::{recv_case, select, send_case};
+use super::select::select;
+use super::select_case::{recv_case, send_case};
 use super::TryRecvError;
 use crate::loom::thread;
 

@@ -5,9 +5,9 @@
 //! the value. A channel of capacity `n > 0` buffers up to `n` values in FIFO order. `close`
 //! wakes everyone; receivers then drain the buffer and get `None`; sends fail with their value.
 //! Every future here is cancel-safe: dropping a pending `send`, `recv` or `select!` at any
-//! moment never loses, duplicates or reorders a message (see `chan.rs` for the protocol).
-//! Channels are plain futures with wakers: they work on gorun's runtime, on any other executor,
-//! and from plain threads through the `*_blocking` methods.
+//! moment never loses, duplicates or reorders a message (see `chan.rs` and `state.rs` for
+//! the protocol). Channels are plain futures with wakers: they work on gorun's runtime, on any
+//! other executor, and from plain threads through the `*_blocking` methods.
 //!
 //! ```
 //! use gorun::chan::chan;
@@ -28,12 +28,17 @@
 //! producer.join().unwrap();
 //! ```
 
+mod buf;
 #[allow(clippy::module_inception)]
 mod chan;
 mod error;
 mod handles;
 pub(crate) mod lock;
 mod select;
+mod select_case;
+mod select_macro;
+mod select_ops;
+mod state;
 mod waiter;
 
 #[cfg(all(test, loom))]
@@ -47,8 +52,9 @@ pub use handles::{chan, Chan, Receiver, Sender};
 /// Helpers the `select!` macro expands to. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::select::{
-        never, recv_case, select, send_case, ClaimCell, Never, RecvCase, RegOutcome, Select,
-        SelectCase, SelectRecv, SelectSend, SendCase,
+    pub use super::select::{never, select, Never, Select};
+    pub use super::select_case::{
+        recv_case, send_case, ClaimCell, RecvCase, RegOutcome, SelectCase, SelectRecv, SelectSend,
+        SendCase,
     };
 }

@@ -70,7 +70,7 @@ pub(crate) struct Waiter<T> {
     /// A receive waiter of a `Receiver` polled as a `Stream`. Such a waiter outlives a
     /// cancelled `next()` (the stream is not told), so nothing may depend on it looking
     /// again: it is never handed a value, and notifying it does not count as the one
-    /// notification a value needs (see `chan.rs`, invariant 4).
+    /// notification a value needs (see `state.rs`, invariant 4).
     pub(crate) stream: bool,
     /// The waker to call; taken (not cloned) by whoever wakes the waiter.
     pub(crate) waker: Option<Waker>,

@@ -54,10 +54,11 @@ mod rwmutex;
 mod semaphore;
 mod wait_group;
 mod waitlist;
+mod weighted;
 
 pub use cond::{Cond, CondWait};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use once::Once;
 pub use rwmutex::{ReadLock, RwMutex, RwMutexReadGuard, RwMutexWriteGuard, WriteLock};
-pub use semaphore::{Acquire, Permit, Semaphore, TryAcquireError};
 pub use wait_group::{Wait, WaitGroup};
+pub use weighted::{Acquire, Permit, Semaphore, TryAcquireError};
