@@ -27,7 +27,8 @@
 //! each of them will look at the queues before it parks (parking re-checks the queues after
 //! putting itself on `sleepers`, under the same lock the notifier takes).
 //!
-//! Modelled under loom in `scheduler::tests_loom`.
+//! The worker-side steps (announce, re-check, notify) are `worker::{search, run_task, park}`
+//! and `worker::Pool::notify_parked`; loom runs them, with this type, in `scheduler::tests_loom`.
 
 use crate::loom::sync::atomic::{
     AtomicUsize,

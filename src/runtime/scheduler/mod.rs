@@ -31,7 +31,8 @@
 //!
 //! - Every scheduled task is in exactly one place: a `runnext` slot, a local queue, the
 //!   injection queue, or a worker's hands. (Queues take each task exactly once: `queue`.)
-//! - No lost wake-up: see `idle` and `park`, modelled under loom in [`tests_loom`].
+//! - No lost wake-up: see `idle`, `park` and the steps of `worker`'s loop; loom runs that loop
+//!   itself (it is generic over its queues and driver) in [`tests_loom`].
 //! - After shutdown starts, no task is polled again; tasks are dropped instead. Shutdown runs
 //!   on a thread that is not one of the runtime's workers (one of its own when `Runtime` is
 //!   dropped on a worker), waits for the workers to leave their loops, cancels what is left,
@@ -61,6 +62,7 @@ use park::{DriverSlot, Parker};
 use queue::Queue;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering::*};
+use worker::Pool;
 
 /// Keeps a value on its own cache line pair (so per-thread counters do not false-share; 128
 /// bytes because Intel's spatial prefetcher pulls lines in pairs).
@@ -209,11 +211,10 @@ impl Shared {
         Ok(())
     }
 
-    /// Wakes a parked worker if nobody is searching for work.
+    /// Wakes a parked worker if nobody is searching for work ([`Pool::notify_parked`]).
+    #[inline]
     pub(crate) fn notify_parked(&self) {
-        if let Some(idx) = self.idle.worker_to_notify() {
-            self.remotes[idx].parker.unpark(&self.driver);
-        }
+        Pool::notify_parked(self)
     }
 
     /// Whether any queue holds a task (used by the last searcher before it parks).
@@ -225,11 +226,43 @@ impl Shared {
                 .any(|r| !r.queue.is_empty() || !r.runnext.load(Acquire).is_null())
     }
 
+    /// Wakes every worker and the driver (shutdown).
     pub(crate) fn unpark_all(&self) {
-        for r in self.remotes.iter() {
-            r.parker.unpark(&self.driver);
-        }
-        self.driver.driver.unpark();
+        Pool::unpark_all(self)
+    }
+}
+
+impl Pool for Shared {
+    type Driver = Arc<crate::reactor::Driver>;
+
+    #[inline]
+    fn idle(&self) -> &Idle {
+        &self.idle
+    }
+
+    #[inline]
+    fn parker(&self, idx: usize) -> &Parker {
+        &self.remotes[idx].parker
+    }
+
+    #[inline]
+    fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    #[inline]
+    fn driver(&self) -> &DriverSlot<Self::Driver> {
+        &self.driver
+    }
+
+    #[inline]
+    fn is_shutdown(&self) -> bool {
+        Shared::is_shutdown(self)
+    }
+
+    #[inline]
+    fn has_work(&self) -> bool {
+        Shared::has_work(self)
     }
 }
 

@@ -18,7 +18,7 @@
 //!   before signalling, so the signal cannot fall between the CAS and the wait.
 //! - Spurious wake-ups are allowed: the worker loop re-checks its state after every `park`.
 //!
-//! Modelled under loom in `scheduler::tests_loom`.
+//! Loom runs it, under the real worker loop, in `scheduler::tests_loom`.
 
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};

@@ -1,160 +1,289 @@
-//! Loom model of the park/unpark protocol (`idle` + `park`), with the worker's steps written
-//! exactly as `worker::Worker::{search, park}` take them. A lost wake-up shows up as a loom
-//! deadlock (every thread blocked).
+//! Loom models of the worker loop's park/unpark protocol, on the real code: each worker thread
+//! runs [`worker::run_loop`] itself (with its [`search`](worker::search),
+//! [`run_task`](worker::run_task), [`park`](worker::park) and [`Pool::notify_parked`]), over
+//! the real [`Idle`], [`Parker`] and [`DriverSlot`]. Only what the loop is generic over is a
+//! stand-in: the run queues are counters of tasks ([`Queues`]) and the reactor is a condvar
+//! that dispatches "events" by scheduling a task on the worker parked in it
+//! ([`FakeDriver`]), as the real reactor's wakers do (`schedule_local`, no notification).
+//!
+//! A lost wake-up shows up as a loom deadlock (every thread blocked): each model ends only
+//! when every task has run, and the task that runs last shuts the model down as
+//! `Runtime::drop` does (`Pool::unpark_all`).
+//!
+//! Each model fails when one of the loop's steps is broken (checked by hand, see the commit
+//! that introduced this file): `one_worker_one_external_submit` without the last searcher's
+//! re-check in `park`, `reactor_is_handed_over_by_a_worker_that_leaves_it` without the
+//! hand-off after a wake-up in the reactor.
 
 use super::idle::Idle;
 use super::park::{Drive, DriverSlot, Parker};
+use super::worker::{self, Core, Pool};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::loom::thread;
+use std::cell::Cell;
 use std::time::Duration;
 
-/// A reactor stand-in: blocks until `unpark`.
-struct FakeDriver {
-    notified: Mutex<bool>,
-    cv: Condvar,
+loom::thread_local! {
+    /// The index of the worker running on this thread (the real reactor's wakers find it
+    /// through `worker::current_of`).
+    static WORKER: Cell<usize> = Cell::new(usize::MAX);
 }
 
-impl Drive for FakeDriver {
-    fn park(&self, _timeout: Option<Duration>) -> usize {
-        let mut n = self.notified.lock().unwrap();
-        while !*n {
-            n = self.cv.wait(n).unwrap();
+/// The run queues, reduced to counts of tasks: one local queue per worker (`runnext`
+/// included) and the injection queue.
+struct Queues {
+    local: Vec<AtomicUsize>,
+    inject: AtomicUsize,
+}
+
+/// Takes one task from a queue, if it holds any.
+fn take(q: &AtomicUsize) -> bool {
+    let mut n = q.load(SeqCst);
+    while n > 0 {
+        match q.compare_exchange(n, n - 1, SeqCst, SeqCst) {
+            Ok(_) => return true,
+            Err(a) => n = a,
         }
-        *n = false;
-        0
     }
-    fn unpark(&self) {
-        *self.notified.lock().unwrap() = true;
+    false
+}
+
+/// A reactor stand-in: `park` blocks until `unpark` or an event; it dispatches every pending
+/// event by putting a task on the local queue of the worker that drives it.
+struct FakeDriver {
+    state: Mutex<DriverState>,
+    cv: Condvar,
+    queues: Arc<Queues>,
+    /// Events dispatched so far (a task may wait for them: see `Rt::blocks_until_events`).
+    dispatched: Mutex<usize>,
+    dispatched_cv: Condvar,
+}
+
+#[derive(Default)]
+struct DriverState {
+    notified: bool,
+    pending: usize,
+}
+
+impl FakeDriver {
+    /// An event arrives (I/O readiness, a timer), to be dispatched by whoever drives.
+    fn fire(&self) {
+        self.state.lock().unwrap().pending += 1;
         self.cv.notify_one();
     }
 }
 
+impl Drive for FakeDriver {
+    fn park(&self, _timeout: Option<Duration>) -> usize {
+        let mut s = self.state.lock().unwrap();
+        while !s.notified && s.pending == 0 {
+            s = self.cv.wait(s).unwrap();
+        }
+        s.notified = false;
+        let n = std::mem::take(&mut s.pending);
+        drop(s);
+        if n > 0 {
+            let idx = WORKER.with(Cell::get);
+            self.queues.local[idx].fetch_add(n, SeqCst);
+            *self.dispatched.lock().unwrap() += n;
+            self.dispatched_cv.notify_all();
+        }
+        n
+    }
+
+    fn unpark(&self) {
+        self.state.lock().unwrap().notified = true;
+        self.cv.notify_one();
+    }
+}
+
+/// The runtime stand-in ([`Pool`]): the real idle state, parkers and driver slot.
 struct Rt {
     idle: Idle,
     parkers: Vec<Parker>,
     slot: DriverSlot<FakeDriver>,
-    /// The run queues, reduced to a count of tasks.
-    queue: AtomicUsize,
-    /// Tasks run so far; the model ends (like a shutdown) when all `total` have run.
+    queues: Arc<Queues>,
+    /// Tasks run so far; the model shuts down when all `total` have run.
     consumed: AtomicUsize,
     total: usize,
+    /// Every task, when run, waits until this many events have been dispatched (a goroutine
+    /// that runs long, until a timer or I/O it depends on has fired).
+    blocks_until_events: usize,
 }
 
 impl Rt {
-    fn new(workers: usize, total: usize) -> Arc<Rt> {
+    fn new(workers: usize, total: usize, blocks_until_events: usize) -> Arc<Rt> {
+        let queues = Arc::new(Queues {
+            local: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            inject: AtomicUsize::new(0),
+        });
         Arc::new(Rt {
             idle: Idle::new(workers),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
             slot: DriverSlot::new(FakeDriver {
-                notified: Mutex::new(false),
+                state: Mutex::new(DriverState::default()),
                 cv: Condvar::new(),
+                queues: queues.clone(),
+                dispatched: Mutex::new(0),
+                dispatched_cv: Condvar::new(),
             }),
-            queue: AtomicUsize::new(0),
+            queues,
             consumed: AtomicUsize::new(0),
             total,
+            blocks_until_events,
         })
     }
 
-    fn take(&self) -> bool {
-        let mut n = self.queue.load(SeqCst);
-        while n > 0 {
-            match self.queue.compare_exchange(n, n - 1, SeqCst, SeqCst) {
-                Ok(_) => return true,
-                Err(a) => n = a,
-            }
-        }
-        false
-    }
-
-    fn notify_parked(&self) {
-        if let Some(i) = self.idle.worker_to_notify() {
-            self.parkers[i].unpark(&self.slot);
-        }
-    }
-
-    /// Producer side: publish a task, then notify (as `Shared::schedule_remote`).
+    /// A wake from outside the workers, as `Shared::schedule_remote`: publish on the
+    /// injection queue, then notify.
     fn submit(&self) {
-        self.queue.fetch_add(1, SeqCst);
+        self.queues.inject.fetch_add(1, SeqCst);
         self.notify_parked();
     }
 
-    fn finished(&self) -> bool {
-        self.consumed.load(SeqCst) == self.total
-    }
-
-    /// Runs one task; the one that runs the last task shuts the model down (wakes everyone).
-    fn run_task(&self) {
-        if self.consumed.fetch_add(1, SeqCst) + 1 == self.total {
-            for p in &self.parkers {
-                p.unpark(&self.slot);
-            }
-        }
-    }
-
-    /// One worker, as `Worker::run_loop`: runs until every task has run.
-    fn worker(&self, idx: usize) {
-        let mut searching = false;
-        while !self.finished() {
-            if self.take() {
-                if searching {
-                    searching = false;
-                    if self.idle.transition_from_searching() {
-                        self.notify_parked();
-                    }
-                }
-                self.run_task();
-                continue;
-            }
-            if !searching && self.idle.transition_to_searching() {
-                searching = true;
-                continue; // search again as a searcher
-            }
-            // park
-            let was = std::mem::replace(&mut searching, false);
-            if self.idle.transition_to_parked(idx, was) && self.queue.load(SeqCst) > 0 {
-                self.notify_parked();
-            }
-            loop {
-                self.parkers[idx].park(&self.slot, None);
-                if self.finished() {
-                    return;
-                }
-                if self.queue.load(SeqCst) > 0 {
-                    if !self.idle.unpark_self(idx) {
-                        searching = true;
-                    }
-                    break;
-                }
-                if !self.idle.is_parked(idx) {
-                    searching = true;
-                    break;
-                }
-            }
-        }
+    /// Starts worker `idx` of `rt` on a thread of its own.
+    fn spawn_worker(rt: &Arc<Rt>, idx: usize) -> thread::JoinHandle<()> {
+        let rt = rt.clone();
+        thread::spawn(move || {
+            WORKER.with(|w| w.set(idx));
+            worker::run_loop(&W {
+                rt,
+                idx,
+                searching: Cell::new(false),
+            })
+        })
     }
 }
 
+impl Pool for Rt {
+    type Driver = FakeDriver;
+
+    fn idle(&self) -> &Idle {
+        &self.idle
+    }
+
+    fn parker(&self, idx: usize) -> &Parker {
+        &self.parkers[idx]
+    }
+
+    fn num_workers(&self) -> usize {
+        self.parkers.len()
+    }
+
+    fn driver(&self) -> &DriverSlot<FakeDriver> {
+        &self.slot
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.consumed.load(SeqCst) == self.total
+    }
+
+    fn has_work(&self) -> bool {
+        self.queues.inject.load(SeqCst) > 0 || self.queues.local.iter().any(|q| q.load(SeqCst) > 0)
+    }
+}
+
+/// One worker's stand-in ([`Core`]).
+struct W {
+    rt: Arc<Rt>,
+    idx: usize,
+    searching: Cell<bool>,
+}
+
+impl Core for W {
+    type Pool = Rt;
+    type Task = ();
+
+    fn pool(&self) -> &Rt {
+        &self.rt
+    }
+
+    fn index(&self) -> usize {
+        self.idx
+    }
+
+    fn searching(&self) -> &Cell<bool> {
+        &self.searching
+    }
+
+    fn begin_turn(&self) -> u32 {
+        0
+    }
+
+    fn next_task(&self, _tick: u32) -> Option<()> {
+        take(&self.rt.queues.local[self.idx]).then_some(())
+    }
+
+    /// The other workers' queues, then the injection queue (the real order).
+    fn steal(&self) -> Option<()> {
+        let q = &self.rt.queues;
+        let others = (0..q.local.len()).filter(|&v| v != self.idx);
+        for v in others {
+            if take(&q.local[v]) {
+                return Some(());
+            }
+        }
+        take(&q.inject).then_some(())
+    }
+
+    fn run(&self, (): ()) {
+        let rt = &*self.rt;
+        if rt.blocks_until_events > 0 {
+            let d = &rt.slot.driver;
+            let mut n = d.dispatched.lock().unwrap();
+            while *n < rt.blocks_until_events {
+                n = d.dispatched_cv.wait(n).unwrap();
+            }
+        }
+        if rt.consumed.fetch_add(1, SeqCst) + 1 == rt.total {
+            // The last task: shut down, as `Runtime::drop` does.
+            rt.unpark_all();
+        }
+    }
+
+    fn has_local_work(&self) -> bool {
+        self.rt.queues.local[self.idx].load(SeqCst) > 0
+    }
+}
+
+/// The last searcher's re-check: the only worker searches, misses the task pushed meanwhile,
+/// and the producer, seeing it search, wakes nobody.
 #[test]
 fn one_worker_one_external_submit() {
     crate::loom::model(|| {
-        let rt = Rt::new(1, 1);
-        let r = rt.clone();
-        let w = thread::spawn(move || r.worker(0));
+        let rt = Rt::new(1, 1, 0);
+        let w = Rt::spawn_worker(&rt, 0);
         rt.submit();
         w.join().unwrap();
     });
 }
 
+/// Two producers' notifications against two workers searching and parking.
 #[test]
 fn two_workers_two_submits() {
     crate::loom::model_bounded(3, || {
-        let rt = Rt::new(2, 2);
-        let (r0, r1) = (rt.clone(), rt.clone());
-        let w0 = thread::spawn(move || r0.worker(0));
-        let w1 = thread::spawn(move || r1.worker(1));
+        let rt = Rt::new(2, 2, 0);
+        let w0 = Rt::spawn_worker(&rt, 0);
+        let w1 = Rt::spawn_worker(&rt, 1);
         rt.submit();
         rt.submit();
+        w0.join().unwrap();
+        w1.join().unwrap();
+    });
+}
+
+/// The reactor hand-off (Go's `wakeNetPoller`): a worker woken in the reactor with a task runs
+/// it, and the task runs until a second event has been dispatched; only a worker parked in
+/// the reactor can dispatch it, so the first must wake the other to take its place.
+#[test]
+fn reactor_is_handed_over_by_a_worker_that_leaves_it() {
+    crate::loom::model_bounded(3, || {
+        let rt = Rt::new(2, 2, 2);
+        let w0 = Rt::spawn_worker(&rt, 0);
+        let w1 = Rt::spawn_worker(&rt, 1);
+        rt.slot.driver.fire();
+        rt.slot.driver.fire();
         w0.join().unwrap();
         w1.join().unwrap();
     });
@@ -163,8 +292,9 @@ fn two_workers_two_submits() {
 #[test]
 fn parker_unpark_before_and_during_park() {
     crate::loom::model(|| {
-        let rt = Rt::new(2, 0);
-        // Hold the driver so worker 1 parks on its condvar.
+        let rt = Rt::new(2, 0, 0);
+        // Worker 1 parks alone, so in the (free) driver; the condvar side is exercised by the
+        // two-worker models.
         let r = rt.clone();
         let t = thread::spawn(move || {
             r.parkers[1].park(&r.slot, None);
