@@ -28,8 +28,6 @@ pub(crate) mod scheduler;
 pub(crate) mod signal;
 mod site;
 mod task;
-#[cfg(all(test, loom))]
-mod task_loom;
 mod wait;
 
 pub(crate) use wait::{forget_sleep, is_own_waker, pending, record_sleep, Wait};

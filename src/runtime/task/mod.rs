@@ -77,6 +77,9 @@
 //! - Wakers taken out of the registry are woken only after its lock is released, because
 //!   waking may drop a future whose destructor removes its own entry.
 
+#[cfg(all(test, loom))]
+mod abort_loom;
+
 use super::scheduler::Shared;
 use super::{site, PanicPolicy};
 use crate::loom::Unpoison;
