@@ -1,138 +1,115 @@
-//! Loom model of `JoinHandle::abort` against a goroutine that parks, with the steps written as
-//! `task::Goroutine::poll` and `JoinHandle::abort` take them: the goroutine publishes where it
-//! waits (`TaskMeta::key`: a registry slot or, for a goroutine parked in a sleep, the sleep's
-//! timer key) and then re-checks `aborted`; `abort` sets `aborted` and then reads the key and
-//! wakes the task through it. A sleep's entry may fire (waking the task and freeing the entry)
-//! at any moment, and a woken goroutine may park in a second sleep.
+//! Loom model of `JoinHandle::abort` against a goroutine's first wait, on the real code: a real
+//! runtime state (`Shared`, with its registry and injection queue), a real goroutine whose
+//! first poll (`Goroutine::poll`, run by `Runnable::run` on one thread) registers it, and the
+//! real `JoinHandle::abort` on another. The pair under test is the Dekker pair of `registry`:
+//! the poll writes `key` then reads `aborted`, `abort` writes `aborted` then reads `key` and
+//! wakes the task through its registry entry.
 //!
-//! The four accesses of the pair are read-modify-writes, as in `task`: loom lets a plain SeqCst
-//! load see a stale value, and with plain loads this model fails (the code was so written
-//! before this model existed; real hardware gives plain SeqCst accesses the order the pair
+//! The four accesses are read-modify-writes (`task`'s atomics come through the `crate::loom`
+//! facade, the registry's lock too): loom lets a plain SeqCst load see a stale value, and with
+//! plain loads this model fails (real hardware gives plain SeqCst accesses the order the pair
 //! needs, loom does not model it).
 //!
-//! Property: every run ends with the goroutine either completed as cancelled by one of its own
-//! polls, or woken after `abort` set the flag (its next poll sees the flag first thing).
+//! Property, over every interleaving: nothing but `abort` ever wakes the goroutine, yet once
+//! both sides are done and every task woken into the injection queue has run, the goroutine
+//! has finished as cancelled and its future was dropped: `abort` is never lost. A second model
+//! aborts a goroutine that is already registered (the common case: `abort` finds the entry).
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use crate::loom::thread;
+use crate::runtime::scheduler::Shared;
+use crate::runtime::{Config, PanicPolicy};
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
 
-const UNREGISTERED: u32 = u32::MAX;
-const SLEEP_TAG: u32 = 1 << 31;
-
-struct Task {
-    aborted: AtomicBool,
-    key: AtomicU32,
-    /// Wake-ups delivered (by a timer firing or by `abort`).
-    woken: AtomicUsize,
-    /// Set by the goroutine's poll that completes as cancelled.
-    cancelled: AtomicBool,
-    /// The wheel: sleep entries by key, `true` while holding the task's waker.
-    wheel: Mutex<[bool; 2]>,
+fn config() -> Config {
+    Config {
+        workers: 1,
+        thread_name: "loom".into(),
+        max_blocking_threads: 1,
+        panic_policy: PanicPolicy::Contain,
+        detect_deadlock: false,
+    }
 }
 
-impl Task {
-    fn new() -> Arc<Task> {
-        Arc::new(Task {
-            aborted: AtomicBool::new(false),
-            key: AtomicU32::new(UNREGISTERED),
-            woken: AtomicUsize::new(0),
-            cancelled: AtomicBool::new(false),
-            wheel: Mutex::new([false; 2]),
-        })
+struct SetOnDrop(Arc<AtomicBool>);
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
     }
+}
 
-    /// One poll that parks in sleep `k` (`Goroutine::poll`): `false` if it completed as
-    /// cancelled.
-    fn poll_and_sleep(&self, k: u32) -> bool {
-        if self.aborted.load(Acquire) {
-            self.cancelled.store(true, SeqCst);
-            return false;
-        }
-        // The future: `Sleep::poll` registers its entry with the task's waker.
-        self.wheel.lock().unwrap()[k as usize] = true;
-        // `Goroutine::poll`, on `Pending`: publish the sleep key, then look at the flag again.
-        self.key.swap(SLEEP_TAG | k, SeqCst);
-        if self.aborted.fetch_or(false, SeqCst) {
-            self.cancelled.store(true, SeqCst);
-            return false;
-        }
-        true
-    }
+/// A runtime state and a goroutine on it that waits forever (nothing wakes it but `abort`),
+/// spawned from outside (so it sits in the injection queue), and its drop flag.
+fn setup() -> (Arc<Shared>, super::JoinHandle<()>, Arc<AtomicBool>) {
+    let shared = Arc::new(Shared::new(
+        config(),
+        crate::reactor::Driver::new(1).unwrap(),
+    ));
+    let dropped = Arc::new(AtomicBool::new(false));
+    let guard = SetOnDrop(dropped.clone());
+    let handle = shared.spawn(
+        async move {
+            let _guard = guard;
+            poll_fn(|_| Poll::<()>::Pending).await
+        },
+        std::panic::Location::caller(),
+    );
+    (shared, handle, dropped)
+}
 
-    /// The wheel fires entry `k`: frees it and wakes the task if it held the waker.
-    fn fire(&self, k: u32) -> bool {
-        let had = std::mem::replace(&mut self.wheel.lock().unwrap()[k as usize], false);
-        if had {
-            self.woken.fetch_add(1, SeqCst);
-        }
-        had
+/// Runs, as a worker would, every task in the injection queue; then checks the property and
+/// shuts the runtime state down.
+fn finish(shared: Arc<Shared>, handle: super::JoinHandle<()>, dropped: Arc<AtomicBool>) {
+    while let Some(r) = shared.inject.pop() {
+        r.run();
     }
-
-    /// `JoinHandle::abort`; returns the sleep entry it woke the task through, if any.
-    fn abort(&self) -> Option<u32> {
-        self.aborted.swap(true, SeqCst);
-        let key = self.key.fetch_or(0, SeqCst);
-        if key != UNREGISTERED && key & SLEEP_TAG != 0 {
-            // `task_sleep_waker`: wake through the entry if it still holds the waker.
-            let k = key & !SLEEP_TAG;
-            if self.wheel.lock().unwrap()[k as usize] {
-                self.woken.fetch_add(1, SeqCst);
-                return Some(k);
-            }
-        }
-        None
-    }
-
-    fn check(&self) {
-        assert!(
-            self.cancelled.load(SeqCst) || self.woken.load(SeqCst) > 0,
-            "abort lost: the goroutine is parked, not cancelled and not woken"
-        );
-    }
+    assert!(
+        handle.is_finished(),
+        "abort lost: the goroutine waits, registered or not, and nobody will wake it"
+    );
+    assert!(
+        dropped.load(SeqCst),
+        "the aborted goroutine's future was not dropped"
+    );
+    let err = futures::executor::block_on(handle).unwrap_err();
+    assert!(err.is_cancelled());
+    shared
+        .shutdown
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    crate::runtime::cancel_all(&shared);
 }
 
 #[test]
-fn loom_abort_of_a_goroutine_parking_in_a_sleep_is_never_lost() {
-    crate::loom::model(|| {
-        let t = Task::new();
-        let t1 = t.clone();
-        let g = thread::spawn(move || {
-            t1.poll_and_sleep(0);
+fn loom_abort_racing_the_first_wait_is_never_lost() {
+    crate::loom::model_bounded(3, || {
+        let (shared, handle, dropped) = setup();
+        let first = shared
+            .inject
+            .pop()
+            .expect("a spawn from outside is injected");
+        // The goroutine's first poll (it returns `Pending` and registers) on its own thread.
+        let poller = thread::spawn(move || {
+            first.run();
         });
-        let _ = t.abort();
-        g.join().unwrap();
-        t.check();
+        handle.abort();
+        poller.join().unwrap();
+        finish(shared, handle, dropped);
     });
 }
 
-/// The goroutine parks in sleep 0, the sleep fires (waking it), and its next poll parks in
-/// sleep 1, while `abort` runs at any point: it may read the stale key of sleep 0, whose entry
-/// is gone or about to go. Then the second poll must see the flag.
 #[test]
-fn loom_abort_racing_a_fired_sleep_and_a_second_sleep_is_never_lost() {
-    crate::loom::model(|| {
-        let t = Task::new();
-        let t1 = t.clone();
-        let g = thread::spawn(move || {
-            if !t1.poll_and_sleep(0) {
-                return None;
-            }
-            // The first sleep fires and wakes the task (in this thread: the firing precedes
-            // the next poll, as a wake-up precedes the poll it causes).
-            t1.fire(0);
-            t1.poll_and_sleep(1).then_some(1)
+fn loom_abort_of_a_registered_goroutine_wakes_it() {
+    crate::loom::model_bounded(3, || {
+        let (shared, handle, dropped) = setup();
+        shared.inject.pop().expect("injected").run();
+        assert!(!handle.is_finished());
+        let aborter = thread::spawn(move || {
+            handle.abort();
+            handle
         });
-        let woke = t.abort();
-        let parked_in = g.join().unwrap();
-        if let Some(k) = parked_in {
-            assert_eq!(
-                woke,
-                Some(k),
-                "abort lost: parked in sleep {k}, abort woke {woke:?}"
-            );
-        } else {
-            assert!(t.cancelled.load(SeqCst) || woke.is_some());
-        }
+        let handle = aborter.join().unwrap();
+        finish(shared, handle, dropped);
     });
 }
