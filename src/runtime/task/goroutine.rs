@@ -19,9 +19,10 @@
 //!
 //! # Invariants
 //!
-//! - `meta` is the task's own metadata, handed by async-task to the closure that built this
-//!   wrapper; async-task keeps it, pinned, until the task is deallocated, after this wrapper
-//!   is dropped.
+//! - The metadata `poll` and `drop` find (`runnable::current`) is the task's own: async-task
+//!   polls and drops a task's future only inside its `Runnable`'s `run` or drop, which make
+//!   the metadata current (see `runnable`). It lives, pinned in the task, until the task is
+//!   deallocated, after this wrapper is dropped.
 //! - A goroutine that returned `Pending` once is registered until its wrapper is dropped (the
 //!   key is written once; only `drop` removes the entry, or shutdown's `close_and_take`). So
 //!   `abort`, shutdown and `dump` find every waiting goroutine there, whatever it waits on.
@@ -30,7 +31,7 @@
 //!   side sees the other's write.
 //! - `fut` is structurally pinned: never moved out, dropped in place exactly once.
 
-use super::{Contained, GoroutineOutput, JoinError, TaskMeta, UNREGISTERED};
+use super::{runnable, Contained, GoroutineOutput, JoinError, TaskMeta, UNREGISTERED};
 use super::{STATE_MASK, STATE_RUNNING, STATE_WAITING};
 use crate::loom::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use crate::runtime::{wait, PanicPolicy};
@@ -41,20 +42,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// The user's future, with panics caught and `abort` honoured: one pointer bigger than it.
-pub(super) struct Goroutine<'m, F: Future> {
-    /// The task's metadata, as async-task handed it to the closure that built this future.
-    meta: &'m TaskMeta,
+/// The user's future, with panics caught and `abort` honoured; exactly as big as it (the
+/// metadata is found through `runnable::current`).
+pub(super) struct Goroutine<F: Future> {
     /// Dropped in place by `Goroutine::drop`, under `catch_unwind`: async-task aborts the
     /// process if dropping a task's future panics, and a panicking `Drop` in a goroutine must
     /// be contained like any other panic.
     fut: ManuallyDrop<F>,
 }
 
-impl<'m, F: Future> Goroutine<'m, F> {
-    pub(super) fn new(meta: &'m TaskMeta, fut: F) -> Self {
+impl<F: Future> Goroutine<F> {
+    pub(super) fn new(fut: F) -> Self {
         Goroutine {
-            meta,
             fut: ManuallyDrop::new(fut),
         }
     }
@@ -64,14 +63,15 @@ fn cancelled<T>(meta: &TaskMeta) -> Poll<GoroutineOutput<T>> {
     Poll::Ready(Contained::new(Err(JoinError::cancelled(meta.id))))
 }
 
-impl<F: Future> Future for Goroutine<'_, F> {
+impl<F: Future> Future for Goroutine<F> {
     type Output = GoroutineOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and is dropped
-        // in place; `meta` is a shared reference, not pinned.
+        // in place.
         let this = unsafe { self.get_unchecked_mut() };
-        let meta = this.meta;
+        // SAFETY: used within this poll only (the registry keeps it beside the task's waker).
+        let meta = unsafe { runnable::current() };
         if meta.aborted.load(Acquire) {
             return cancelled(meta);
         }
@@ -114,9 +114,10 @@ impl<F: Future> Future for Goroutine<'_, F> {
     }
 }
 
-impl<F: Future> Drop for Goroutine<'_, F> {
+impl<F: Future> Drop for Goroutine<F> {
     fn drop(&mut self) {
-        let meta = self.meta;
+        // SAFETY: used within this drop only.
+        let meta = unsafe { runnable::current() };
         let fut = &mut self.fut;
         // SAFETY: `fut` is dropped exactly once, here, in place (it is pinned: it must not move,
         // and it does not); nothing touches it afterwards.
@@ -173,10 +174,10 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 mod tests {
     use std::mem::size_of;
 
-    /// The wrapper costs one pointer (the metadata reference) over the user's future, for the
-    /// future of the `sleep` benchmark's goroutines (a `WaitGroup` and a `Sleep`).
+    /// The wrapper adds nothing to the user's future (the `sleep` benchmark's: a `WaitGroup` and
+    /// a `Sleep`).
     #[test]
-    fn the_wrapper_adds_one_pointer() {
+    fn the_wrapper_adds_nothing() {
         let rt = crate::runtime::Builder::new().workers(1).build().unwrap();
         let _enter = rt.handle().enter();
         let wg = crate::sync::WaitGroup::new();
@@ -185,8 +186,8 @@ mod tests {
             wg.done();
         };
         fn wrapper_size<F: std::future::Future>(_: &F) -> usize {
-            size_of::<super::Goroutine<'static, F>>()
+            size_of::<super::Goroutine<F>>()
         }
-        assert_eq!(wrapper_size(&fut), size_of::<usize>() + size_of_val(&fut));
+        assert_eq!(wrapper_size(&fut), size_of_val(&fut));
     }
 }

@@ -5,16 +5,18 @@
 //! A goroutine is an `async_task` allocation holding the user's future wrapped in a
 //! [`Goroutine`](goroutine::Goroutine) (which catches panics and honours `abort`), plus a
 //! [`TaskMeta`] (id, spawn site, owning runtime, abort flag, registry key, state). gorun
-//! reaches the metadata only through async-task's public API:
-//! - the wrapper keeps the `&TaskMeta` that `Builder::spawn_unchecked` hands the closure
-//!   building the future (async-task pins the metadata in the task before calling it, and the
-//!   closure's signature, `FnOnce(&'a M) -> Fut` with `Fut: 'a`, lets the future borrow it for
-//!   its whole life): one pointer per goroutine, the price of not depending on where
-//!   async-task lays its fields out;
-//! - the schedule function reads it from `Runnable::metadata`, `JoinHandle` from
-//!   `Task::metadata`;
-//! - the registry (`registry`) keeps, beside each waiting task's waker, the pointer the wrapper
-//!   holds; that waker keeps the task, and with it the metadata, alive.
+//! reaches the metadata only through async-task's public API, and spawns with its safe
+//! `Builder::spawn`:
+//! - the schedule function and the run queues read it from `Runnable::metadata`, and
+//!   `JoinHandle` from `Task::metadata`;
+//! - the wrapper finds it as the metadata of the `Runnable` being run or dropped on its thread
+//!   (`runnable`: gorun's `Runnable` makes it current around `run` and its drop, the only
+//!   places async-task polls or drops a task's future), so the wrapper adds nothing to the
+//!   user's future. (Keeping the `&M` async-task hands the closure that builds the future
+//!   would work too, at 8 bytes per goroutine: 16 MB more for a million sleeping ones, whose
+//!   tasks would move up a malloc size class.)
+//! - the registry (`registry`) keeps the metadata pointer beside each waiting task's waker,
+//!   which keeps the task, and with it the metadata, alive.
 //!
 //! Nothing depends on async-task's layout, so any future and output compile and run whatever
 //! their size (async-task boxes large futures itself) and alignment.
@@ -36,6 +38,8 @@
 //! # Files
 //!
 //! - `mod.rs`: [`TaskMeta`], ids, spawning, the live counters;
+//! - `runnable.rs`: gorun's `Runnable`, which makes its task's metadata current while it is
+//!   run or dropped;
 //! - `goroutine.rs`: the wrapper future (panics, abort, registration);
 //! - `registry.rs`: the registry of waiting goroutines (abort, shutdown, dump);
 //! - `join.rs`: [`JoinHandle`] and [`JoinError`];
@@ -46,10 +50,12 @@ mod abort_loom;
 mod goroutine;
 mod join;
 mod registry;
+mod runnable;
 
 pub(crate) use goroutine::panic_message;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use registry::{Registry, TaskInfo};
+pub(crate) use runnable::Runnable;
 
 use super::scheduler::Shared;
 use super::site;
@@ -59,8 +65,6 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
-
-pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 
 /// The `async-task` handle behind a [`JoinHandle`].
 type RawHandle<T> = async_task::Task<GoroutineOutput<T>, TaskMeta>;
@@ -232,17 +236,12 @@ impl Shared {
     {
         let site = site::intern(location) | if blocking { BLOCKING } else { 0 };
         let meta = TaskMeta::new(self.clone(), next_task_id(), site);
-        // SAFETY: `spawn_unchecked` lifts the `Send`/`'static` checks of `spawn`, so that the
-        // future may borrow the task's own metadata (async-task's documented use of the `&M`
-        // it hands the closure: the metadata is pinned in the task and outlives the future).
-        // The rest holds as `spawn` would check it: `F` is `Send + 'static`, `&TaskMeta` is
-        // `Send` (`TaskMeta` is `Sync`), and the schedule closure is `Send + Sync + 'static`.
-        let (runnable, task) = unsafe {
-            async_task::Builder::new().metadata(meta).spawn_unchecked(
-                |meta| Goroutine::new(meta, fut),
-                async_task::WithInfo(schedule),
-            )
-        };
+        let (runnable, task) = async_task::Builder::new().metadata(meta).spawn(
+            |_| Goroutine::new(fut),
+            // Every `Runnable` of the task is wrapped at once (see `runnable`).
+            async_task::WithInfo(move |r, info| schedule(Runnable::new(r), info)),
+        );
+        let runnable = Runnable::new(runnable);
         self.live_add(1);
         if self.is_shutdown() {
             // The runtime is shut down: cancel the task now (drops the future).
