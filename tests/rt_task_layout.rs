@@ -154,14 +154,27 @@ impl Wake for Forward {
 /// only record of where a goroutine waits, the first poll recorded the sleep as standing for
 /// the goroutine and the second unmarked it, so the goroutine was neither registered nor
 /// found in the wheel: abort was lost, dump omitted it and shutdown did not drop it.
-async fn sleep_polled_with_two_wakers() {
+/// `polled` is set once both polls are done.
+async fn sleep_polled_with_two_wakers(polled: Arc<AtomicBool>) {
     let mut s = Box::pin(gorun::time::sleep(Duration::from_secs(3600)));
     std::future::poll_fn(|cx: &mut Context<'_>| {
         let _ = s.as_mut().poll(cx);
         let other = Waker::from(Arc::new(Forward(cx.waker().clone())));
-        s.as_mut().poll(&mut Context::from_waker(&other))
+        let r = s.as_mut().poll(&mut Context::from_waker(&other));
+        polled.store(true, Release);
+        r
     })
     .await;
+}
+
+#[test]
+fn a_sleep_polled_with_two_wakers_in_one_poll_leaves_the_goroutine_listed() {
+    let _w = common::watchdog("sleep_polled_with_two_wakers_dump", 30);
+    rt().block_on(async {
+        let h = gorun::go(sleep_polled_with_two_wakers(Arc::default()));
+        common::dump_listing(h.id(), "sleep").await;
+        h.abort();
+    });
 }
 
 #[test]
@@ -170,11 +183,20 @@ fn a_sleep_polled_with_two_wakers_in_one_poll_leaves_the_goroutine_abortable() {
     rt().block_on(async {
         let dropped = Arc::new(AtomicBool::new(false));
         let d = SetOnDrop(dropped.clone());
+        let polled = Arc::new(AtomicBool::new(false));
+        let p = polled.clone();
         let h = gorun::go(async move {
             let _d = d;
-            sleep_polled_with_two_wakers().await;
+            sleep_polled_with_two_wakers(p).await;
         });
-        common::dump_listing(h.id(), "sleep").await;
+        let mut tries = 0;
+        while !polled.load(Acquire) {
+            tries += 1;
+            assert!(tries < 5000, "the goroutine never polled its sleep");
+            gorun::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Let its poll return (and the goroutine park) before aborting it.
+        gorun::time::sleep(Duration::from_millis(20)).await;
         abort_and_join(h).await;
         assert!(dropped.load(Acquire), "aborted, not dropped");
     });
@@ -183,5 +205,23 @@ fn a_sleep_polled_with_two_wakers_in_one_poll_leaves_the_goroutine_abortable() {
 #[test]
 fn a_sleep_polled_with_two_wakers_in_one_poll_is_dropped_at_shutdown() {
     let _w = common::watchdog("sleep_polled_with_two_wakers_shutdown", 30);
-    check_dropped_at_shutdown(rt(), "sleep", sleep_polled_with_two_wakers);
+    let rt = rt();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let polled = Arc::new(AtomicBool::new(false));
+    let (d, p) = (SetOnDrop(dropped.clone()), polled.clone());
+    let h = rt.go(async move {
+        let _d = d;
+        sleep_polled_with_two_wakers(p).await;
+    });
+    let mut tries = 0;
+    while !polled.load(Acquire) {
+        tries += 1;
+        assert!(tries < 5000, "the goroutine never polled its sleep");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Let its poll return (and the goroutine park) before shutting down.
+    std::thread::sleep(Duration::from_millis(20));
+    drop(rt);
+    assert!(dropped.load(Acquire), "not dropped at shutdown");
+    assert!(gorun::block_on(h).unwrap_err().is_cancelled());
 }
