@@ -330,8 +330,8 @@ async fn abort_and_join(h: gorun::JoinHandle<()>) -> Duration {
     t.elapsed()
 }
 
-/// A goroutine parked in a sleep has no registry entry (its wheel entry stands for it); abort
-/// must still wake it at once, both in its first sleep and in a later one.
+/// A goroutine parked in a sleep is registered like any waiter; abort must wake it at once,
+/// both in its first sleep and in a later one.
 #[test]
 fn abort_cancels_a_sleeping_goroutine_at_once() {
     let _w = common::watchdog("abort_cancels_a_sleeping_goroutine_at_once", 20);
@@ -436,11 +436,10 @@ fn a_sleep_dropped_in_the_same_poll_does_not_stand_for_the_goroutine() {
     }
 }
 
-/// A goroutine finds its metadata from its own place in the task allocation, which depends on
-/// its future's alignment and size: for each alignment (those kept in place, and larger ones,
-/// which are boxed) and for large futures, a goroutine runs, waits, is listed by `dump` with
-/// its spawn site, is aborted, and one spawned on a shut-down runtime is dropped without ever
-/// being polled, leaving the runtime's goroutine count as it was.
+/// A goroutine's metadata is found whatever its future's alignment and size: for each
+/// alignment and for large futures (which async-task boxes), a goroutine runs, waits, is
+/// listed by `dump` with its spawn site, is aborted, and one spawned on a shut-down runtime is
+/// dropped without ever being polled, leaving the runtime's goroutine count as it was.
 #[test]
 fn goroutines_of_any_alignment_find_their_metadata() {
     let _w = common::watchdog("goroutines_of_any_alignment", 60);

@@ -376,9 +376,7 @@ mod tests {
         }
         let waker = Waker::from(Arc::new(W(std::sync::Mutex::new(tx))));
         let deadline = Instant::now() + Duration::from_millis(30);
-        let (key, gen) = d
-            .sleep_register(d.instant_to_ns(deadline), &waker, false)
-            .unwrap();
+        let (key, gen) = d.sleep_register(d.instant_to_ns(deadline), &waker).unwrap();
         assert!(d.has_pending_work());
         while rx.try_recv().is_err() {
             d.park(None);
@@ -386,19 +384,15 @@ mod tests {
         assert!(Instant::now() >= deadline);
         assert!(!d.has_pending_work());
         // Firing freed the entry: cancelling it now is a no-op, and its key is reusable.
-        assert!(!d.sleep_update_waker(key, gen, &waker, false));
+        assert!(!d.sleep_update_waker(key, gen, &waker));
         d.sleep_cancel(key, gen);
         let (key2, gen2) = d
-            .sleep_register(
-                d.instant_to_ns(deadline + Duration::from_secs(60)),
-                &waker,
-                false,
-            )
+            .sleep_register(d.instant_to_ns(deadline + Duration::from_secs(60)), &waker)
             .unwrap();
         assert_eq!(key2, key, "the fired entry's slot is reused");
         d.sleep_cancel(key, gen); // the old sleep's name must not free the new entry
         assert!(d.has_pending_work());
-        assert!(d.sleep_update_waker(key2, gen2, &waker, false));
+        assert!(d.sleep_update_waker(key2, gen2, &waker));
         d.sleep_cancel(key2, gen2);
         assert!(!d.has_pending_work());
     }
@@ -415,9 +409,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let waker = futures::task::noop_waker();
         let deadline = Instant::now() + Duration::from_millis(10);
-        let (key, gen) = d
-            .sleep_register(d.instant_to_ns(deadline), &waker, false)
-            .unwrap();
+        let (key, gen) = d.sleep_register(d.instant_to_ns(deadline), &waker).unwrap();
         let woke = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("registering a timer did not unpark the parked thread");
@@ -442,7 +434,6 @@ mod tests {
             .sleep_register(
                 d.instant_to_ns(Instant::now() + Duration::from_secs(60)),
                 &waker,
-                false,
             )
             .unwrap();
         d.shutdown();
@@ -455,7 +446,7 @@ mod tests {
         assert!(!d.wheels[w].lock().wheel.is_scheduled(local));
         assert!(d.register(sock.as_fd()).is_err());
         assert!(d
-            .sleep_register(d.instant_to_ns(Instant::now()), &waker, false)
+            .sleep_register(d.instant_to_ns(Instant::now()), &waker)
             .is_none());
         d.deregister(sock.as_fd(), key);
         d.sleep_cancel(t, gen);

@@ -57,14 +57,7 @@ use crate::time::wheel::{Fired, Wheel};
 /// What a timer entry does when it fires.
 pub(crate) enum TimerAction {
     /// A `Sleep`'s waker, and the generation that tells this sleep from a later user of the key.
-    /// `task`: the waker is the own waker of a goroutine of this driver's runtime, which may
-    /// then stand without a registry entry (see `runtime::task`): the entry keeps the task
-    /// alive, and `abort`, `dump` and shutdown find it here.
-    Wake {
-        waker: Option<Waker>,
-        gen: u32,
-        task: bool,
-    },
+    Wake { waker: Option<Waker>, gen: u32 },
     /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot. The channel is held
     /// weakly: once every handle of it is gone the entry is collected (see the module docs).
     Chan {
@@ -347,25 +340,15 @@ impl Driver {
             };
             dropped.push(std::mem::replace(
                 st.wheel.payload_mut(k),
-                TimerAction::Wake {
-                    waker: None,
-                    gen,
-                    task: false,
-                },
+                TimerAction::Wake { waker: None, gen },
             ));
         }
     }
 
     /// Registers a sleep due at `deadline_ns` (as [`instant_to_ns`](Self::instant_to_ns) counts
     /// it) that wakes `waker`; returns the entry's key and generation. `None` once shut down
-    /// (the sleep then stays pending forever). `task`: `waker` is the own waker of a goroutine
-    /// of this driver's runtime (see [`TimerAction::Wake`]).
-    pub(crate) fn sleep_register(
-        &self,
-        deadline_ns: i64,
-        waker: &Waker,
-        task: bool,
-    ) -> Option<(u32, u32)> {
+    /// (the sleep then stays pending forever).
+    pub(crate) fn sleep_register(&self, deadline_ns: i64, waker: &Waker) -> Option<(u32, u32)> {
         let tick = self.tick_at_ns(deadline_ns);
         let w = self.home_wheel();
         let (key, gen, unpark) = {
@@ -378,7 +361,6 @@ impl Driver {
             let key = st.wheel.alloc(TimerAction::Wake {
                 waker: Some(waker.clone()),
                 gen,
-                task,
             });
             let unpark = self.schedule_locked(w, &mut st, key, tick);
             (Self::encode(w, key), gen, unpark)
@@ -395,10 +377,9 @@ impl Driver {
             && matches!(st.wheel.payload_mut(key), TimerAction::Wake { gen: g, .. } if *g == gen)
     }
 
-    /// Replaces the waker of sleep `(key, gen)` if it would wake a different task (`task` as
-    /// for [`sleep_register`](Self::sleep_register)). Returns `false` if the entry is gone: it
-    /// fired, so the deadline has passed.
-    pub(crate) fn sleep_update_waker(&self, key: u32, gen: u32, waker: &Waker, task: bool) -> bool {
+    /// Replaces the waker of sleep `(key, gen)` if it would wake a different task. Returns
+    /// `false` if the entry is gone: it fired, so the deadline has passed.
+    pub(crate) fn sleep_update_waker(&self, key: u32, gen: u32, waker: &Waker) -> bool {
         let (w, key) = self.wheel_of(key);
         let mut st = w.lock();
         if st.shutdown {
@@ -407,77 +388,13 @@ impl Driver {
         if !Self::is_sleep(&mut st, key, gen) {
             return false;
         }
-        if let TimerAction::Wake {
-            waker: w, task: t, ..
-        } = st.wheel.payload_mut(key)
-        {
+        if let TimerAction::Wake { waker: w, .. } = st.wheel.payload_mut(key) {
             match w {
                 Some(old) if old.will_wake(waker) => {}
                 _ => *w = Some(waker.clone()),
             }
-            *t = task;
         }
         true
-    }
-
-    /// The waker of sleep entry `key` if it is a goroutine's own (`task`) and `is_it` says it
-    /// belongs to the goroutine asked about (`JoinHandle::abort` of a goroutine parked there).
-    pub(crate) fn task_sleep_waker(
-        &self,
-        key: u32,
-        is_it: impl FnOnce(&Waker) -> bool,
-    ) -> Option<Waker> {
-        let (w, key) = self.wheel_of(key);
-        let mut st = w.lock();
-        if !st.wheel.contains(key) {
-            return None;
-        }
-        match st.wheel.payload_mut(key) {
-            TimerAction::Wake {
-                waker: Some(w),
-                task: true,
-                ..
-            } if is_it(w) => Some(w.clone()),
-            _ => None,
-        }
-    }
-
-    /// Calls `f(key, waker, task)` for every sleep entry marked `task`, under its wheel's lock.
-    fn for_each_task_entry(&self, mut f: impl FnMut(u32, &mut Option<Waker>, &mut bool)) {
-        for (i, w) in self.wheels.iter().enumerate() {
-            w.lock().wheel.for_each_payload_mut(|k, p| {
-                if let TimerAction::Wake {
-                    waker,
-                    task: task @ true,
-                    ..
-                } = p
-                {
-                    f(Self::encode(i, k), waker, task);
-                }
-            });
-        }
-    }
-
-    /// Calls `f(key, waker)` for every sleep entry holding a goroutine's own waker, under its
-    /// wheel's lock (`runtime::dump`).
-    pub(crate) fn for_each_task_sleep(&self, mut f: impl FnMut(u32, &Waker)) {
-        self.for_each_task_entry(|k, waker, _| {
-            if let Some(w) = waker {
-                f(k, w);
-            }
-        });
-    }
-
-    /// Takes the wakers of every sleep entry holding a goroutine's own waker (runtime
-    /// shutdown: woken, those goroutines are scheduled and dropped). The entries stay, for
-    /// their `Sleep`s to free.
-    pub(crate) fn take_task_sleep_wakers(&self) -> Vec<Waker> {
-        let mut out = Vec::new();
-        self.for_each_task_entry(|_, waker, task| {
-            *task = false;
-            out.extend(waker.take());
-        });
-        out
     }
 
     /// Frees sleep `(key, gen)` unless it already fired (a `Sleep` dropped or reset early).

@@ -26,7 +26,7 @@ pub fn dump() -> String {
 }
 
 pub(crate) fn dump_shared(shared: &super::scheduler::Shared) -> String {
-    let waiting = shared.waiting_tasks();
+    let waiting = shared.registry.snapshot();
     let mut out = format_tasks(&waiting, shared.main_goroutine.load(Relaxed));
     let others = shared.live_count().saturating_sub(waiting.len());
     if others > 0 {

@@ -28,11 +28,9 @@ pub(crate) mod scheduler;
 pub(crate) mod signal;
 mod site;
 mod task;
-#[cfg(all(test, loom))]
-mod task_loom;
 mod wait;
 
-pub(crate) use wait::{forget_sleep, is_own_waker, pending, record_sleep, Wait};
+pub(crate) use wait::{pending, Wait};
 
 pub use builder::Builder;
 pub use dump::dump;
@@ -353,9 +351,7 @@ pub(crate) fn cancel_all(shared: &Shared) {
         any
     };
     loop {
-        let mut wakers = shared.registry.close_and_take();
-        // Goroutines parked in a sleep without a registry entry (see `task`).
-        wakers.extend(shared.driver.driver.take_task_sleep_wakers());
+        let wakers = shared.registry.close_and_take();
         let had = !wakers.is_empty();
         for w in wakers {
             w.wake();
@@ -463,7 +459,7 @@ fn park_on<F: Future>(fut: F, detect_deadlock: bool, main_goroutine: bool) -> F:
     let mut suspect = false;
     let wait_slot = std::sync::atomic::AtomicU8::new(0);
     loop {
-        let poll = wait::polling(&wait_slot, None, || {
+        let poll = wait::polling(&wait_slot, || {
             coop::with_budget(|| fut.as_mut().poll(&mut cx))
         });
         if let Poll::Ready(v) = poll {

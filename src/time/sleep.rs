@@ -145,12 +145,8 @@ impl Sleep {
         self.forget();
     }
 
-    /// Forgets the entry (freed, fired, or never made); one recorded for the goroutine being
-    /// polled no longer stands for it (see `runtime::task`, "Sleeping goroutines").
+    /// Forgets the entry (freed, fired, or never made).
     fn forget(&mut self) {
-        if self.key != NO_KEY {
-            crate::runtime::forget_sleep(self.key);
-        }
         (self.key, self.gen) = (NO_KEY, 0);
     }
 }
@@ -168,11 +164,8 @@ impl Future for Sleep {
             this.forget();
             return Poll::Ready(());
         }
-        // A goroutine of this driver's runtime parked here with its own waker needs no
-        // registry entry while it sleeps: the wheel entry stands for it.
-        let own = crate::runtime::is_own_waker(cx.waker(), &this.driver);
         if this.key == NO_KEY {
-            match this.driver.sleep_register(this.deadline, cx.waker(), own) {
+            match this.driver.sleep_register(this.deadline, cx.waker()) {
                 Some((key, gen)) => (this.key, this.gen) = (key, gen),
                 // Shut down: never registered; later polls look at the clock themselves.
                 None => {
@@ -183,14 +176,11 @@ impl Future for Sleep {
             }
         } else if !this
             .driver
-            .sleep_update_waker(this.key, this.gen, cx.waker(), own)
+            .sleep_update_waker(this.key, this.gen, cx.waker())
         {
             // Fired since we looked at the clock: the deadline has passed.
             this.forget();
             return Poll::Ready(());
-        }
-        if own {
-            crate::runtime::record_sleep(this.key);
         }
         unit.refund();
         crate::runtime::pending(crate::runtime::Wait::Sleep)

@@ -389,13 +389,6 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Calls `f` with the key and payload of every allocated entry.
-    pub(crate) fn for_each_payload_mut(&mut self, mut f: impl FnMut(u32, &mut T)) {
-        for (k, e) in self.entries.iter_mut() {
-            f(k as u32, &mut e.payload);
-        }
-    }
-
     /// Whether entry `key` is scheduled.
     pub(crate) fn is_scheduled(&self, key: u32) -> bool {
         self.entries[key as usize].level() != UNSCHEDULED

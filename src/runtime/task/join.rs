@@ -1,0 +1,255 @@
+//! [`JoinHandle`], a goroutine's result to await, and [`JoinError`], why it gave none.
+//!
+//! A `JoinHandle` wraps async-task's `FallibleTask` and keeps the task's metadata pointer from
+//! `Task::metadata`, valid while the task handle is held. `abort` is the abort half of the
+//! Dekker pair described in `registry`: it sets `aborted` (swap, SeqCst), then reads `key`
+//! (`fetch_or(0)`, SeqCst) and, if the task is registered, wakes it through its entry.
+
+use super::{Contained, RawHandle, TaskMeta, UNREGISTERED};
+use crate::loom::sync::atomic::Ordering::SeqCst;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a goroutine's result.
+///
+/// Awaiting it gives `Ok(value)`, or a [`JoinError`] if the goroutine panicked or was
+/// cancelled (by [`abort`](JoinHandle::abort) or runtime shutdown). Dropping it *detaches* the
+/// goroutine: it keeps running, as a `go` statement's goroutine does in Go.
+///
+/// ```
+/// # gorun::block_on(async {
+/// let h = gorun::go(async { 6 * 7 });
+/// assert_eq!(h.await.unwrap(), 42);
+/// # });
+/// ```
+pub struct JoinHandle<T> {
+    /// `None` once the result was taken.
+    task: Option<async_task::FallibleTask<Contained<Result<T, JoinError>>, TaskMeta>>,
+    /// The task's metadata; valid while `task` is `Some` (the task handle keeps the
+    /// allocation alive).
+    meta: *const TaskMeta,
+    id: u64,
+}
+
+// SAFETY: `meta` is only dereferenced while `task` keeps the allocation alive, and `TaskMeta`
+// is `Sync`; the rest is `FallibleTask`, which is `Send`/`Sync` for `T: Send`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above; `&JoinHandle` only reads `TaskMeta` atomics.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(super) fn new(task: RawHandle<T>) -> Self {
+        let meta: *const TaskMeta = task.metadata();
+        let id = task.metadata().id;
+        JoinHandle {
+            task: Some(task.fallible()),
+            meta,
+            id,
+        }
+    }
+
+    /// The task's metadata, while the task handle is held.
+    fn meta(&self) -> Option<&TaskMeta> {
+        // SAFETY: `meta` is valid while `task` is `Some` (see the field's comment).
+        self.task.as_ref().map(|_| unsafe { &*self.meta })
+    }
+
+    /// Cancels the goroutine: its future is dropped at its next scheduling point (or at once,
+    /// if it is waiting), and awaiting this handle gives a `JoinError` whose
+    /// [`is_cancelled`](JoinError::is_cancelled) is true. A goroutine that already finished
+    /// keeps its result.
+    ///
+    /// ```
+    /// # gorun::block_on(async {
+    /// let h = gorun::go(std::future::pending::<()>());
+    /// h.abort();
+    /// assert!(h.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn abort(&self) {
+        let Some(meta) = self.meta() else { return };
+        meta.aborted.swap(true, SeqCst);
+        let key = meta.key.fetch_or(0, SeqCst);
+        // Unregistered: it never waited, and the poll that registers it will see the flag.
+        if key != UNREGISTERED {
+            meta.shared.registry.wake(meta, key);
+        }
+    }
+
+    /// Whether the goroutine has finished (returned, panicked or was cancelled).
+    ///
+    /// ```
+    /// # gorun::block_on(async {
+    /// let h = gorun::go(async {});
+    /// while !h.is_finished() { gorun::yield_now().await; }
+    /// # });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// The goroutine's id, as shown by [`runtime::dump`](crate::runtime::dump) and in panic
+    /// messages.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = self.id;
+        let task = self
+            .task
+            .as_mut()
+            .expect("JoinHandle polled after completion");
+        match Pin::new(task).poll(cx) {
+            Poll::Pending => crate::runtime::pending(crate::runtime::Wait::Join),
+            Poll::Ready(out) => {
+                self.task = None;
+                Poll::Ready(
+                    out.map_or_else(|| Err(JoinError::cancelled(id)), Contained::into_inner),
+                )
+            }
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.detach();
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why a goroutine gave no value: it panicked, or it was cancelled.
+///
+/// ```
+/// # gorun::runtime::Builder::new().build().unwrap().block_on(async {
+/// let err = gorun::go(async { panic!("boom") }).await.unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// # });
+/// ```
+pub struct JoinError {
+    id: u64,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(SyncPayload),
+}
+
+/// The panic payload, made `Sync` by never handing out a shared reference to it.
+struct SyncPayload(Box<dyn Any + Send + 'static>);
+
+// SAFETY: the payload leaves only by value (`into_panic`, `try_into_panic`). Through `&self`
+// the only uses are `type_id` (reads no data) and downcasts to `&'static str` or `String`,
+// which are `Sync`; no `&dyn Any` escapes, so sharing `&JoinError` cannot race on a `!Sync`
+// payload.
+unsafe impl Sync for SyncPayload {}
+
+impl JoinError {
+    pub(crate) fn cancelled(id: u64) -> JoinError {
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(super) fn panic(id: u64, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError {
+            id,
+            repr: Repr::Panic(SyncPayload(payload)),
+        }
+    }
+
+    /// Whether the goroutine panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// Whether the goroutine was cancelled (`abort` or runtime shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The id of the goroutine this error is about.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The panic payload, to re-raise it with `std::panic::resume_unwind` (Go's `recover`
+    /// value). Panics if the goroutine was cancelled instead.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("JoinError::into_panic called on a cancelled goroutine's error")
+    }
+
+    /// The panic payload, or the error itself if the goroutine was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p.0),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    fn message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => {
+                let any: &(dyn Any + Send) = &*p.0;
+                if let Some(s) = any.downcast_ref::<&'static str>() {
+                    Some(s)
+                } else {
+                    any.downcast_ref::<String>().map(|s| s.as_str())
+                }
+            }
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.message()) {
+            (Repr::Cancelled, _) => write!(f, "goroutine {} was cancelled", self.id),
+            (Repr::Panic(_), Some(m)) => write!(f, "goroutine {} panicked: {m}", self.id),
+            (Repr::Panic(_), None) => write!(f, "goroutine {} panicked", self.id),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.message()) {
+            (Repr::Cancelled, _) => write!(f, "JoinError::Cancelled({})", self.id),
+            (Repr::Panic(_), Some(m)) => write!(f, "JoinError::Panic({}, {m:?})", self.id),
+            (Repr::Panic(_), None) => write!(f, "JoinError::Panic({}, ..)", self.id),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e.to_string())
+    }
+}
