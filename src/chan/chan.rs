@@ -104,7 +104,7 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use super::error::{SendError, TryRecvError, TrySendError};
-use super::lock::{ChanLock, Guard};
+use crate::util::lock::{ChanLock, Guard};
 use super::waiter::{Queue, SelectCell, Status, Waiter, MAX_WAITERS, NIL};
 use crate::loom::sync::Arc;
 use crate::runtime::coop;

@@ -32,7 +32,6 @@
 mod chan;
 mod error;
 mod handles;
-pub(crate) mod lock;
 mod select;
 mod waiter;
 

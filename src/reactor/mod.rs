@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::chan::lock::ChanLock;
+use crate::util::lock::ChanLock;
 use crate::time::wheel::Wheel;
 
 /// What timers, sleeps and sockets hold to reach their driver: an `Arc` of an `Arc`. Each

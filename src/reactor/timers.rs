@@ -50,7 +50,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::{Driver, FIRE_BATCH};
-use crate::chan::lock::ChanLock;
+use crate::util::lock::ChanLock;
 use crate::chan::WeakChan;
 use crate::time::wheel::{Fired, Wheel};
 
