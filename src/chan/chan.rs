@@ -104,10 +104,10 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use super::error::{SendError, TryRecvError, TrySendError};
-use crate::util::lock::{ChanLock, Guard};
 use super::waiter::{Queue, SelectCell, Status, Waiter, MAX_WAITERS, NIL};
 use crate::loom::sync::Arc;
 use crate::runtime::coop;
+use crate::util::lock::{ChanLock, Guard};
 
 /// The shared channel. Handles hold an `Arc<Inner>`; the last one to drop frees it together
 /// with any buffered values. Waiters belong to futures that borrow a handle, so normally none

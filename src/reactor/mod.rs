@@ -50,10 +50,11 @@
 mod registration;
 mod source;
 mod timers;
+mod wheel;
 
 pub(crate) use registration::{Direction, IoState};
 pub(crate) use source::IoSource;
-pub(crate) use timers::TimerAction;
+pub(crate) use timers::{deadline_from, TimerAction};
 
 use crate::loom::Unpoison;
 use std::io;
@@ -66,7 +67,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::util::lock::ChanLock;
-use crate::time::wheel::Wheel;
+use wheel::Wheel;
 
 /// What timers, sleeps and sockets hold to reach their driver: an `Arc` of an `Arc`. Each
 /// worker has its own outer `Arc` (and threads outside the workers share one), so that creating

@@ -49,10 +49,10 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::wheel::{Fired, Wheel};
 use super::{Driver, FIRE_BATCH};
-use crate::util::lock::ChanLock;
 use crate::chan::WeakChan;
-use crate::time::wheel::{Fired, Wheel};
+use crate::util::lock::ChanLock;
 
 /// What a timer entry does when it fires.
 pub(crate) enum TimerAction {
@@ -173,6 +173,13 @@ pub(crate) const MAX_WHEELS: usize = 1 << (31 - KEY_BITS);
 /// The wheel a timer key names, and the slab key inside it.
 pub(crate) fn split(key: u32) -> (usize, u32) {
     ((key >> KEY_BITS) as usize, key & KEY_MASK)
+}
+
+/// `now + d`, or a deadline about 30 years after `now` if that overflows (`Duration::MAX`):
+/// where every timer and sleep `d` from now is due (the time layer's `deadline_after` too).
+pub(crate) fn deadline_from(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// The first whole tick at or after `ns` nanoseconds from the driver's start.
@@ -518,7 +525,7 @@ impl Driver {
     /// of the wheel's lock (the `Timer::new`/`after`/`tick` path), reading the clock once.
     pub(crate) fn timer_start(&self, action: TimerAction, d: Duration) -> u32 {
         let now = Instant::now();
-        let deadline = crate::time::sleep::deadline_from(now, d);
+        let deadline = deadline_from(now, d);
         let mut action = Some(action);
         self.arm_with(self.home_wheel(), deadline, Some(now), None, |wheel| {
             if wheel.gc_due() {

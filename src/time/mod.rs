@@ -17,7 +17,6 @@ pub(crate) mod sleep;
 mod ticker;
 mod timeout;
 mod timer;
-pub(crate) mod wheel;
 
 pub use after::after;
 pub use sleep::{sleep, sleep_until, Sleep};

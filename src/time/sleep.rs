@@ -28,13 +28,7 @@ const FRESH: u32 = 1;
 
 /// `now + d`, or a deadline about 30 years away if that overflows (`Duration::MAX`).
 pub(crate) fn deadline_after(d: Duration) -> Instant {
-    deadline_from(Instant::now(), d)
-}
-
-/// `now + d`, or a deadline about 30 years after `now` if that overflows.
-pub(crate) fn deadline_from(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+    crate::reactor::deadline_from(Instant::now(), d)
 }
 
 /// Waits until `d` has elapsed (Go's `time.Sleep`). Never returns early; when the runtime is
