@@ -49,11 +49,13 @@
 
 mod registration;
 mod source;
+mod timer_chan;
 mod timers;
 mod wheel;
 
 pub(crate) use registration::{Direction, IoState};
 pub(crate) use source::IoSource;
+pub(crate) use timer_chan::{TimerChan, TimerChannel};
 pub(crate) use timers::{deadline_from, TimerAction};
 
 use crate::loom::Unpoison;

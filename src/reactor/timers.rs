@@ -32,7 +32,8 @@
 //!
 //! # Collection (Go 1.23's unreferenced timers)
 //!
-//! A `Chan` entry holds its channel weakly (`WeakChan`): the receivers the user holds (and a
+//! A `Chan` entry holds its channel weakly (a [`TimerChan`]: the time layer's `WeakChan`,
+//! type-erased, see `timer_chan.rs`): the receivers the user holds (and a
 //! `Timer`'s or `Ticker`'s own) keep it alive, the wheel does not. When they are all dropped the
 //! channel is freed at once and the entry is *dead*: nothing could ever observe it. A dead
 //! entry is freed when it fires, by `Wheel::collect` when a timer is started and the wheel
@@ -49,9 +50,9 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::timer_chan::TimerChan;
 use super::wheel::{Fired, Wheel};
 use super::{Driver, FIRE_BATCH};
-use crate::chan::WeakChan;
 use crate::util::lock::ChanLock;
 
 /// What a timer entry does when it fires.
@@ -68,7 +69,7 @@ pub(crate) enum TimerAction {
     /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot. The channel is held
     /// weakly: once every handle of it is gone the entry is collected (see the module docs).
     Chan {
-        chan: WeakChan<Instant>,
+        chan: TimerChan,
         period: u64,
         detached: bool,
     },
@@ -119,13 +120,10 @@ fn fire(
             period,
             detached,
         } => {
-            match chan.upgrade() {
-                Some(c) => {
-                    let _ = c.try_send(now);
-                }
+            if !chan.send_time(now) {
                 // Nobody can receive: collect the entry. Its owner (`Timer`, `Ticker`) holds a
                 // receiver until it has let go of the key, so no key held is freed here.
-                None => return Fired::Remove,
+                return Fired::Remove;
             }
             if *period > 0 {
                 let behind = now_tick.saturating_sub(when);

@@ -17,6 +17,7 @@ pub(crate) mod sleep;
 mod ticker;
 mod timeout;
 mod timer;
+mod timer_chan;
 
 pub use after::after;
 pub use sleep::{sleep, sleep_until, Sleep};
