@@ -43,7 +43,7 @@ impl<T: AsFd> IoSource<T> {
         dir: Direction,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        crate::runtime::coop::poll_op(cx, |cx| loop {
+        crate::util::coop::poll_op(cx, |cx| loop {
             let snapshot = ready!(self.state.poll_ready(cx, dir))?;
             match f(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.state.clear(dir, snapshot),
@@ -78,7 +78,7 @@ impl<T: AsFd> IoSource<T> {
             slot: None,
         };
         std::future::poll_fn(|cx| {
-            crate::runtime::coop::poll_op(cx, |cx| loop {
+            crate::util::coop::poll_op(cx, |cx| loop {
                 let snapshot = ready!(self.state.poll_ready_slot(cx, dir, &mut guard.slot))?;
                 match f(&self.io) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

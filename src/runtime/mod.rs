@@ -19,7 +19,7 @@
 
 mod blocking;
 mod builder;
-pub(crate) mod coop;
+pub(crate) use crate::util::coop;
 pub(crate) mod deadlock;
 mod dump;
 mod handle;

@@ -2,4 +2,6 @@
 //! nothing of gorun's but `loom`, so the runtime, the reactor and the user-facing modules can
 //! all share them without an import running back up.
 
+pub(crate) mod coop;
 pub(crate) mod lock;
+pub(crate) mod wait;
