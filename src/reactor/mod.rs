@@ -212,7 +212,7 @@ impl Driver {
         // for the deadlock detector only while in the wait: the timers it fires after are
         // in its hands, no longer in the wheels.
         {
-            let _asleep = crate::runtime::deadlock::asleep();
+            let _asleep = crate::util::threads::asleep();
             let _ = self.poller.wait(&mut events, wait);
         }
         let n = events.len();

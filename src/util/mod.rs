@@ -4,4 +4,5 @@
 
 pub(crate) mod coop;
 pub(crate) mod lock;
+pub(crate) mod threads;
 pub(crate) mod wait;
