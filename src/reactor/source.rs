@@ -19,9 +19,8 @@ pub(crate) struct IoSource<T: AsFd> {
 }
 
 impl<T: AsFd> IoSource<T> {
-    /// Registers `io` with the current runtime's reactor.
-    pub(crate) fn new(io: T) -> io::Result<IoSource<T>> {
-        let driver = crate::runtime::driver_handle();
+    /// Registers `io` with `driver` (the current runtime's: `runtime::driver_handle()`).
+    pub(crate) fn new(io: T, driver: DriverRef) -> io::Result<IoSource<T>> {
         let (key, state) = driver.register(io.as_fd())?;
         Ok(IoSource {
             driver,
