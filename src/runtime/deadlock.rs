@@ -63,9 +63,13 @@ use super::scheduler::Shared;
 use crate::loom::Unpoison;
 use crate::util::threads;
 pub(crate) use crate::util::threads::{asleep, gorun_thread, sched_thread};
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+
+/// A goroutine waits for `gorun::io`'s stdin thread, which will wake it (set and cleared by
+/// `io`, which sits above the runtime).
+pub(crate) static STDIN_READING: AtomicBool = AtomicBool::new(false);
 
 /// Every live runtime, for the idle check (a goroutine of one runtime may wake another's).
 static RUNTIMES: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
@@ -117,7 +121,7 @@ pub(crate) fn nothing_can_wake() -> bool {
         return false;
     }
     // A goroutine waits for standard input: the stdin thread will wake it.
-    if crate::io::READING.load(SeqCst) {
+    if STDIN_READING.load(SeqCst) {
         return false;
     }
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
