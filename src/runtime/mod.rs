@@ -38,6 +38,8 @@ pub use builder::Builder;
 pub use dump::dump;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use metrics::{metrics, Metrics};
+#[cfg(all(test, not(loom), target_pointer_width = "64"))]
+pub(crate) use task::goroutine_sizes;
 pub use task::{JoinError, JoinHandle};
 
 use crate::loom::Unpoison;
