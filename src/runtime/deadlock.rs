@@ -99,7 +99,7 @@ fn runtime_idle(s: &Shared) -> bool {
     (s.is_shutdown() || s.idle.num_parked() == s.config.workers)
         && !s.has_work()
         && s.blocking.is_idle()
-        && !s.driver.driver.has_pending_work()
+        && !s.driver().has_pending_work()
 }
 
 /// Whether nothing in the process can wake the calling `block_on` thread (conditions 1 and 2

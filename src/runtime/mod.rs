@@ -338,7 +338,7 @@ fn finish_shutdown(
         }
     }
     cancel_all(shared);
-    shared.driver.driver.shutdown();
+    shared.driver().shutdown();
     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     shared.blocking.shutdown(left);
 }
@@ -357,7 +357,7 @@ pub(crate) fn cancel_all(shared: &Shared) {
     loop {
         let mut wakers = shared.registry.close_and_take();
         // Goroutines parked in a sleep without a registry entry (see `task`).
-        wakers.extend(shared.driver.driver.take_task_sleep_wakers());
+        wakers.extend(shared.driver().take_task_sleep_wakers());
         let had = !wakers.is_empty();
         for w in wakers {
             w.wake();

@@ -415,7 +415,7 @@ impl<F: Future> Future for Goroutine<F> {
         }
         // SAFETY: see above: `fut` stays pinned inside the pinned `Goroutine`.
         let fut = unsafe { Pin::new_unchecked(&mut *this.fut) };
-        let own = super::wait::OwnWaker::new(cx.waker(), &meta.shared.driver.driver);
+        let own = super::wait::OwnWaker::new(cx.waker(), meta.shared.driver());
         // `polling` marks the task running (and not waiting on anything yet).
         match super::wait::polling(&meta.status, Some(own), || {
             catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
@@ -818,7 +818,7 @@ impl Shared {
     /// stands for (see "Sleeping goroutines").
     pub(crate) fn waiting_tasks(&self) -> Vec<TaskInfo> {
         let mut out = self.registry.snapshot();
-        self.driver.driver.for_each_task_sleep(|key, waker| {
+        self.driver().for_each_task_sleep(|key, waker| {
             // SAFETY: a `task` sleep entry, under its wheel's lock.
             let meta = unsafe { meta_of_waker(waker) };
             // Listed here only while it stands for the task (not a registered task's sleep).
@@ -916,8 +916,7 @@ impl<T> JoinHandle<T> {
             // fired and woke the task, whose next poll sees the flag).
             let waker = meta
                 .shared
-                .driver
-                .driver
+                .driver()
                 .task_sleep_waker(key & !SLEEP_TAG, |w| {
                     // SAFETY: a `task` entry holds a goroutine's own waker, under the wheel lock.
                     std::ptr::eq(unsafe { meta_of_waker(w) }, meta)

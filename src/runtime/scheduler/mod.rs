@@ -100,7 +100,8 @@ pub(crate) struct Shared {
     pub(crate) remotes: Box<[CachePadded<Remote>]>,
     pub(crate) inject: CachePadded<Inject<Runnable>>,
     pub(crate) idle: CachePadded<Idle>,
-    pub(crate) driver: DriverSlot<Arc<crate::reactor::Driver>>,
+    /// The reactor, and the flag saying whether a thread drives it (see `park`).
+    pub(crate) driver_slot: DriverSlot<Arc<crate::reactor::Driver>>,
     /// The driver reference of threads that are not this runtime's workers.
     pub(crate) outside_driver: crate::reactor::DriverRef,
     pub(crate) registry: Registry,
@@ -161,7 +162,7 @@ impl Shared {
             inject: CachePadded(Inject::new()),
             idle: CachePadded(Idle::new(n)),
             outside_driver: Arc::new(driver.clone()),
-            driver: DriverSlot::new(driver),
+            driver_slot: DriverSlot::new(driver),
             registry: Registry::new(n),
             blocking: BlockingPool::new(config.max_blocking_threads),
             config,
@@ -212,7 +213,7 @@ impl Shared {
     /// Wakes a parked worker if nobody is searching for work.
     pub(crate) fn notify_parked(&self) {
         if let Some(idx) = self.idle.worker_to_notify() {
-            self.remotes[idx].parker.unpark(&self.driver);
+            self.remotes[idx].parker.unpark(&self.driver_slot);
         }
     }
 
@@ -225,11 +226,16 @@ impl Shared {
                 .any(|r| !r.queue.is_empty() || !r.runnext.load(Acquire).is_null())
     }
 
+    /// The runtime's reactor.
+    pub(crate) fn driver(&self) -> &Arc<crate::reactor::Driver> {
+        &self.driver_slot.driver
+    }
+
     pub(crate) fn unpark_all(&self) {
         for r in self.remotes.iter() {
-            r.parker.unpark(&self.driver);
+            r.parker.unpark(&self.driver_slot);
         }
-        self.driver.driver.unpark();
+        self.driver().unpark();
     }
 }
 

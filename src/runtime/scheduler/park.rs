@@ -125,7 +125,7 @@ impl Parker {
 
     /// Sleeps until unparked (or, in the driver, until I/O or a timer fires; or `timeout`).
     /// Returns whether it slept in the driver (then the caller, if it goes on to run tasks,
-    /// leaves the driver to nobody: see `Worker::park`).
+    /// leaves the driver to nobody: see `Worker::wait_for_work`).
     pub(crate) fn park<D: Drive>(&self, slot: &DriverSlot<D>, timeout: Option<Duration>) -> bool {
         if self
             .state

@@ -1,5 +1,5 @@
 //! Loom model of the park/unpark protocol (`idle` + `park`), with the worker's steps written
-//! exactly as `worker::Worker::{search, park}` take them. A lost wake-up shows up as a loom
+//! exactly as `worker::Worker::{search, wait_for_work}` take them. A lost wake-up shows up as a loom
 //! deadlock (every thread blocked).
 
 use super::idle::Idle;

@@ -92,7 +92,7 @@ pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let _ours = crate::runtime::deadlock::sched_thread();
     let worker = Worker {
-        driver: Arc::new(shared.driver.driver.clone()),
+        driver: Arc::new(shared.driver().clone()),
         shared,
         index,
         tick: Cell::new(0),
@@ -112,7 +112,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     CURRENT.with(|c| c.set(&worker));
     crate::runtime::set_on_worker_thread(true);
     // Timers this worker's goroutines create go into its own wheel.
-    worker.shared.driver.driver.bind_worker(index);
+    worker.shared.driver().bind_worker(index);
     let uninstall = Uninstall;
     worker.run_loop();
     // Shutdown: drop what is left in our queues (their futures' destructors may schedule
@@ -151,7 +151,7 @@ impl Worker {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
             if tick % TIMER_CHECK_INTERVAL == 0 {
-                self.shared.driver.fire_timers_if_due();
+                self.shared.driver_slot.fire_timers_if_due();
             }
             if tick % GLOBAL_CHECK_INTERVAL == 0 {
                 self.maintenance();
@@ -167,7 +167,7 @@ impl Worker {
                 self.run_task(t);
                 continue;
             }
-            self.park();
+            self.wait_for_work();
         }
     }
 
@@ -178,7 +178,7 @@ impl Worker {
         let now = Instant::now();
         if now.duration_since(self.last_driver_poll.get()) >= DRIVER_POLL_INTERVAL {
             self.last_driver_poll.set(now);
-            self.shared.driver.poll_now();
+            self.shared.driver_slot.poll_now();
         }
     }
 
@@ -188,10 +188,10 @@ impl Worker {
     /// setting, two re-arms, the eventfd read and the wait), so the gap adapts: short while
     /// polls find events, growing while they find none (see `IO_GAP_MIN`).
     fn poll_io(&self, tick: u32) {
-        let gap = if !self.shared.driver.driver.has_io_sources() {
+        let gap = if !self.shared.driver().has_io_sources() {
             IO_GAP_MAX
         } else {
-            match self.shared.driver.poll_now() {
+            match self.shared.driver_slot.poll_now() {
                 // Events: poll again soon. Another thread drives the reactor: trying again
                 // costs one atomic load.
                 Some(1..) | None => IO_GAP_MIN,
@@ -323,7 +323,9 @@ impl Worker {
         !self.remote().queue.is_empty() || !self.remote().runnext.load(Acquire).is_null()
     }
 
-    fn park(&self) {
+    /// Nothing to run and nothing found: goes on the idle list and parks (in the reactor or on
+    /// its condvar, see `park`) until woken with work, notified, or shut down.
+    fn wait_for_work(&self) {
         let shared = &*self.shared;
         crate::runtime::metrics::bump(&shared.counters[self.index].parks);
         let was_searching = self.searching.replace(false);
@@ -332,7 +334,7 @@ impl Worker {
             shared.notify_parked();
         }
         loop {
-            let drove = self.remote().parker.park(&shared.driver, None);
+            let drove = self.remote().parker.park(&shared.driver_slot, None);
             self.last_driver_poll.set(Instant::now());
             if shared.is_shutdown() {
                 return;
