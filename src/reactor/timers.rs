@@ -250,7 +250,7 @@ impl Driver {
         }
     }
 
-    /// Computes how long `park` may sleep and records what it sleeps towards.
+    /// Computes how long `poll` may sleep and records what it sleeps towards.
     pub(super) fn before_park(&self, timeout: Option<Duration>) -> Option<Duration> {
         // Each wheel records the earliest deadline seen so far: never before the final wake-up,
         // which is what `parked_until` must be (see the invariants in `reactor`).

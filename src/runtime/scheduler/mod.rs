@@ -131,8 +131,8 @@ pub(crate) struct Shared {
 }
 
 impl park::Drive for Arc<crate::reactor::Driver> {
-    fn park(&self, timeout: Option<std::time::Duration>) -> usize {
-        crate::reactor::Driver::park(self, timeout)
+    fn poll(&self, timeout: Option<std::time::Duration>) -> usize {
+        crate::reactor::Driver::poll(self, timeout)
     }
     fn unpark(&self) {
         crate::reactor::Driver::unpark(self)

@@ -16,7 +16,7 @@ struct FakeDriver {
 }
 
 impl Drive for FakeDriver {
-    fn park(&self, _timeout: Option<Duration>) -> usize {
+    fn poll(&self, _timeout: Option<Duration>) -> usize {
         let mut n = self.notified.lock().unwrap();
         while !*n {
             n = self.cv.wait(n).unwrap();
