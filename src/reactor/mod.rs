@@ -31,7 +31,7 @@
 //!   timer goes into the wheel of the thread that creates it, so workers creating and stopping
 //!   timers do not contend on one lock; a timer key names its wheel in its top bits
 //!   (`timers.rs`). Only the thread holding the driver fires timers, of every wheel.
-//! - A wheel's `parked_until` (guarded by its lock) is `0` unless a thread is inside `park`,
+//! - A wheel's `parked_until` (guarded by its lock) is `0` unless a thread is inside `poll`,
 //!   and is then at least the tick that thread will wake at. Scheduling a timer due before it
 //!   lowers it and calls `unpark`, so the parked thread recomputes its timeout. `before_park`
 //!   visits the wheels one after another, setting each one's `parked_until` to the minimum of
