@@ -458,6 +458,42 @@ fn layers_import_one_way() {
     );
 }
 
+/// `docs/design.md`'s "Layers" drawing lists the same rows as [`LAYERS`], in the same order.
+#[test]
+fn the_design_doc_draws_the_same_layers() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/design.md"))
+        .expect("docs/design.md");
+    let section = doc
+        .split("\n## Layers\n")
+        .nth(1)
+        .expect("a \"## Layers\" section in docs/design.md");
+    let drawing = section
+        .split("```")
+        .nth(1)
+        .expect("a drawing in a code block in the Layers section");
+    let known: BTreeSet<&str> = LAYERS.iter().flat_map(|l| l.iter().copied()).collect();
+    // Each row starts with its modules' names; what follows is description.
+    let rows: Vec<BTreeSet<String>> = drawing
+        .lines()
+        .map(|line| {
+            line.split_whitespace()
+                .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '_'))
+                .take_while(|w| known.contains(w))
+                .map(str::to_string)
+                .collect::<BTreeSet<String>>()
+        })
+        .filter(|row| !row.is_empty())
+        .collect();
+    let layers: Vec<BTreeSet<String>> = LAYERS
+        .iter()
+        .map(|l| l.iter().map(|m| m.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows, layers,
+        "docs/design.md's Layers drawing and LAYERS differ"
+    );
+}
+
 #[test]
 fn the_layers_name_each_module_once() {
     let all: Vec<&str> = LAYERS.iter().flat_map(|l| l.iter().copied()).collect();
