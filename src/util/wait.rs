@@ -114,9 +114,9 @@ pub(crate) fn restore_slot(prev: *const AtomicU8) {
 pub(crate) fn pending<T>(what: Wait) -> Poll<T> {
     let slot = SLOT.try_with(|s| s.get()).unwrap_or(ptr::null());
     if !slot.is_null() {
-        // SAFETY: a non-null slot was installed by `replace_slot` (`runtime::wait::polling`) for the duration of the current
-        // poll, and points into the polled task's metadata (or `block_on`'s frame), which
-        // outlives that poll.
+        // SAFETY: a non-null slot was installed by `replace_slot` (`runtime::wait::polling`)
+        // for the duration of the current poll, and points into the polled task's metadata
+        // (or `block_on`'s frame), which outlives that poll.
         unsafe { (*slot).store(RUNNING | what as u8, Relaxed) };
     }
     Poll::Pending

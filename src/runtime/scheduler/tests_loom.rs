@@ -1,6 +1,6 @@
 //! Loom model of the park/unpark protocol (`idle` + `park`), with the worker's steps written
-//! exactly as `worker::Worker::{search, wait_for_work}` take them. A lost wake-up shows up as a loom
-//! deadlock (every thread blocked).
+//! exactly as `worker::Worker::{search, wait_for_work}` take them. A lost wake-up shows up as a
+//! loom deadlock (every thread blocked).
 
 use super::idle::Idle;
 use super::park::{Drive, DriverSlot, Parker};
