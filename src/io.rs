@@ -43,10 +43,13 @@ pub use futures::io::{
 };
 
 use crate::loom::Unpoison;
+// Set while a reader waits for the stdin thread (see the module docs): deadlock detection
+// stays quiet. The runtime, below `io`, owns the flag, since its deadlock check reads it.
+use crate::runtime::deadlock::STDIN_READING as READING;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
@@ -100,9 +103,6 @@ fn start_thread() -> io::Result<()> {
     });
     r.map_err(|k| io::Error::new(k, "gorun: cannot start the stdin thread"))
 }
-
-/// A reader waits for the stdin thread (see the module docs): deadlock detection stays quiet.
-pub(crate) static READING: AtomicBool = AtomicBool::new(false);
 
 fn stdin_thread() {
     // One of gorun's threads: it wakes goroutines only while `READING`, which the deadlock

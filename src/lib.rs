@@ -63,6 +63,7 @@
 pub(crate) mod loom;
 pub(crate) mod rand;
 pub(crate) mod reactor;
+pub(crate) mod util;
 
 pub mod chan;
 pub mod context;

@@ -142,6 +142,7 @@ fn try_notify(signals: &[Signal]) -> io::Result<Receiver<Signal>> {
     let c = chan::<Signal>(1);
     let mask = signals.iter().fold(0u64, |m, s| m | 1 << s.number());
     let mut all = watches();
+    sys::set_delivery(deliver);
     for s in signals {
         if let Err(e) = sys::install(s.number()) {
             // Put back the handlers installed for this call that nobody else watches.

@@ -75,10 +75,10 @@ use slab::Slab;
 
 use super::buf::Buf;
 use super::error::{SendError, TryRecvError, TrySendError};
-use super::lock::{ChanLock, Guard};
 use super::state::{State, Wakes};
 use super::waiter::{Queue, Status, Waiter};
 use crate::runtime::coop;
+use crate::util::lock::{ChanLock, Guard};
 
 /// The shared channel. Handles hold an `Arc<Inner>`; the last one to drop frees it together
 /// with any buffered values. Waiters belong to futures that borrow a handle, so normally none

@@ -441,6 +441,31 @@ impl<T> WeakChan<T> {
         #[cfg(loom)]
         return self.inner.as_ref().map_or(0, Arc::strong_count);
     }
+
+    /// The reference as one pointer (the reactor holds timer channels this way, not knowing
+    /// their type: `reactor::timer_chan`); [`from_raw`](Self::from_raw) takes it back.
+    pub(crate) fn into_raw(self) -> *const () {
+        #[cfg(not(loom))]
+        return self.inner.into_raw().cast();
+        #[cfg(loom)]
+        return self
+            .inner
+            .map_or(std::ptr::null(), |i| Arc::into_raw(i).cast());
+    }
+
+    /// The reference [`into_raw`](Self::into_raw) gave.
+    ///
+    /// # Safety
+    /// `raw` comes from `into_raw` of a `WeakChan<T>`, and is taken back once.
+    pub(crate) unsafe fn from_raw(raw: *const ()) -> WeakChan<T> {
+        #[cfg(not(loom))]
+        // SAFETY: per this function's contract, `raw` is `Weak::into_raw`'s, taken back once.
+        let inner = unsafe { std::sync::Weak::from_raw(raw.cast::<Inner<T>>()) };
+        #[cfg(loom)]
+        // SAFETY: as above, for `Arc::into_raw`'s (null stood for `None`).
+        let inner = (!raw.is_null()).then(|| unsafe { Arc::from_raw(raw.cast::<Inner<T>>()) });
+        WeakChan { inner }
+    }
 }
 
 impl<T> Unpin for Sender<T> {}

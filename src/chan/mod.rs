@@ -33,7 +33,6 @@ mod buf;
 mod chan;
 mod error;
 mod handles;
-pub(crate) mod lock;
 mod select;
 mod select_case;
 mod select_macro;

@@ -37,7 +37,7 @@
 //! could move from a channel not yet visited to one already visited, and a select that
 //! always had a ready case would take `default` (Go's `TestNonblockSelectRace`). gorun keeps
 //! one lock at a time and validates instead: every channel lock counts its releases
-//! (`chan::lock`), a look that finds its case not ready notes the count its own release
+//! (`util::lock`), a look that finds its case not ready notes the count its own release
 //! leaves, and `default` is taken only if, after the last look, a read-modify-write on each
 //! lock word finds that count unchanged (nobody took that lock since). Then each channel was
 //! unchanged from its look until its check, and these intervals all contain the span from

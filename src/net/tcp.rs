@@ -56,7 +56,7 @@ impl TcpListener {
             .map_err(|e| annotate(e, "bind", &display))?;
         l.set_nonblocking(true)?;
         Ok(TcpListener {
-            io: IoSource::new(l)?,
+            io: IoSource::new(l, crate::runtime::driver_handle())?,
         })
     }
 
@@ -147,7 +147,7 @@ impl TcpListener {
     pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
         l.set_nonblocking(true)?;
         Ok(TcpListener {
-            io: IoSource::new(l)?,
+            io: IoSource::new(l, crate::runtime::driver_handle())?,
         })
     }
 
@@ -287,7 +287,7 @@ impl TcpStream {
     pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
         s.set_nonblocking(true)?;
         Ok(TcpStream {
-            inner: Arc::new(IoSource::new(s)?),
+            inner: Arc::new(IoSource::new(s, crate::runtime::driver_handle())?),
         })
     }
 
@@ -530,7 +530,7 @@ async fn connect_nonblocking(addr: SocketAddr) -> io::Result<TcpStream> {
         }
     }
     let stream = TcpStream {
-        inner: Arc::new(IoSource::new(std_stream)?),
+        inner: Arc::new(IoSource::new(std_stream, crate::runtime::driver_handle())?),
     };
     stream
         .inner

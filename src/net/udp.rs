@@ -44,7 +44,7 @@ impl UdpSocket {
             .map_err(|e| annotate(e, "bind", &display))?;
         s.set_nonblocking(true)?;
         Ok(UdpSocket {
-            io: IoSource::new(s)?,
+            io: IoSource::new(s, crate::runtime::driver_handle())?,
         })
     }
 
@@ -189,7 +189,7 @@ impl UdpSocket {
     pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
         s.set_nonblocking(true)?;
         Ok(UdpSocket {
-            io: IoSource::new(s)?,
+            io: IoSource::new(s, crate::runtime::driver_handle())?,
         })
     }
 

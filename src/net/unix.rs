@@ -184,7 +184,7 @@ impl UnixListener {
     pub fn from_std(l: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         l.set_nonblocking(true)?;
         Ok(UnixListener {
-            io: IoSource::new(l)?,
+            io: IoSource::new(l, crate::runtime::driver_handle())?,
             owned: None,
         })
     }
@@ -366,7 +366,7 @@ impl UnixStream {
     pub fn from_std(s: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         s.set_nonblocking(true)?;
         Ok(UnixStream {
-            inner: Arc::new(IoSource::new(s)?),
+            inner: Arc::new(IoSource::new(s, crate::runtime::driver_handle())?),
         })
     }
 
@@ -492,7 +492,7 @@ async fn connect_nonblocking(addr: &SocketAddr) -> io::Result<UnixStream> {
         false
     };
     let stream = UnixStream {
-        inner: Arc::new(IoSource::new(std_stream)?),
+        inner: Arc::new(IoSource::new(std_stream, crate::runtime::driver_handle())?),
     };
     if in_progress {
         stream

@@ -4,18 +4,18 @@
 //! # Who drives it
 //!
 //! There is no reactor thread. Whichever worker is about to park with nothing to run calls
-//! [`Driver::park`], which blocks in `epoll_wait` until an I/O source is ready, the next timer
+//! [`Driver::poll`], which blocks in `epoll_wait` until an I/O source is ready, the next timer
 //! is due, or [`Driver::unpark`] (the poller's notifier, an eventfd) is called because work was
-//! submitted. A busy runtime calls `park(Some(Duration::ZERO))` every few dozen scheduler ticks
+//! submitted. A busy runtime calls `poll(Some(Duration::ZERO))` every few dozen scheduler ticks
 //! so I/O is served even when no worker ever idles, and every 8 ticks a busy worker looks at the
 //! wheels' earliest-deadline hints and, once one has passed ([`Driver::timers_may_be_due`]),
 //! calls [`Driver::fire_due_timers`] without polling (Go's `checkTimers`). The scheduler guarantees
-//! that only one thread holds the driver (is inside `park` or firing timers) at a time (Go's
+//! that only one thread holds the driver (is inside `poll` or firing timers) at a time (Go's
 //! netpoller is driven the same way from `findrunnable`; tokio's driver is "taken" by the
 //! parking worker), and that a worker leaving the driver to run tasks wakes a sleeping one to
 //! take it over (Go's `wakeNetPoller`).
 //!
-//! # What `park` does
+//! # What `poll` does
 //!
 //! 1. Under each wheel's lock in turn: compute the wait, `min(timeout, time to the next
 //!    deadline of any wheel)`, and record in each wheel's `parked_until` the tick it sleeps
@@ -31,7 +31,7 @@
 //!   timer goes into the wheel of the thread that creates it, so workers creating and stopping
 //!   timers do not contend on one lock; a timer key names its wheel in its top bits
 //!   (`timers.rs`). Only the thread holding the driver fires timers, of every wheel.
-//! - A wheel's `parked_until` (guarded by its lock) is `0` unless a thread is inside `park`,
+//! - A wheel's `parked_until` (guarded by its lock) is `0` unless a thread is inside `poll`,
 //!   and is then at least the tick that thread will wake at. Scheduling a timer due before it
 //!   lowers it and calls `unpark`, so the parked thread recomputes its timeout. `before_park`
 //!   visits the wheels one after another, setting each one's `parked_until` to the minimum of
@@ -49,11 +49,14 @@
 
 mod registration;
 mod source;
+mod timer_chan;
 mod timers;
+mod wheel;
 
 pub(crate) use registration::{Direction, IoState};
 pub(crate) use source::IoSource;
-pub(crate) use timers::TimerAction;
+pub(crate) use timer_chan::{TimerChan, TimerChannel};
+pub(crate) use timers::{deadline_from, TimerAction};
 
 use crate::loom::Unpoison;
 use std::io;
@@ -65,8 +68,8 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::chan::lock::ChanLock;
-use crate::time::wheel::Wheel;
+use crate::util::lock::ChanLock;
+use wheel::Wheel;
 
 /// What timers, sleeps and sockets hold to reach their driver: an `Arc` of an `Arc`. Each
 /// worker has its own outer `Arc` (and threads outside the workers share one), so that creating
@@ -74,7 +77,7 @@ use crate::time::wheel::Wheel;
 /// their cores; the inner `Arc` is cloned once per worker.
 pub(crate) type DriverRef = Arc<Arc<Driver>>;
 
-/// Timers fired per lock acquisition in `park`.
+/// Timers fired per lock acquisition in `poll`.
 const FIRE_BATCH: usize = 1024;
 
 /// Registered I/O sources.
@@ -200,8 +203,9 @@ impl Driver {
 
     /// Blocks for at most `timeout` (`None`: until woken) or until the next timer is due, then
     /// dispatches I/O readiness and fires every due timer; returns the number of I/O events.
-    /// Only one thread may be inside `park` at a time.
-    pub(crate) fn park(&self, timeout: Option<Duration>) -> usize {
+    /// Only one thread may be inside `poll` at a time. (The worker that calls it with a
+    /// timeout is parked in it: see `runtime::scheduler::park`.)
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
         let mut events = self.events.lock().unpoison();
         events.clear();
         let wait = self.before_park(timeout);
@@ -209,7 +213,7 @@ impl Driver {
         // for the deadlock detector only while in the wait: the timers it fires after are
         // in its hands, no longer in the wheels.
         {
-            let _asleep = crate::runtime::deadlock::asleep();
+            let _asleep = crate::util::threads::asleep();
             let _ = self.poller.wait(&mut events, wait);
         }
         let n = events.len();
@@ -219,7 +223,7 @@ impl Driver {
         n
     }
 
-    /// Wakes the thread blocked in [`park`](Self::park), or makes its next `park` return at once.
+    /// Wakes the thread blocked in [`poll`](Self::poll), or makes its next `poll` return at once.
     pub(crate) fn unpark(&self) {
         let _ = self.poller.notify();
     }
@@ -318,7 +322,7 @@ mod tests {
         let d = Driver::new(1).unwrap();
         d.unpark();
         let t = Instant::now();
-        d.park(Some(Duration::from_secs(5)));
+        d.poll(Some(Duration::from_secs(5)));
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 
@@ -359,7 +363,7 @@ mod tests {
     fn park_honours_timeout_without_timers() {
         let d = Driver::new(1).unwrap();
         let t = Instant::now();
-        d.park(Some(Duration::from_millis(20)));
+        d.poll(Some(Duration::from_millis(20)));
         assert!(t.elapsed() >= Duration::from_millis(20));
         assert!(!d.has_pending_work());
     }
@@ -379,7 +383,7 @@ mod tests {
         let (key, gen) = d.sleep_register(d.instant_to_ns(deadline), &waker).unwrap();
         assert!(d.has_pending_work());
         while rx.try_recv().is_err() {
-            d.park(None);
+            d.poll(None);
         }
         assert!(Instant::now() >= deadline);
         assert!(!d.has_pending_work());
@@ -403,7 +407,7 @@ mod tests {
         let d2 = d.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let parker = std::thread::spawn(move || {
-            d2.park(None); // no timer yet: would sleep forever unless unparked
+            d2.poll(None); // no timer yet: would sleep forever unless unparked
             tx.send(Instant::now()).unwrap();
         });
         std::thread::sleep(Duration::from_millis(50));
@@ -414,9 +418,9 @@ mod tests {
             .recv_timeout(Duration::from_secs(10))
             .expect("registering a timer did not unpark the parked thread");
         parker.join().unwrap();
-        // It was woken to recompute its timeout; a later park fires the timer on time.
+        // It was woken to recompute its timeout; a later poll fires the timer on time.
         while d.has_pending_work() {
-            d.park(None);
+            d.poll(None);
         }
         assert!(Instant::now() >= deadline);
         let _ = woke;

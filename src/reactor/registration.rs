@@ -190,7 +190,7 @@ impl IoState {
         let cur = self.readiness.load(SeqCst);
         match Self::check(cur, dir) {
             Some(r) => Poll::Ready(r),
-            None => crate::runtime::pending(crate::runtime::Wait::Io),
+            None => crate::util::wait::pending(crate::util::wait::Wait::Io),
         }
     }
 
@@ -217,7 +217,7 @@ impl IoState {
         let cur = self.readiness.load(SeqCst);
         match Self::check(cur, dir) {
             Some(r) => Poll::Ready(r),
-            None => crate::runtime::pending(crate::runtime::Wait::Io),
+            None => crate::util::wait::pending(crate::util::wait::Wait::Io),
         }
     }
 

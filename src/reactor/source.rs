@@ -19,9 +19,8 @@ pub(crate) struct IoSource<T: AsFd> {
 }
 
 impl<T: AsFd> IoSource<T> {
-    /// Registers `io` with the current runtime's reactor.
-    pub(crate) fn new(io: T) -> io::Result<IoSource<T>> {
-        let driver = crate::runtime::driver_handle();
+    /// Registers `io` with `driver` (the current runtime's: `runtime::driver_handle()`).
+    pub(crate) fn new(io: T, driver: DriverRef) -> io::Result<IoSource<T>> {
         let (key, state) = driver.register(io.as_fd())?;
         Ok(IoSource {
             driver,
@@ -43,7 +42,7 @@ impl<T: AsFd> IoSource<T> {
         dir: Direction,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        crate::runtime::coop::poll_op(cx, |cx| loop {
+        crate::util::coop::poll_op(cx, |cx| loop {
             let snapshot = ready!(self.state.poll_ready(cx, dir))?;
             match f(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.state.clear(dir, snapshot),
@@ -78,7 +77,7 @@ impl<T: AsFd> IoSource<T> {
             slot: None,
         };
         std::future::poll_fn(|cx| {
-            crate::runtime::coop::poll_op(cx, |cx| loop {
+            crate::util::coop::poll_op(cx, |cx| loop {
                 let snapshot = ready!(self.state.poll_ready_slot(cx, dir, &mut guard.slot))?;
                 match f(&self.io) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -32,7 +32,8 @@
 //!
 //! # Collection (Go 1.23's unreferenced timers)
 //!
-//! A `Chan` entry holds its channel weakly (`WeakChan`): the receivers the user holds (and a
+//! A `Chan` entry holds its channel weakly (a [`TimerChan`]: the time layer's `WeakChan`,
+//! type-erased, see `timer_chan.rs`): the receivers the user holds (and a
 //! `Timer`'s or `Ticker`'s own) keep it alive, the wheel does not. When they are all dropped the
 //! channel is freed at once and the entry is *dead*: nothing could ever observe it. A dead
 //! entry is freed when it fires, by `Wheel::collect` when a timer is started and the wheel
@@ -49,10 +50,10 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use super::timer_chan::TimerChan;
+use super::wheel::{Fired, Wheel};
 use super::{Driver, FIRE_BATCH};
-use crate::chan::lock::ChanLock;
-use crate::chan::WeakChan;
-use crate::time::wheel::{Fired, Wheel};
+use crate::util::lock::ChanLock;
 
 /// What a timer entry does when it fires.
 pub(crate) enum TimerAction {
@@ -61,7 +62,7 @@ pub(crate) enum TimerAction {
     /// Send the firing time on `chan`; `period` in ticks, 0 for one-shot. The channel is held
     /// weakly: once every handle of it is gone the entry is collected (see the module docs).
     Chan {
-        chan: WeakChan<Instant>,
+        chan: TimerChan,
         period: u64,
         detached: bool,
     },
@@ -112,13 +113,10 @@ fn fire(
             period,
             detached,
         } => {
-            match chan.upgrade() {
-                Some(c) => {
-                    let _ = c.try_send(now);
-                }
+            if !chan.send_time(now) {
                 // Nobody can receive: collect the entry. Its owner (`Timer`, `Ticker`) holds a
                 // receiver until it has let go of the key, so no key held is freed here.
-                None => return Fired::Remove,
+                return Fired::Remove;
             }
             if *period > 0 {
                 let behind = now_tick.saturating_sub(when);
@@ -166,6 +164,13 @@ pub(crate) const MAX_WHEELS: usize = 1 << (31 - KEY_BITS);
 /// The wheel a timer key names, and the slab key inside it.
 pub(crate) fn split(key: u32) -> (usize, u32) {
     ((key >> KEY_BITS) as usize, key & KEY_MASK)
+}
+
+/// `now + d`, or a deadline about 30 years after `now` if that overflows (`Duration::MAX`):
+/// where every timer and sleep `d` from now is due (the time layer's `deadline_after` too).
+pub(crate) fn deadline_from(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// The first whole tick at or after `ns` nanoseconds from the driver's start.
@@ -238,7 +243,7 @@ impl Driver {
         }
     }
 
-    /// Computes how long `park` may sleep and records what it sleeps towards.
+    /// Computes how long `poll` may sleep and records what it sleeps towards.
     pub(super) fn before_park(&self, timeout: Option<Duration>) -> Option<Duration> {
         // Each wheel records the earliest deadline seen so far: never before the final wake-up,
         // which is what `parked_until` must be (see the invariants in `reactor`).
@@ -435,7 +440,7 @@ impl Driver {
     /// of the wheel's lock (the `Timer::new`/`after`/`tick` path), reading the clock once.
     pub(crate) fn timer_start(&self, action: TimerAction, d: Duration) -> u32 {
         let now = Instant::now();
-        let deadline = crate::time::sleep::deadline_from(now, d);
+        let deadline = deadline_from(now, d);
         let mut action = Some(action);
         self.arm_with(self.home_wheel(), deadline, Some(now), None, |wheel| {
             if wheel.gc_due() {

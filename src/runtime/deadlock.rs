@@ -55,84 +55,24 @@
 //!   `gorun::io::stdin` read waits for the stdin thread.)
 //!
 //! `Builder::detect_deadlock(false)` turns it off.
+//!
+//! The thread counts (`GORUN_THREADS`, `AWAKE`, `EPOCH`) and their guards live in
+//! `util::threads`, below the reactor, whose `epoll_wait` marks itself asleep there.
 
 use super::scheduler::Shared;
 use crate::loom::Unpoison;
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use crate::util::threads;
+pub(crate) use crate::util::threads::{asleep, gorun_thread, sched_thread};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-/// Threads gorun started and that are alive (workers, blocking threads, the signal thread).
-static GORUN_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Scheduler threads (see [`sched_thread`]) not blocked in one of the waits [`asleep`] marks.
-static AWAKE: AtomicUsize = AtomicUsize::new(0);
-
-/// Bumped by every scheduler thread as it starts, wakes or exits.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Whether this thread is a scheduler thread (counted in `AWAKE`).
-    static SCHED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Counts the current thread as one of gorun's scheduler threads (awake) while alive.
-pub(crate) struct SchedGuard(ThreadGuard);
-
-pub(crate) fn sched_thread() -> SchedGuard {
-    let ours = gorun_thread();
-    AWAKE.fetch_add(1, SeqCst);
-    EPOCH.fetch_add(1, SeqCst);
-    SCHED.with(|s| s.set(true));
-    SchedGuard(ours)
-}
-
-impl Drop for SchedGuard {
-    fn drop(&mut self) {
-        let _ = SCHED.try_with(|s| s.set(false));
-        EPOCH.fetch_add(1, SeqCst);
-        AWAKE.fetch_sub(1, SeqCst);
-    }
-}
-
-/// Marks the current scheduler thread asleep until dropped: only around a blocking wait,
-/// with nothing in hand (see the module docs). A no-op on other threads.
-pub(crate) struct AsleepGuard(bool);
-
-pub(crate) fn asleep() -> AsleepGuard {
-    let sched = SCHED.try_with(|s| s.get()).unwrap_or(false);
-    if sched {
-        AWAKE.fetch_sub(1, SeqCst);
-    }
-    AsleepGuard(sched)
-}
-
-impl Drop for AsleepGuard {
-    fn drop(&mut self) {
-        if self.0 {
-            AWAKE.fetch_add(1, SeqCst);
-            EPOCH.fetch_add(1, SeqCst);
-        }
-    }
-}
+/// A goroutine waits for `gorun::io`'s stdin thread, which will wake it (set and cleared by
+/// `io`, which sits above the runtime).
+pub(crate) static STDIN_READING: AtomicBool = AtomicBool::new(false);
 
 /// Every live runtime, for the idle check (a goroutine of one runtime may wake another's).
 static RUNTIMES: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
-
-/// Counts the current thread as one of gorun's while alive.
-pub(crate) struct ThreadGuard(());
-
-pub(crate) fn gorun_thread() -> ThreadGuard {
-    GORUN_THREADS.fetch_add(1, SeqCst);
-    ThreadGuard(())
-}
-
-impl Drop for ThreadGuard {
-    fn drop(&mut self) {
-        GORUN_THREADS.fetch_sub(1, SeqCst);
-    }
-}
 
 pub(crate) fn register_runtime(shared: &Arc<Shared>) {
     let mut all = RUNTIMES.lock().unpoison();
@@ -159,14 +99,14 @@ fn runtime_idle(s: &Shared) -> bool {
     (s.is_shutdown() || s.idle.num_parked() == s.config.workers)
         && !s.has_work()
         && s.blocking.is_idle()
-        && !s.driver.driver.has_pending_work()
+        && !s.driver().has_pending_work()
 }
 
 /// Whether nothing in the process can wake the calling `block_on` thread (conditions 1 and 2
 /// of the module docs, checked once).
 pub(crate) fn nothing_can_wake() -> bool {
-    let epoch = EPOCH.load(SeqCst);
-    if AWAKE.load(SeqCst) != 0 {
+    let epoch = threads::epoch();
+    if threads::awake() != 0 {
         return false;
     }
     let runtimes: Vec<Arc<Shared>> = {
@@ -181,7 +121,7 @@ pub(crate) fn nothing_can_wake() -> bool {
         return false;
     }
     // A goroutine waits for standard input: the stdin thread will wake it.
-    if crate::io::READING.load(SeqCst) {
+    if STDIN_READING.load(SeqCst) {
         return false;
     }
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
@@ -189,7 +129,7 @@ pub(crate) fn nothing_can_wake() -> bool {
     };
     let threads = dir.count();
     // Everyone but the caller must be one of ours.
-    threads == GORUN_THREADS.load(SeqCst) + 1 && EPOCH.load(SeqCst) == epoch
+    threads == threads::gorun_threads() + 1 && threads::epoch() == epoch
 }
 
 /// The panic message, with every runtime's goroutine dump.

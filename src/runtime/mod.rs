@@ -19,7 +19,7 @@
 
 mod blocking;
 mod builder;
-pub(crate) mod coop;
+pub(crate) use crate::util::coop;
 pub(crate) mod deadlock;
 mod dump;
 mod handle;
@@ -36,6 +36,8 @@ pub use builder::Builder;
 pub use dump::dump;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use metrics::{metrics, Metrics};
+#[cfg(all(test, not(loom)))]
+pub(crate) use task::goroutine_sizes;
 pub use task::{JoinError, JoinHandle};
 
 use crate::loom::Unpoison;
@@ -334,7 +336,7 @@ fn finish_shutdown(
         }
     }
     cancel_all(shared);
-    shared.driver.driver.shutdown();
+    shared.driver().shutdown();
     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     shared.blocking.shutdown(left);
 }

@@ -18,8 +18,9 @@
 //!
 //! The reader thread (`gorun-signal`, started with the first handler) blocks reading the pipe,
 //! then takes the whole [`PENDING`] mask with a `swap(0)` and dispatches each signal: `SIGQUIT`
-//! prints every runtime's goroutines and exits with status 2; the others go to
-//! `crate::signal::deliver` (the `notify` channels).
+//! prints every runtime's goroutines and exits with status 2; the others go to the delivery
+//! function `gorun::signal` registered ([`set_delivery`]: its `deliver`, which sends on the
+//! `notify` channels; the runtime sits below `gorun::signal` and does not name it).
 //!
 //! # Invariants
 //!
@@ -159,6 +160,17 @@ fn start_reader() -> std::io::Result<()> {
     r.map_err(|k| std::io::Error::new(k, "gorun: cannot start the signal thread"))
 }
 
+/// Where the reader sends the signals it does not handle itself: `gorun::signal`'s `deliver`,
+/// registered before that module installs any handler. Unset while no channel was ever
+/// registered: then there is nobody to deliver to.
+static DELIVER: OnceLock<fn(libc::c_int)> = OnceLock::new();
+
+/// Registers where the reader delivers signals (`gorun::signal` calls it, always with the
+/// same function, before [`install`]).
+pub(crate) fn set_delivery(deliver: fn(libc::c_int)) {
+    let _ = DELIVER.set(deliver);
+}
+
 fn reader(read_fd: libc::c_int) {
     let _ours = super::deadlock::gorun_thread();
     let mut buf = [0u8; 64];
@@ -183,7 +195,9 @@ fn reader(read_fd: libc::c_int) {
                 eprintln!("SIGQUIT: quit\n\n{}", super::deadlock::dump_all());
                 std::process::exit(2);
             }
-            crate::signal::deliver(sig);
+            if let Some(deliver) = DELIVER.get() {
+                deliver(sig);
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
     // A detached entry frees itself after firing: nobody needs its key.
     driver.timer_start(
         TimerAction::Chan {
-            chan: ch.downgrade(),
+            chan: super::timer_chan::weak(&ch),
             period: 0,
             detached: true,
         },

@@ -17,7 +17,7 @@ pub(crate) mod sleep;
 mod ticker;
 mod timeout;
 mod timer;
-pub(crate) mod wheel;
+mod timer_chan;
 
 pub use after::after;
 pub use sleep::{sleep, sleep_until, Sleep};

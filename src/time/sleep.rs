@@ -28,13 +28,7 @@ const FRESH: u32 = 1;
 
 /// `now + d`, or a deadline about 30 years away if that overflows (`Duration::MAX`).
 pub(crate) fn deadline_after(d: Duration) -> Instant {
-    deadline_from(Instant::now(), d)
-}
-
-/// `now + d`, or a deadline about 30 years after `now` if that overflows.
-pub(crate) fn deadline_from(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+    crate::reactor::deadline_from(Instant::now(), d)
 }
 
 /// Waits until `d` has elapsed (Go's `time.Sleep`). Never returns early; when the runtime is
@@ -203,6 +197,22 @@ impl std::fmt::Debug for Sleep {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    /// The goroutine wrapper adds nothing to the user's future (the `sleep` benchmark's: a
+    /// `WaitGroup` and a `Sleep`): a million sleeping goroutines pay for their future and
+    /// async-task's header with the metadata, nothing else.
+    #[test]
+    fn the_goroutine_wrapper_adds_nothing_to_a_sleeping_future() {
+        let rt = crate::runtime::Builder::new().workers(1).build().unwrap();
+        let _enter = rt.handle().enter();
+        let wg = crate::sync::WaitGroup::new();
+        let fut = async move {
+            super::sleep(std::time::Duration::from_secs(1)).await;
+            wg.done();
+        };
+        let (wrapper, future) = crate::runtime::goroutine_sizes(&fut);
+        assert_eq!(wrapper, future, "the wrapper adds nothing");
+    }
+
     #[test]
     fn sleep_is_small() {
         assert!(std::mem::size_of::<super::Sleep>() <= 24);

@@ -50,7 +50,7 @@ impl Ticker {
         let driver = crate::runtime::driver_handle();
         let key = driver.timer_start(
             TimerAction::Chan {
-                chan: ch.downgrade(),
+                chan: super::timer_chan::weak(&ch),
                 period: period_ticks(d),
                 detached: false,
             },
@@ -143,7 +143,7 @@ pub fn tick(d: Duration) -> Receiver<Instant> {
     // A detached entry frees itself after firing: nobody needs its key.
     driver.timer_start(
         TimerAction::Chan {
-            chan: ch.downgrade(),
+            chan: super::timer_chan::weak(&ch),
             period: period_ticks(d),
             detached: true,
         },

@@ -50,7 +50,7 @@ impl Timer {
         let driver = crate::runtime::driver_handle();
         let key = driver.timer_start(
             TimerAction::Chan {
-                chan: ch.downgrade(),
+                chan: super::timer_chan::weak(&ch),
                 period: 0,
                 detached: false,
             },

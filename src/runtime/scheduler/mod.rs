@@ -102,7 +102,8 @@ pub(crate) struct Shared {
     pub(crate) remotes: Box<[CachePadded<Remote>]>,
     pub(crate) inject: CachePadded<Inject<Runnable>>,
     pub(crate) idle: CachePadded<Idle>,
-    pub(crate) driver: DriverSlot<Arc<crate::reactor::Driver>>,
+    /// The reactor, and the flag saying whether a thread drives it (see `park`).
+    pub(crate) driver_slot: DriverSlot<Arc<crate::reactor::Driver>>,
     /// The driver reference of threads that are not this runtime's workers.
     pub(crate) outside_driver: crate::reactor::DriverRef,
     pub(crate) registry: Registry,
@@ -132,8 +133,8 @@ pub(crate) struct Shared {
 }
 
 impl park::Drive for Arc<crate::reactor::Driver> {
-    fn park(&self, timeout: Option<std::time::Duration>) -> usize {
-        crate::reactor::Driver::park(self, timeout)
+    fn poll(&self, timeout: Option<std::time::Duration>) -> usize {
+        crate::reactor::Driver::poll(self, timeout)
     }
     fn unpark(&self) {
         crate::reactor::Driver::unpark(self)
@@ -163,7 +164,7 @@ impl Shared {
             inject: CachePadded(Inject::new()),
             idle: CachePadded(Idle::new(n)),
             outside_driver: Arc::new(driver.clone()),
-            driver: DriverSlot::new(driver),
+            driver_slot: DriverSlot::new(driver),
             registry: Registry::new(n),
             blocking: BlockingPool::new(config.max_blocking_threads),
             config,
@@ -230,6 +231,11 @@ impl Shared {
     pub(crate) fn unpark_all(&self) {
         Pool::unpark_all(self)
     }
+
+    /// The runtime's reactor.
+    pub(crate) fn driver(&self) -> &Arc<crate::reactor::Driver> {
+        &self.driver_slot.driver
+    }
 }
 
 impl Pool for Shared {
@@ -251,8 +257,8 @@ impl Pool for Shared {
     }
 
     #[inline]
-    fn driver(&self) -> &DriverSlot<Self::Driver> {
-        &self.driver
+    fn driver_slot(&self) -> &DriverSlot<Self::Driver> {
+        &self.driver_slot
     }
 
     #[inline]

@@ -33,7 +33,7 @@ const NOTIFIED: usize = 3;
 pub(crate) trait Drive {
     /// Blocks up to `timeout` (forever if `None`) or until [`unpark`](Drive::unpark); returns
     /// how many I/O events it dispatched.
-    fn park(&self, timeout: Option<Duration>) -> usize;
+    fn poll(&self, timeout: Option<Duration>) -> usize;
     fn unpark(&self);
     /// Whether a timer may be due that nobody has fired yet (a cheap check: a clock read).
     fn timers_may_be_due(&self) -> bool {
@@ -44,8 +44,8 @@ pub(crate) trait Drive {
 }
 
 impl Drive for crate::reactor::Driver {
-    fn park(&self, timeout: Option<Duration>) -> usize {
-        crate::reactor::Driver::park(self, timeout)
+    fn poll(&self, timeout: Option<Duration>) -> usize {
+        crate::reactor::Driver::poll(self, timeout)
     }
     fn unpark(&self) {
         crate::reactor::Driver::unpark(self)
@@ -76,7 +76,7 @@ impl<D: Drive> DriverSlot<D> {
     /// workers so timers and I/O are serviced even when nobody is idle).
     pub(crate) fn poll_now(&self) -> Option<usize> {
         if self.try_take() {
-            let n = self.driver.park(Some(Duration::ZERO));
+            let n = self.driver.poll(Some(Duration::ZERO));
             self.release();
             Some(n)
         } else {
@@ -125,7 +125,7 @@ impl Parker {
 
     /// Sleeps until unparked (or, in the driver, until I/O or a timer fires; or `timeout`).
     /// Returns whether it slept in the driver (then the caller, if it goes on to run tasks,
-    /// leaves the driver to nobody: see `Worker::park`).
+    /// leaves the driver to nobody: see `Worker::wait_for_work`).
     pub(crate) fn park<D: Drive>(&self, slot: &DriverSlot<D>, timeout: Option<Duration>) -> bool {
         if self
             .state
@@ -156,7 +156,7 @@ impl Parker {
             }
             Err(s) => unreachable!("parker in state {s} while parking"),
         }
-        slot.driver.park(timeout);
+        slot.driver.poll(timeout);
         // Either NOTIFIED (consumed here) or still PARKED_DRIVER (I/O, timer, timeout).
         self.state.swap(EMPTY, SeqCst);
     }

@@ -171,7 +171,7 @@ impl Pool for Rt {
         self.parkers.len()
     }
 
-    fn driver(&self) -> &DriverSlot<FakeDriver> {
+    fn driver_slot(&self) -> &DriverSlot<FakeDriver> {
         &self.slot
     }
 

@@ -124,7 +124,7 @@ pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let _ours = crate::runtime::deadlock::sched_thread();
     let worker = Worker {
-        driver: Arc::new(shared.driver.driver.clone()),
+        driver: Arc::new(shared.driver().clone()),
         shared,
         index,
         tick: Cell::new(0),
@@ -144,7 +144,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     CURRENT.with(|c| c.set(&worker));
     crate::runtime::set_on_worker_thread(true);
     // Timers this worker's goroutines create go into its own wheel.
-    worker.shared.driver.driver.bind_worker(index);
+    worker.shared.driver().bind_worker(index);
     let uninstall = Uninstall;
     run_loop(&worker);
     // Shutdown: drop what is left in our queues (their futures' destructors may schedule
@@ -181,7 +181,7 @@ pub(crate) trait Pool {
     /// How many workers there are.
     fn num_workers(&self) -> usize;
     /// The driver and the flag saying whether a thread drives it.
-    fn driver(&self) -> &DriverSlot<Self::Driver>;
+    fn driver_slot(&self) -> &DriverSlot<Self::Driver>;
     /// No task runs any more: the workers leave their loops.
     fn is_shutdown(&self) -> bool;
     /// Whether any queue holds a task (the last searcher's re-check before it sleeps).
@@ -192,16 +192,16 @@ pub(crate) trait Pool {
     #[inline]
     fn notify_parked(&self) {
         if let Some(idx) = self.idle().worker_to_notify() {
-            self.parker(idx).unpark(self.driver());
+            self.parker(idx).unpark(self.driver_slot());
         }
     }
 
     /// Wakes every worker and the driver (shutdown).
     fn unpark_all(&self) {
         for idx in 0..self.num_workers() {
-            self.parker(idx).unpark(self.driver());
+            self.parker(idx).unpark(self.driver_slot());
         }
-        self.driver().driver.unpark();
+        self.driver_slot().driver.unpark();
     }
 }
 
@@ -290,7 +290,7 @@ pub(crate) fn park<C: Core>(core: &C) {
         pool.notify_parked();
     }
     loop {
-        let drove = pool.parker(idx).park(pool.driver(), None);
+        let drove = pool.parker(idx).park(pool.driver_slot(), None);
         core.woke();
         if pool.is_shutdown() {
             return;
@@ -337,7 +337,7 @@ impl Worker {
         let now = Instant::now();
         if now.duration_since(self.last_driver_poll.get()) >= DRIVER_POLL_INTERVAL {
             self.last_driver_poll.set(now);
-            self.shared.driver.poll_now();
+            self.shared.driver_slot.poll_now();
         }
     }
 
@@ -347,10 +347,10 @@ impl Worker {
     /// setting, two re-arms, the eventfd read and the wait), so the gap adapts: short while
     /// polls find events, growing while they find none (see `IO_GAP_MIN`).
     fn poll_io(&self, tick: u32) {
-        let gap = if !self.shared.driver.driver.has_io_sources() {
+        let gap = if !self.shared.driver().has_io_sources() {
             IO_GAP_MAX
         } else {
-            match self.shared.driver.poll_now() {
+            match self.shared.driver_slot.poll_now() {
                 // Events: poll again soon. Another thread drives the reactor: trying again
                 // costs one atomic load.
                 Some(1..) | None => IO_GAP_MIN,
@@ -462,7 +462,7 @@ impl Core for Worker {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % TIMER_CHECK_INTERVAL == 0 {
-            self.shared.driver.fire_timers_if_due();
+            self.shared.driver_slot.fire_timers_if_due();
         }
         if tick % GLOBAL_CHECK_INTERVAL == 0 {
             self.maintenance();

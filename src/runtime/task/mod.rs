@@ -52,6 +52,8 @@ mod join;
 mod registry;
 mod runnable;
 
+#[cfg(all(test, not(loom)))]
+pub(crate) use goroutine::goroutine_sizes;
 pub(crate) use goroutine::panic_message;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use registry::{Registry, TaskInfo};

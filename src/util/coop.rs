@@ -10,6 +10,10 @@
 //! `Pending` gives its unit back ([`Unit::refund`]), so a poll that visits many pending leaves
 //! cannot exhaust the budget and livelock.
 //!
+//! It lives in `util`, below every layer, because leaves of every layer spend it: channels
+//! and locks, and the reactor's I/O futures; the runtime (which sets it around each poll)
+//! re-exports it as `runtime::coop`.
+//!
 //! Invariants:
 //! - The budget is per thread and is only set by the scheduler around a task poll (and by
 //!   `block_on` around its future's poll). Elsewhere (a tokio worker, a plain thread) it is

@@ -23,6 +23,9 @@
 //! reads it after acquiring and its release stores it plus one, which clears bit 0 and counts
 //! the release.
 //!
+//! The reactor's timer wheels use it too, for the same reasons (short critical sections, wakers
+//! called after release): it lives in `util`, below both, so that neither imports the other.
+//!
 //! Under loom it is loom's `Mutex` plus a loom atomic counting acquisitions and releases the
 //! same way, so loom explores the interleavings of both.
 
