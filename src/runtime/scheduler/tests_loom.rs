@@ -49,7 +49,7 @@ fn take(q: &AtomicUsize) -> bool {
     false
 }
 
-/// A reactor stand-in: `park` blocks until `unpark` or an event; it dispatches every pending
+/// A reactor stand-in: `poll` blocks until `unpark` or an event; it dispatches every pending
 /// event by putting a task on the local queue of the worker that drives it.
 struct FakeDriver {
     state: Mutex<DriverState>,
@@ -75,7 +75,7 @@ impl FakeDriver {
 }
 
 impl Drive for FakeDriver {
-    fn park(&self, _timeout: Option<Duration>) -> usize {
+    fn poll(&self, _timeout: Option<Duration>) -> usize {
         let mut s = self.state.lock().unwrap();
         while !s.notified && s.pending == 0 {
             s = self.cv.wait(s).unwrap();
