@@ -1,27 +1,29 @@
-//! The reactor: one per runtime, on the `polling` crate (epoll on Linux), plus the runtime's
-//! timer wheel.
+//! The reactor: one per runtime, on raw epoll (`epoll.rs`: one system call per wait), plus
+//! the runtime's timer wheels.
 //!
 //! # Who drives it
 //!
 //! There is no reactor thread. Whichever worker is about to park with nothing to run calls
-//! [`Driver::poll`], which blocks in `epoll_wait` until an I/O source is ready, the next timer
-//! is due, or [`Driver::unpark`] (the poller's notifier, an eventfd) is called because work was
-//! submitted. A busy runtime calls `poll(Some(Duration::ZERO))` every few dozen scheduler ticks
-//! so I/O is served even when no worker ever idles, and every 8 ticks a busy worker looks at the
-//! wheels' earliest-deadline hints and, once one has passed ([`Driver::timers_may_be_due`]),
-//! calls [`Driver::fire_due_timers`] without polling (Go's `checkTimers`). The scheduler guarantees
-//! that only one thread holds the driver (is inside `poll` or firing timers) at a time (Go's
-//! netpoller is driven the same way from `findrunnable`; tokio's driver is "taken" by the
-//! parking worker), and that a worker leaving the driver to run tasks wakes a sleeping one to
-//! take it over (Go's `wakeNetPoller`).
+//! [`Driver::poll`], which blocks in `epoll_pwait2` (or `epoll_wait`) until an I/O source is
+//! ready, the next timer is due, or [`Driver::unpark`] (the poller's notifier, an eventfd) is
+//! called because work was submitted. A busy runtime calls `poll(Some(Duration::ZERO))` every
+//! few dozen scheduler ticks so I/O is served even when no worker ever idles, and every 8 ticks
+//! a busy worker looks at the wheels' earliest-deadline hints and, once one has passed
+//! ([`Driver::timers_may_be_due`]), calls [`Driver::fire_due_timers`] without polling (Go's
+//! `checkTimers`). The scheduler guarantees that only one thread holds the driver (is inside
+//! `poll` or firing timers) at a time (Go's netpoller is driven the same way from
+//! `findrunnable`; tokio's driver is "taken" by the parking worker), and that a worker leaving
+//! the driver to run tasks wakes a sleeping one to take it over (Go's `wakeNetPoller`).
 //!
 //! # What `poll` does
 //!
 //! 1. Under each wheel's lock in turn: compute the wait, `min(timeout, time to the next
 //!    deadline of any wheel)`, and record in each wheel's `parked_until` the tick it sleeps
 //!    towards as far as the wheels seen so far tell (see the invariants).
-//! 2. `epoll_wait` for at most that long.
-//! 3. Dispatch I/O events: set readiness on each source's [`IoState`] and wake its waiters.
+//! 2. Wait in epoll for at most that long: one system call (`epoll.rs`), plus a read of the
+//!    eventfd when it was what woke the wait.
+//! 3. Dispatch I/O events: set readiness (readable, writable, read-closed, error) on each
+//!    source's [`IoState`] and wake its waiters.
 //! 4. Fire every timer due by now, in batches of [`FIRE_BATCH`] so the lock is held briefly,
 //!    waking the tasks only after the lock is released.
 //!
@@ -39,14 +41,16 @@
 //!   wheel already visited either is due before that wheel's `parked_until` (and unparks, maybe
 //!   needlessly) or is due after the thread wakes anyway; one added to a wheel not yet visited
 //!   is seen. The poller's notify is sticky (an eventfd), so a notify that comes before the
-//!   `epoll_wait` is not lost.
+//!   wait is not lost (`epoll.rs`).
 //! - No timer fires before its deadline: deadlines round *up* to whole milliseconds, the clock
-//!   rounds *down* (see `timers.rs`).
+//!   rounds *down* (see `timers.rs`), and a wait that can only count milliseconds rounds its
+//!   timeout up.
 //! - A registered source is deleted from epoll before its file descriptor is closed.
 //! - After [`Driver::shutdown`], every I/O waiter has been woken and every I/O operation fails
 //!   with an error; timers stay pending forever (never fired early), their wakers, channels and
 //!   callbacks dropped at once, so the tasks they refer to are freed.
 
+mod epoll;
 mod registration;
 mod source;
 mod timer_chan;
@@ -60,7 +64,7 @@ pub(crate) use timers::{deadline_from, TimerAction};
 
 use crate::loom::Unpoison;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -100,9 +104,9 @@ pub(crate) struct TimerState {
 
 /// The runtime's reactor and timer driver.
 pub(crate) struct Driver {
-    poller: polling::Poller,
-    /// Buffer for `epoll_wait` results; guarded by its lock, taken only by the driving thread.
-    events: Mutex<polling::Events>,
+    poller: epoll::Epoll,
+    /// Buffer for the wait's results; guarded by its lock, taken only by the driving thread.
+    events: Mutex<epoll::Events>,
     /// Guarded by its lock: the I/O sources.
     io: Mutex<IoRegistry>,
     /// One timer wheel per worker, and a last one for other threads, each guarded by its lock
@@ -136,8 +140,8 @@ impl Driver {
     pub(crate) fn new(workers: usize) -> io::Result<Driver> {
         let wheels = (workers + 1).clamp(1, timers::MAX_WHEELS);
         Ok(Driver {
-            poller: polling::Poller::new()?,
-            events: Mutex::new(polling::Events::new()),
+            poller: epoll::Epoll::new()?,
+            events: Mutex::new(epoll::Events::new()),
             io: Mutex::new(IoRegistry {
                 sources: Slab::new(),
                 shutdown: false,
@@ -207,13 +211,14 @@ impl Driver {
     /// timeout is parked in it: see `runtime::scheduler::park`.)
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
         let mut events = self.events.lock().unpoison();
-        events.clear();
         let wait = self.before_park(timeout);
         // An interrupted wait (EINTR) is a spurious wake-up, which callers tolerate. Asleep
         // for the deadlock detector only while in the wait: the timers it fires after are
         // in its hands, no longer in the wheels.
         {
             let _asleep = crate::util::threads::asleep();
+            // An error other than `EINTR` (the descriptors are the driver's own, the buffer
+            // valid) would be a bug; it too is a spurious wake-up, with no events.
             let _ = self.poller.wait(&mut events, wait);
         }
         let n = events.len();
@@ -254,7 +259,7 @@ impl Driver {
             || !self.io.lock().unpoison().sources.is_empty()
     }
 
-    fn dispatch(&self, events: &polling::Events) {
+    fn dispatch(&self, events: &epoll::Events) {
         if events.is_empty() {
             return;
         }
@@ -263,7 +268,7 @@ impl Driver {
             let io = self.io.lock().unpoison();
             for ev in events.iter() {
                 if let Some(s) = io.sources.get(ev.key) {
-                    s.set_ready(ev.readable, ev.writable, &mut wakers);
+                    s.set_ready(ev.ready, &mut wakers);
                 }
             }
         }
@@ -272,8 +277,8 @@ impl Driver {
         }
     }
 
-    /// Registers `fd` (edge-triggered, both directions). The caller must call
-    /// [`deregister`](Self::deregister) before closing `fd`.
+    /// Registers `fd` (edge-triggered, both directions and the peer's shutdown). The caller
+    /// must call [`deregister`](Self::deregister) before closing `fd`.
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<(usize, Arc<IoState>)> {
         let mut io = self.io.lock().unpoison();
         if io.shutdown {
@@ -281,17 +286,10 @@ impl Driver {
         }
         let state = Arc::new(IoState::new());
         let key = io.sources.insert(state.clone());
-        // SAFETY: `add` requires that the source be deleted from the poller before it is
-        // closed. The only caller, `IoSource`, owns the descriptor and calls `deregister` (which
-        // deletes it) in its `Drop` before the descriptor's own drop closes it.
-        let added = unsafe {
-            self.poller.add_with_mode(
-                fd.as_raw_fd(),
-                polling::Event::all(key),
-                polling::PollMode::Edge,
-            )
-        };
-        if let Err(e) = added {
+        // The descriptor must be deleted before it is closed (else its events could name the
+        // key after it went to another source): the only caller, `IoSource`, owns it and calls
+        // `deregister` (which deletes it) in its `Drop` before the descriptor's own drop.
+        if let Err(e) = self.poller.add(fd, key) {
             io.sources.remove(key);
             return Err(e);
         }

@@ -2,19 +2,25 @@
 //!
 //! # Protocol
 //!
-//! Sources are registered once, in edge-triggered mode, for both directions. Each source has an
-//! [`IoState`]: one atomic word holding `READABLE`, `WRITABLE` and `SHUTDOWN` bits plus an event
-//! counter (`tick`) in the upper bits, and one waker list per direction (guarded by
+//! Sources are registered once, in edge-triggered mode, for both directions and the peer's
+//! shutdown (`EPOLLRDHUP`). Each source has an [`IoState`]: one atomic word holding
+//! `READABLE`, `WRITABLE`, `READ_CLOSED`, `ERROR` and `SHUTDOWN` bits plus an event counter
+//! (`tick`) in the upper bits, and one waker list per direction (guarded by
 //! `IoState::waiters`). This is tokio's `ScheduledIo` with a mutex instead of an intrusive list.
 //!
+//! - Reading is ready while any of `READABLE`, `READ_CLOSED` (the peer shut its writing
+//!   down, or the connection is gone: `EPOLLRDHUP`/`EPOLLHUP`) and `ERROR` (`EPOLLERR`) is
+//!   set; writing while `WRITABLE` is (an error or hang-up also sets it, see `epoll`).
 //! - The reactor, on an event, first sets the bits and bumps `tick` (one atomic
 //!   `fetch_update`), then locks `waiters` and takes the wakers of the ready directions.
 //! - An operation first loads the word. If its direction is not ready it registers its waker
 //!   under the lock, then loads the word again: either that load sees the reactor's bits, or the
 //!   reactor's lock came after ours and finds our waker. No wake-up is lost (loom-checked below).
-//! - When the operation then gets `WouldBlock` it clears its bit with a compare-and-swap that
-//!   only succeeds if `tick` is unchanged since the load it acted on, so readiness delivered
-//!   while it was trying is never erased (edge-triggered mode would not repeat it).
+//! - When the operation then gets `WouldBlock` it clears its direction's bits (for reading all
+//!   three: a read that would block has no end-of-stream or error to deliver) with a
+//!   compare-and-swap that only succeeds if `tick` is unchanged since the load it acted on, so
+//!   readiness delivered while it was trying is never erased (edge-triggered mode would not
+//!   repeat it).
 //! - Sources start out ready in both directions: the first operation just tries.
 //! - Once `SHUTDOWN` is set (the runtime is gone) every waiter is woken and every later
 //!   operation fails with an error instead of waiting forever.
@@ -47,14 +53,48 @@ pub(crate) enum Direction {
 const READABLE: usize = 1;
 const WRITABLE: usize = 2;
 const SHUTDOWN: usize = 4;
-const TICK_SHIFT: u32 = 3;
+const READ_CLOSED: usize = 8;
+const ERROR: usize = 16;
+const TICK_SHIFT: u32 = 5;
 
 impl Direction {
-    fn bit(self) -> usize {
+    /// The bits that make `self` ready (and that a `WouldBlock` clears).
+    fn mask(self) -> usize {
         match self {
-            Direction::Read => READABLE,
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
             Direction::Write => WRITABLE,
         }
+    }
+}
+
+/// Readiness reported by the reactor for one source: a set of `READABLE`, `WRITABLE`,
+/// `READ_CLOSED` and `ERROR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ready(usize);
+
+impl Ready {
+    pub(crate) const EMPTY: Ready = Ready(0);
+    /// Data (or a connection) to read.
+    pub(crate) const READABLE: Ready = Ready(READABLE);
+    /// Room to write, or a hang-up or error a write will meet.
+    pub(crate) const WRITABLE: Ready = Ready(WRITABLE);
+    /// The peer shut its writing down, or the connection is gone: reads end in end-of-stream
+    /// (or an error) once the data is read.
+    pub(crate) const READ_CLOSED: Ready = Ready(READ_CLOSED);
+    /// An error is pending on the socket.
+    pub(crate) const ERROR: Ready = Ready(ERROR);
+
+    /// Whether every bit of `other` is in `self`.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn contains(self, other: Ready) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Ready {
+    type Output = Ready;
+    fn bitor(self, other: Ready) -> Ready {
+        Ready(self.0 | other.0)
     }
 }
 
@@ -129,7 +169,7 @@ struct Waiters {
 
 /// Readiness state of one registered source, shared by the reactor and the source's owner.
 pub(crate) struct IoState {
-    /// `tick << TICK_SHIFT | SHUTDOWN? | WRITABLE? | READABLE?`.
+    /// `tick << TICK_SHIFT | ERROR? | READ_CLOSED? | SHUTDOWN? | WRITABLE? | READABLE?`.
     readiness: AtomicUsize,
     /// Guarded by this lock: the tasks waiting for each direction.
     waiters: Mutex<Waiters>,
@@ -144,8 +184,8 @@ impl IoState {
     }
 
     /// Called by the reactor: records readiness and pushes the wakers to wake into `out`.
-    pub(crate) fn set_ready(&self, readable: bool, writable: bool, out: &mut Vec<Waker>) {
-        let bits = (if readable { READABLE } else { 0 }) | (if writable { WRITABLE } else { 0 });
+    pub(crate) fn set_ready(&self, ready: Ready, out: &mut Vec<Waker>) {
+        let bits = ready.0;
         if bits == 0 {
             return;
         }
@@ -153,10 +193,10 @@ impl IoState {
             Some((cur | bits).wrapping_add(1 << TICK_SHIFT))
         });
         let mut w = self.waiters.lock().unwrap();
-        if readable {
+        if bits & Direction::Read.mask() != 0 {
             w.read.take_all(out);
         }
-        if writable {
+        if bits & Direction::Write.mask() != 0 {
             w.write.take_all(out);
         }
     }
@@ -246,7 +286,7 @@ impl IoState {
     fn check(cur: usize, dir: Direction) -> Option<io::Result<usize>> {
         if cur & SHUTDOWN != 0 {
             Some(Err(shut_down()))
-        } else if cur & dir.bit() != 0 {
+        } else if cur & dir.mask() != 0 {
             Some(Ok(cur))
         } else {
             None
@@ -255,6 +295,10 @@ impl IoState {
 
     /// Clears `dir` after an operation would block, unless an event arrived since `snapshot`.
     pub(crate) fn clear(&self, dir: Direction, snapshot: usize) {
+        self.clear_bits(dir.mask(), snapshot);
+    }
+
+    fn clear_bits(&self, bits: usize, snapshot: usize) {
         let mut cur = self.readiness.load(SeqCst);
         loop {
             if cur >> TICK_SHIFT != snapshot >> TICK_SHIFT {
@@ -262,7 +306,7 @@ impl IoState {
             }
             match self
                 .readiness
-                .compare_exchange(cur, cur & !dir.bit(), SeqCst, SeqCst)
+                .compare_exchange(cur, cur & !bits, SeqCst, SeqCst)
             {
                 Ok(_) => return,
                 Err(now) => cur = now,
@@ -291,7 +335,7 @@ mod tests {
             _ => panic!("starts ready"),
         };
         // An event arrives between the try and the clear.
-        s.set_ready(true, false, &mut Vec::new());
+        s.set_ready(Ready::READABLE, &mut Vec::new());
         s.clear(Direction::Read, snap);
         assert!(s.poll_ready(&mut cx, Direction::Read).is_ready());
         let snap = match s.poll_ready(&mut cx, Direction::Read) {
@@ -355,7 +399,7 @@ mod tests {
         assert_eq!(s.waiters(Direction::Read), 1);
         assert_eq!(std::sync::Arc::strong_count(&task), 3); // ours, `w`, b's slot
         let mut out = Vec::new();
-        s.set_ready(true, false, &mut out);
+        s.set_ready(Ready::READABLE, &mut out);
         assert_eq!(out.len(), 1, "the other future of the task is still woken");
         drop(out);
         // A slot from before the readiness is stale: removing it removes nothing newer.
@@ -389,7 +433,7 @@ mod loom_tests {
             let s2 = s.clone();
             let reactor = loom::thread::spawn(move || {
                 let mut out = Vec::new();
-                s2.set_ready(true, false, &mut out);
+                s2.set_ready(Ready::READABLE, &mut out);
                 for w in out {
                     w.wake();
                 }
@@ -408,7 +452,7 @@ mod loom_tests {
             let snap = s.readiness.load(SeqCst);
             let s2 = s.clone();
             let reactor = loom::thread::spawn(move || {
-                s2.set_ready(true, false, &mut Vec::new());
+                s2.set_ready(Ready::READABLE, &mut Vec::new());
             });
             s.clear(Direction::Read, snap);
             reactor.join().unwrap();

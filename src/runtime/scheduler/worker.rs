@@ -343,9 +343,8 @@ impl Worker {
 
     /// Polls the reactor for I/O events between tasks, so that a busy worker takes its
     /// sockets' events itself instead of leaving them to a parked worker that must be woken
-    /// (tokio's `event_interval`). A poll through `polling` costs five system calls (a timerfd
-    /// setting, two re-arms, the eventfd read and the wait), so the gap adapts: short while
-    /// polls find events, growing while they find none (see `IO_GAP_MIN`).
+    /// (tokio's `event_interval`). A poll costs a system call (the `epoll_wait`), so the gap
+    /// adapts: short while polls find events, growing while they find none (see `IO_GAP_MIN`).
     fn poll_io(&self, tick: u32) {
         let gap = if !self.shared.driver().has_io_sources() {
             IO_GAP_MAX
