@@ -239,3 +239,29 @@ fn tokio_io_traits_on_streams_and_split_halves() {
         assert_eq!(writer.await.unwrap(), b"done");
     });
 }
+
+/// tokio's `AsyncRead` (straight into uninitialized memory) clears the read readiness after a
+/// short read too: the end-of-stream that came in the same edge as the data is still delivered.
+#[test]
+fn tokio_read_delivers_end_of_stream_after_a_short_read() {
+    use tokio::io::AsyncReadExt;
+    let _w = common::watchdog("tokio_read_eof_after_short_read", 60);
+    gorun::block_on(async {
+        for _ in 0..10 {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (ours, _) = l.accept().unwrap();
+            std::io::Write::write_all(&mut peer, b"abc").unwrap();
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut s = gorun::net::TcpStream::from_std(ours).unwrap();
+            gorun::time::sleep(Duration::from_millis(5)).await;
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"abc");
+            let eof = timeout(Duration::from_secs(10), s.read(&mut buf))
+                .await
+                .expect("the end-of-stream after a short read was never delivered");
+            assert_eq!(eof.unwrap(), 0);
+        }
+    });
+}

@@ -260,3 +260,190 @@ fn round_trips_stay_fast_while_every_worker_is_busy() {
         "2,000 round trips took {took:?} with every worker busy"
     );
 }
+
+/// A connected pair: a gorun stream and its peer, a plain (blocking) std stream.
+fn std_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (ours, _) = l.accept().unwrap();
+    (ours, peer)
+}
+
+/// The peer's 3 bytes and its FIN arrive in one readiness edge, which the reactor dispatches
+/// before the first read: that read (into a large buffer) is short and clears the readiness,
+/// and the end-of-stream must still be delivered: the read-closed state it came with stays.
+#[test]
+fn end_of_stream_after_a_short_read_is_delivered() {
+    run(30, async {
+        for _ in 0..20 {
+            let (ours, mut peer) = std_pair();
+            std::io::Write::write_all(&mut peer, b"abc").unwrap();
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut s = TcpStream::from_std(ours).unwrap();
+            // Lets the reactor take the registration's event (data and FIN at once).
+            gorun::time::sleep(Duration::from_millis(5)).await;
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"abc");
+            let eof = gorun::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+                .await
+                .expect("the end-of-stream after a short read was never delivered");
+            assert_eq!(eof.unwrap(), 0);
+        }
+    });
+}
+
+/// The same through `read_vectored` and a split read half, with the FIN arriving while the
+/// reader waits (a later edge of its own).
+#[test]
+fn end_of_stream_after_a_short_vectored_read_is_delivered() {
+    run(30, async {
+        let (ours, mut peer) = std_pair();
+        let (mut rd, _wr) = TcpStream::from_std(ours).unwrap().split();
+        std::io::Write::write_all(&mut peer, b"abc").unwrap();
+        let (mut a, mut b) = ([0u8; 2], [0u8; 4096]);
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let mut bufs = [
+                std::io::IoSliceMut::new(&mut a),
+                std::io::IoSliceMut::new(&mut b),
+            ];
+            let n = rd.read_vectored(&mut bufs).await.unwrap();
+            let both: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+            got.extend_from_slice(&both[..n]);
+        }
+        assert_eq!(got, b"abc");
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+            peer
+        });
+        let mut bufs = [
+            std::io::IoSliceMut::new(&mut a),
+            std::io::IoSliceMut::new(&mut b),
+        ];
+        let eof = gorun::time::timeout(Duration::from_secs(10), rd.read_vectored(&mut bufs))
+            .await
+            .expect("the end-of-stream was never delivered");
+        assert_eq!(eof.unwrap(), 0);
+        drop(closer.join().unwrap());
+    });
+}
+
+/// Makes closing `s` send a reset instead of a FIN (`SO_LINGER` 0).
+fn reset_on_close(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid `linger` value of the size passed, on an open socket.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+}
+
+/// A peer's reset is an error for the reader: after a short read (the reader then waits and
+/// the reset wakes it), and when the data and the reset came before the first read.
+#[test]
+fn a_peer_reset_after_a_short_read_is_an_error() {
+    run(30, async {
+        // Reset while the reader waits.
+        let (ours, mut peer) = std_pair();
+        let mut s = TcpStream::from_std(ours).unwrap();
+        std::io::Write::write_all(&mut peer, b"abc").unwrap();
+        let mut buf = [0u8; 4096];
+        let mut got = 0;
+        while got < 3 {
+            got += s.read(&mut buf[got..]).await.unwrap();
+        }
+        let resetter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            reset_on_close(&peer);
+            drop(peer);
+        });
+        let r = gorun::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("the reset never woke the reader");
+        resetter.join().unwrap();
+        let e = r.expect_err("a reset peer is an error");
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+
+        // Data and reset both in before the first read: the data (if the kernel kept it),
+        // then the error, never a wait.
+        let (ours, mut peer) = std_pair();
+        std::io::Write::write_all(&mut peer, b"xyz").unwrap();
+        reset_on_close(&peer);
+        drop(peer);
+        let mut s = TcpStream::from_std(ours).unwrap();
+        gorun::time::sleep(Duration::from_millis(5)).await;
+        let mut got = Vec::new();
+        let e = loop {
+            match gorun::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+                .await
+                .expect("the reset was never delivered")
+            {
+                Ok(0) => panic!("a reset read as end-of-stream"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+        };
+        assert!(b"xyz".starts_with(&got), "{got:?}");
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+    });
+}
+
+/// Every read of the echoing side is short (a few bytes into 4 KiB), so each clears the read
+/// readiness and the next one waits for the reactor; the peer's next message must wake it,
+/// whether it comes after the reader parked (the sleeps) or while it was still reading.
+#[test]
+fn a_read_parked_after_a_short_read_is_woken_by_the_next_write() {
+    run(60, async {
+        let (ours, mut peer) = std_pair();
+        let s = TcpStream::from_std(ours).unwrap();
+        let server = gorun::go(async move {
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            let mut reads = 0u32;
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return reads;
+                }
+                reads += 1;
+                s.write_all(&buf[..n]).await.unwrap();
+            }
+        });
+        let client = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            peer.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            for i in 0..300u32 {
+                if i % 3 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let msg = i.to_le_bytes();
+                let msg = &msg[..1 + i as usize % 4];
+                peer.write_all(msg).unwrap();
+                let mut back = vec![0u8; msg.len()];
+                peer.read_exact(&mut back)
+                    .expect("the echoing reader was not woken by a write");
+                assert_eq!(back, msg);
+            }
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+        });
+        let reads = gorun::time::timeout(Duration::from_secs(30), server)
+            .await
+            .expect("the echoing reader hung")
+            .unwrap();
+        client.join().unwrap();
+        assert!(reads >= 300);
+    });
+}

@@ -197,3 +197,46 @@ fn bind_and_connect_from_a_std_socket_addr() {
         assert!(!path.exists());
     });
 }
+
+/// The peer's bytes and its shutdown in one readiness edge, taken by the reactor before the
+/// first read: that read is short (clearing the readiness), and the end-of-stream after it is
+/// still delivered. Then a short read followed by a wait that the peer's next write ends.
+#[test]
+fn end_of_stream_and_later_data_after_a_short_read_are_delivered() {
+    use std::time::Duration;
+    run(30, async {
+        for _ in 0..20 {
+            let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            std::io::Write::write_all(&mut peer, b"abc").unwrap();
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut s = UnixStream::from_std(ours).unwrap();
+            gorun::time::sleep(Duration::from_millis(5)).await;
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"abc");
+            let eof = gorun::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+                .await
+                .expect("the end-of-stream after a short read was never delivered");
+            assert_eq!(eof.unwrap(), 0);
+        }
+        let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut s = UnixStream::from_std(ours).unwrap();
+        std::io::Write::write_all(&mut peer, b"abc").unwrap();
+        let mut buf = [0u8; 4096];
+        let mut got = 0;
+        while got < 3 {
+            got += s.read(&mut buf[got..]).await.unwrap();
+        }
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            std::io::Write::write_all(&mut peer, b"de").unwrap();
+            peer
+        });
+        let n = gorun::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("a write after a short read did not wake the reader")
+            .unwrap();
+        assert_eq!(&buf[..n], b"de");
+        drop(writer.join().unwrap());
+    });
+}

@@ -3,20 +3,21 @@
 //! them first would cost a memset per read), and the write side, which both traits spell as
 //! futures-io's `AsyncWrite` does (`poll_shutdown` for `poll_close`).
 
-use crate::reactor::{Direction, IoSource};
+use crate::reactor::IoSource;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd};
 use std::task::{Context, Poll};
 
-/// Reads into `dst` once the socket is readable; returns how many bytes are now initialized
-/// at its start.
+/// Reads into `dst` once the socket (a byte stream) is readable; returns how many bytes are
+/// now initialized at its start. A short read clears the read readiness, as the futures-io
+/// reads do (`IoSource::poll_read_stream`).
 pub(crate) fn poll_read_uninit<T: AsFd + AsRawFd>(
     s: &IoSource<T>,
     cx: &mut Context<'_>,
     dst: &mut [MaybeUninit<u8>],
 ) -> Poll<io::Result<usize>> {
-    s.poll_io(cx, Direction::Read, |io| {
+    s.poll_read_stream(cx, dst.len(), |io| {
         // SAFETY: `dst` is valid for writes of `dst.len()` bytes (`MaybeUninit` needs no
         // initialization before being written); `read(2)` only writes, never reads, the buffer.
         let n = unsafe { libc::read(io.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len()) };

@@ -1,6 +1,8 @@
 //! The byte-stream machinery shared by `TcpStream` and `UnixStream`: `AsyncRead`/`AsyncWrite`
 //! on the registered socket, and owned read/write halves usable from two goroutines at once
-//! (each direction has its own waker list in the reactor, see `reactor::registration`).
+//! (each direction has its own waker list in the reactor, see `reactor::registration`). A read
+//! that returns less than its buffer clears the read readiness (`IoSource::poll_read_stream`),
+//! so the next one waits for the reactor instead of costing a read that returns `EAGAIN`.
 
 /// Generates, for a stream type `$stream` wrapping `Arc<IoSource<$std>>` in field `inner`, its
 /// futures-io impls (also on `&$stream`), and the halves `$read`/`$write` with theirs. The
@@ -20,7 +22,8 @@ macro_rules! stream_impls {
             cx: &mut Context<'_>,
             buf: &mut [u8],
         ) -> Poll<io::Result<usize>> {
-            s.poll_io(cx, Direction::Read, |s| (&*s).read(buf))
+            let len = buf.len();
+            s.poll_read_stream(cx, len, |s| (&*s).read(buf))
                 .map_err(|e| conn_error(e, "read", s.get_ref()))
         }
 
@@ -29,7 +32,8 @@ macro_rules! stream_impls {
             cx: &mut Context<'_>,
             bufs: &mut [IoSliceMut<'_>],
         ) -> Poll<io::Result<usize>> {
-            s.poll_io(cx, Direction::Read, |s| (&*s).read_vectored(bufs))
+            let len = bufs.iter().map(|b| b.len()).sum();
+            s.poll_read_stream(cx, len, |s| (&*s).read_vectored(bufs))
                 .map_err(|e| conn_error(e, "read", s.get_ref()))
         }
 

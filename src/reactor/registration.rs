@@ -21,6 +21,15 @@
 //!   compare-and-swap that only succeeds if `tick` is unchanged since the load it acted on, so
 //!   readiness delivered while it was trying is never erased (edge-triggered mode would not
 //!   repeat it).
+//! - A stream read that returns fewer bytes than asked for (but some) drained the socket's
+//!   receive queue, so it clears `READABLE` the same way ([`IoState::clear_drained`], tokio's
+//!   `poll_read`): the next read parks instead of trying a read that returns `EAGAIN`. It leaves
+//!   `READ_CLOSED` and `ERROR` alone. That is what makes it safe: when the peer's data and its
+//!   FIN (or a reset) came in one edge that was dispatched before the read, the end-of-stream
+//!   (or error) is still to be read after the data and no new edge will come, but `READ_CLOSED`
+//!   (or `ERROR`) keeps reading ready. Whatever arrives after the edge the read's snapshot saw
+//!   brings a new edge, which either moved `tick` (the clear does nothing) or comes after the
+//!   clear and sets the bit again.
 //! - Sources start out ready in both directions: the first operation just tries.
 //! - Once `SHUTDOWN` is set (the runtime is gone) every waiter is woken and every later
 //!   operation fails with an error instead of waiting forever.
@@ -298,6 +307,12 @@ impl IoState {
         self.clear_bits(dir.mask(), snapshot);
     }
 
+    /// Clears `READABLE` (but not `READ_CLOSED` or `ERROR`) after a stream read returned fewer
+    /// bytes than asked for, unless an event arrived since `snapshot` (see the module docs).
+    pub(crate) fn clear_drained(&self, snapshot: usize) {
+        self.clear_bits(READABLE, snapshot);
+    }
+
     fn clear_bits(&self, bits: usize, snapshot: usize) {
         let mut cur = self.readiness.load(SeqCst);
         loop {
@@ -438,6 +453,38 @@ mod loom_tests {
                     w.wake();
                 }
             });
+            loom::future::block_on(std::future::poll_fn(|cx| s.poll_ready(cx, Direction::Read)))
+                .unwrap();
+            reactor.join().unwrap();
+        });
+    }
+
+    /// A short read's clear (`clear_drained`) racing with the event of the peer's FIN: the
+    /// reader's next wait always ends, whether the FIN's event came before the read's snapshot
+    /// (its `READ_CLOSED` must survive the clear), between the snapshot and the clear, or after.
+    #[test]
+    fn a_drained_clear_never_loses_the_end_of_stream() {
+        crate::loom::model(|| {
+            let s = Arc::new(IoState::new());
+            let snap = s.readiness.load(SeqCst);
+            s.clear(Direction::Read, snap);
+            s.set_ready(Ready::READABLE, &mut Vec::new()); // the data's edge
+            let s2 = s.clone();
+            let reactor = loom::thread::spawn(move || {
+                let mut out = Vec::new();
+                s2.set_ready(Ready::READABLE | Ready::READ_CLOSED, &mut out); // the FIN's edge
+                for w in out {
+                    w.wake();
+                }
+            });
+            // Without a yield here loom never runs the reactor ahead of the read's snapshot
+            // (the case where the FIN's edge came before the read).
+            loom::thread::yield_now();
+            let snap = loom::future::block_on(std::future::poll_fn(|cx| {
+                s.poll_ready(cx, Direction::Read)
+            }))
+            .unwrap();
+            s.clear_drained(snap); // the read returned the data, fewer bytes than asked for
             loom::future::block_on(std::future::poll_fn(|cx| s.poll_ready(cx, Direction::Read)))
                 .unwrap();
             reactor.join().unwrap();

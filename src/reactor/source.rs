@@ -52,6 +52,34 @@ impl<T: AsFd> IoSource<T> {
         })
     }
 
+    /// [`poll_io`](Self::poll_io) for a read from a byte stream (TCP, Unix) into buffers of
+    /// `len` bytes in all: a read that returns fewer bytes than that, but some, drained the
+    /// socket, so it also clears the read readiness ([`IoState::clear_drained`]) and the next
+    /// read waits for the reactor instead of trying a read that would return `EAGAIN`. Not for
+    /// datagrams (a short datagram says nothing about the next one), nor for sockets with
+    /// `SO_PASSCRED` (Linux ends a read at a change of sender there).
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut f: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        crate::util::coop::poll_op(cx, |cx| loop {
+            let snapshot = ready!(self.state.poll_ready(cx, Direction::Read))?;
+            match f(&self.io) {
+                Ok(n) if n > 0 && n < len => {
+                    self.state.clear_drained(snapshot);
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.state.clear(Direction::Read, snapshot)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return Poll::Ready(r),
+            }
+        })
+    }
+
     /// [`poll_io`](Self::poll_io) as a future, whose waker leaves the source's waiter list
     /// when it is dropped unfinished (see `registration`).
     pub(crate) async fn io<R>(
