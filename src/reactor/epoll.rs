@@ -460,5 +460,17 @@ mod tests {
         let t = Instant::now();
         ep.wait(&mut events, Some(Duration::ZERO)).unwrap();
         assert!(t.elapsed() < Duration::from_secs(5));
+        // The longest timeouts are valid on both paths (a notify ends them).
+        for fallback in [false, true] {
+            ep.pwait2.store(!fallback, Ordering::Relaxed);
+            for d in [
+                Duration::MAX,
+                Duration::from_secs(u64::MAX),
+                Duration::from_secs(40 * 86_400),
+            ] {
+                ep.notify().unwrap();
+                ep.wait(&mut events, Some(d)).unwrap();
+            }
+        }
     }
 }
