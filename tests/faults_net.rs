@@ -7,7 +7,7 @@
 //! the counts and the lowered limit affects nobody else.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::FromRawFd;
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,25 +45,6 @@ fn in_child(name: &str) -> bool {
 /// The number of open descriptors of this process.
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count() - 1 // the directory being read
-}
-
-/// Makes closing `s` send a reset (`SO_LINGER` 0).
-fn set_linger_zero(fd: i32) {
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid `linger` value of the size passed, on an open socket.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0);
 }
 
 /// A TCP listener on 127.0.0.1 with a backlog of 0: it queues one connection; SYNs beyond it
@@ -106,7 +87,7 @@ fn peer_reset_mid_transfer_fails_the_writer() {
         // Read a little, so the transfer is under way, then reset.
         let mut buf = [0u8; 1024];
         std::io::Read::read_exact(&mut &peer, &mut buf).unwrap();
-        set_linger_zero(peer.as_raw_fd());
+        common::set_linger_zero(&peer);
         drop(peer);
         let e = gorun::time::timeout(Duration::from_secs(30), writer)
             .await

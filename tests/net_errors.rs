@@ -64,26 +64,6 @@ fn oversized_datagram_keeps_emsgsize() {
     });
 }
 
-/// Makes closing `s` send a reset instead of a FIN (`SO_LINGER` with a zero timeout).
-pub fn set_linger_zero(s: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid `linger` value of the size passed, on an open socket.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0);
-}
-
 #[test]
 fn read_after_a_reset_names_the_connection() {
     run(30, async {
@@ -91,7 +71,7 @@ fn read_after_a_reset_names_the_connection() {
         let addr = l.local_addr().unwrap();
         let peer = std::net::TcpStream::connect(addr).unwrap();
         let (mut s, from) = l.accept().await.unwrap();
-        set_linger_zero(&peer);
+        common::set_linger_zero(&peer);
         drop(peer);
         let mut buf = [0u8; 16];
         let e = gorun::time::timeout(Duration::from_secs(10), s.read(&mut buf))

@@ -330,26 +330,6 @@ fn end_of_stream_after_a_short_vectored_read_is_delivered() {
     });
 }
 
-/// Makes closing `s` send a reset instead of a FIN (`SO_LINGER` 0).
-fn reset_on_close(s: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid `linger` value of the size passed, on an open socket.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0);
-}
-
 /// A peer's reset is an error for the reader: after a short read (the reader then waits and
 /// the reset wakes it), and when the data and the reset came before the first read.
 #[test]
@@ -366,7 +346,7 @@ fn a_peer_reset_after_a_short_read_is_an_error() {
         }
         let resetter = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            reset_on_close(&peer);
+            common::set_linger_zero(&peer);
             drop(peer);
         });
         let r = gorun::time::timeout(Duration::from_secs(10), s.read(&mut buf))
@@ -380,7 +360,7 @@ fn a_peer_reset_after_a_short_read_is_an_error() {
         // then the error, never a wait.
         let (ours, mut peer) = std_pair();
         std::io::Write::write_all(&mut peer, b"xyz").unwrap();
-        reset_on_close(&peer);
+        common::set_linger_zero(&peer);
         drop(peer);
         let mut s = TcpStream::from_std(ours).unwrap();
         gorun::time::sleep(Duration::from_millis(5)).await;

@@ -274,7 +274,7 @@ impl<T: ?Sized> fmt::Debug for CondWait<'_, '_, T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
     use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};

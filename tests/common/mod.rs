@@ -106,3 +106,22 @@ pub fn run_go_test<F: std::future::Future<Output = ()> + Send + 'static>(
             .unwrap();
     });
 }
+
+/// Makes closing `s` send a reset instead of a FIN (`SO_LINGER` with a zero timeout).
+pub fn set_linger_zero(s: &impl std::os::fd::AsRawFd) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid `linger` value of the size passed, on an open socket.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "setsockopt(SO_LINGER)");
+}

@@ -49,7 +49,7 @@ pub(crate) mod queue;
 pub(crate) mod worker;
 
 #[cfg(all(test, loom))]
-mod shutdown_loom;
+pub(crate) mod shutdown_loom;
 #[cfg(all(test, loom))]
 mod tests_loom;
 

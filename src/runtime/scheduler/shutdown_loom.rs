@@ -18,7 +18,8 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
-fn config() -> Config {
+/// A one-worker runtime's configuration for the loom models (also `task::abort_loom`'s).
+pub(crate) fn config() -> Config {
     Config {
         workers: 1,
         thread_name: "loom".into(),
@@ -28,7 +29,8 @@ fn config() -> Config {
     }
 }
 
-struct SetOnDrop(Arc<AtomicBool>);
+/// Sets its flag when dropped: tells a model that a goroutine's future was dropped.
+pub(crate) struct SetOnDrop(pub(crate) Arc<AtomicBool>);
 impl Drop for SetOnDrop {
     fn drop(&mut self) {
         self.0.store(true, SeqCst);

@@ -17,28 +17,11 @@
 
 use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use crate::loom::thread;
+use crate::runtime::scheduler::shutdown_loom::{config, SetOnDrop};
 use crate::runtime::scheduler::Shared;
-use crate::runtime::{Config, PanicPolicy};
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
-
-fn config() -> Config {
-    Config {
-        workers: 1,
-        thread_name: "loom".into(),
-        max_blocking_threads: 1,
-        panic_policy: PanicPolicy::Contain,
-        detect_deadlock: false,
-    }
-}
-
-struct SetOnDrop(Arc<AtomicBool>);
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, SeqCst);
-    }
-}
 
 /// A runtime state and a goroutine on it that waits forever (nothing wakes it but `abort`),
 /// spawned from outside (so it sits in the injection queue), and its drop flag.
