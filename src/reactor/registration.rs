@@ -157,7 +157,7 @@ impl WakerList {
         self.gen = self.gen.wrapping_add(1);
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn len(&self) -> usize {
         self.anon.len() + self.owned.len()
     }
@@ -283,7 +283,7 @@ impl IoState {
         drop(removed);
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn waiters(&self, dir: Direction) -> usize {
         let w = self.waiters.lock().unwrap();
         match dir {

@@ -416,7 +416,7 @@ impl Driver {
     }
 
     /// Allocated wheel entries over all wheels (tests of collection and shrinking).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn timer_entries(&self) -> usize {
         self.wheels.iter().map(|w| w.lock().wheel.allocated()).sum()
     }

@@ -6,7 +6,7 @@
 //! them), so the call panics there with a message naming the method and the async alternative.
 
 use std::future::Future;
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 use std::{
     pin::pin,
     sync::Arc,
@@ -25,7 +25,7 @@ pub(crate) fn block_on<F: Future>(what: &str, instead: &str, fut: F) -> F::Outpu
 
 /// `crate::sync::blocking::loom_block_on` without loom's `futures` feature: drives `fut` on a loom thread,
 /// parking on a loom `Notify` that the waker signals.
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 pub(crate) fn loom_block_on<F: Future>(fut: F) -> F::Output {
     struct NotifyWaker(loom::sync::Notify);
     impl Wake for NotifyWaker {

@@ -304,7 +304,7 @@ impl fmt::Display for TryLockError {
 
 impl std::error::Error for TryLockError {}
 
-#[cfg(loom)]
+#[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
     use crate::loom::sync::Arc;

@@ -190,7 +190,7 @@ impl<T> WaitList<T> {
     }
 
     /// Number of stored entries, linked or not (for tests and `Debug`).
-    #[cfg(any(test, loom))]
+    #[cfg(test)]
     pub(crate) fn stored(&self) -> usize {
         self.slab.len()
     }
