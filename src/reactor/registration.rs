@@ -157,7 +157,7 @@ impl WakerList {
         self.gen = self.gen.wrapping_add(1);
     }
 
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.anon.len() + self.owned.len()
     }
@@ -283,7 +283,7 @@ impl IoState {
         drop(removed);
     }
 
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     fn waiters(&self, dir: Direction) -> usize {
         let w = self.waiters.lock().unwrap();
         match dir {
