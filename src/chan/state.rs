@@ -79,7 +79,6 @@ pub(crate) struct Wakes {
 }
 
 impl Wakes {
-    #[inline]
     pub(crate) fn new() -> Self {
         Wakes {
             one: None,
@@ -131,7 +130,6 @@ impl<T> State<T> {
     /// Stores a waiter record. A channel's first waiter allocates room for one record only
     /// (a `Slab` would reserve four): most channels never have more than one waiter, and a
     /// million goroutines parked on a million channels is a workload Go handles.
-    #[inline]
     pub(super) fn insert_waiter(&mut self, w: Waiter<T>) -> usize {
         if self.waiters.capacity() == 0 {
             self.waiters.reserve_exact(1);
@@ -145,7 +143,6 @@ impl<T> State<T> {
 
     /// Whether a receive could take a value now (waiters of decided selects may still make
     /// `sendq` look non-empty; `take` skips them).
-    #[inline]
     fn has_value(&self) -> bool {
         !self.handed && (!self.buf.is_empty() || !self.sendq.is_empty())
     }
@@ -220,7 +217,6 @@ impl<T> State<T> {
     /// Wakes the first live queued receiver (not of select `exclude`) as `Notified`. Stream
     /// waiters on the way are notified too but do not count: the walk goes on to a receiver
     /// that will certainly look (see [`Waiter::stream`]).
-    #[inline]
     pub(super) fn notify_one(&mut self, exclude: Option<*const SelectCell>, wakes: &mut Wakes) {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
@@ -246,13 +242,11 @@ impl<T> State<T> {
     }
 
     /// A `Notified` receiver left without a value: pass the wake-up on if one is still due.
-    #[inline]
     pub(super) fn pass_on(&mut self, wakes: &mut Wakes) {
         self.wake_next(None, wakes);
     }
 
     /// Whether a live receiver (not of select `exclude`) is queued.
-    #[inline]
     fn has_live_receiver(&self, exclude: Option<*const SelectCell>) -> bool {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
@@ -267,7 +261,6 @@ impl<T> State<T> {
 
     /// Hands `v` into the first queued receiver that can be claimed (never a stream's: it
     /// might not look again). `Err(v)` if none.
-    #[inline]
     fn hand(&mut self, v: T, exclude: Option<*const SelectCell>) -> Result<Option<Waker>, T> {
         let mut cur = self.recvq.head().unwrap_or(NIL);
         while cur != NIL {
@@ -290,7 +283,6 @@ impl<T> State<T> {
     }
 
     /// The handed value is no longer in flight.
-    #[inline]
     pub(super) fn clear_handed(&mut self, wakes: &mut Wakes) {
         self.handed = false;
         if self.closed {
@@ -307,7 +299,6 @@ impl<T> State<T> {
 
     /// A `Handed` receiver left without taking `v`: hand it to the next live receiver, else put
     /// it back at the front of the channel.
-    #[inline]
     pub(super) fn return_handed(&mut self, v: T, wakes: &mut Wakes) {
         match self.hand(v, None) {
             Ok(w) => wakes.push(w),
@@ -319,7 +310,6 @@ impl<T> State<T> {
     }
 
     /// A send that never waits: `try_send`, and a `select!` send case.
-    #[inline]
     pub(super) fn send_now(
         &mut self,
         v: T,
@@ -351,7 +341,6 @@ impl<T> State<T> {
     }
 
     /// Whether `send_now` would succeed or report `Closed` (a select send case is ready).
-    #[inline]
     pub(super) fn send_ready(&self, exclude: Option<*const SelectCell>) -> bool {
         self.closed
             || if self.cap > 0 {
@@ -362,7 +351,6 @@ impl<T> State<T> {
     }
 
     /// Whether a receive would get a value or `None` (a select receive case is ready).
-    #[inline]
     pub(super) fn recv_ready(&self, exclude: Option<*const SelectCell>) -> bool {
         if self.handed {
             return false;
@@ -383,7 +371,6 @@ impl<T> State<T> {
 
     /// Removes receive waiter `k` from the slab, unlinking it first if queued; a notification
     /// it had not looked at yet stops counting (its owner passes it on if still due).
-    #[inline]
     pub(super) fn remove_recv(&mut self, k: usize) -> Waiter<T> {
         let w = &self.waiters[k];
         match w.status {
@@ -395,7 +382,6 @@ impl<T> State<T> {
     }
 
     /// Removes send waiter `k` from the slab, unlinking it first if queued.
-    #[inline]
     pub(super) fn remove_send(&mut self, k: usize) -> Waiter<T> {
         if self.waiters[k].status == Status::Queued {
             self.sendq.unlink(&mut self.waiters, k);
