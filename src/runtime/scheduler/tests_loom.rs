@@ -1,6 +1,6 @@
 //! Loom models of the worker loop's park/unpark protocol, on the real code: each worker thread
 //! runs [`worker::run_loop`] itself (with its [`search`](worker::search),
-//! [`run_task`](worker::run_task), [`park`](worker::park) and [`Pool::notify_parked`]), over
+//! [`run_task`](worker::run_task), [`wait_for_work`](worker::wait_for_work) and [`Pool::notify_parked`]), over
 //! the real [`Idle`], [`Parker`] and [`DriverSlot`]. Only what the loop is generic over is a
 //! stand-in: the run queues are counters of tasks ([`Queues`]) and the reactor is a condvar
 //! that dispatches "events" by scheduling a task on the worker parked in it

@@ -5,7 +5,7 @@
 //! # The loop, generic over its queues and driver
 //!
 //! The steps that decide whether a wake-up can be lost are written once, as generic functions
-//! ([`run_loop`], [`search`], [`run_task`], [`park`], and [`Pool::notify_parked`]), over two
+//! ([`run_loop`], [`search`], [`run_task`], [`wait_for_work`], and [`Pool::notify_parked`]), over two
 //! traits: [`Pool`] (the runtime-wide part: the idle state, the parkers, the driver slot, "is
 //! there work anywhere") and [`Core`] (one worker: its own queues, stealing, running a task).
 //! The real [`Worker`] and [`Shared`] implement them; so do the loom model's stand-ins in
@@ -16,7 +16,7 @@
 //! single-caller inlining the old private methods got, and without the hint the loop, the
 //! local pop and `Queue::push_back` fell out of line (+10% instructions on `yield`). With it,
 //! the loop compiles to one function as before (callgrind: within 1% on `yield` and
-//! `pingpong`; see the commit that split it). `search` and `park` are left to the compiler.
+//! `pingpong`; see the commit that split it). `search` and `wait_for_work` are left to the compiler.
 //!
 //! The protocol ([`idle`](super::idle), [`park`](super::park)), in the loop's terms:
 //!
@@ -26,7 +26,7 @@
 //!    searcher it wakes a parked worker to search in its place ([`run_task`]).
 //! 3. A worker that parks first removes itself from the counters and puts itself on the
 //!    sleepers list; if it was the last searcher it then re-checks every queue and, finding
-//!    work, wakes a worker for it ([`park`]).
+//!    work, wakes a worker for it ([`wait_for_work`]).
 //! 4. New work wakes a parked worker only when nobody searches ([`Pool::notify_parked`]).
 //! 5. A worker woken in the reactor with tasks of its own leaves the reactor to the others: it
 //!    wakes one to park there in its place (Go's `wakeNetPoller`), so a task that runs long
@@ -248,7 +248,7 @@ pub(crate) fn run_loop<C: Core>(core: &C) {
             run_task(core, t);
             continue;
         }
-        park(core);
+        wait_for_work(core);
     }
 }
 
@@ -280,7 +280,7 @@ pub(crate) fn search<C: Core>(core: &C) -> Option<C::Task> {
 /// Parks the worker until there is work for it or the runtime shuts down (steps 3 and 5).
 /// On return the worker is unparked in the idle state, and `searching` says whether it is
 /// counted as a searcher.
-pub(crate) fn park<C: Core>(core: &C) {
+pub(crate) fn wait_for_work<C: Core>(core: &C) {
     let pool = core.pool();
     let idx = core.index();
     core.count_park();
