@@ -6,9 +6,10 @@
 //! A task is registered by its wrapper's first poll that returns `Pending` (see `goroutine`),
 //! as `async-executor` keeps its `active` slab, but lazily: a goroutine that finishes in its
 //! first poll (most short ones) never touches the registry, which keeps its locks off the
-//! spawn path. An entry is one of the task's own wakers and its metadata pointer (the one
-//! async-task handed the wrapper). It stays until the wrapper is dropped, whatever the task
-//! waits on next: a sleeping goroutine is registered like any other.
+//! spawn path. An entry is one of the task's own wakers and its metadata pointer (the
+//! metadata its `Runnable` made current for the poll, see `runnable`). It stays until the
+//! wrapper is dropped, whatever the task waits on next: a sleeping goroutine is registered
+//! like any other.
 //!
 //! The registry is sharded (one `Mutex<Slab>` per shard) by the task id's *block*: ids come to
 //! each thread in blocks of 1024, so the goroutines one worker spawns share a shard, and a
