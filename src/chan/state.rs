@@ -73,51 +73,7 @@ pub(crate) struct State<T> {
 }
 
 /// Wakers collected under the lock, called after it is released.
-pub(crate) struct Wakes {
-    one: Option<Waker>,
-    more: Vec<Waker>,
-}
-
-impl Wakes {
-    pub(crate) fn new() -> Self {
-        Wakes {
-            one: None,
-            more: Vec::new(),
-        }
-    }
-
-    #[inline]
-    pub(super) fn push(&mut self, w: Option<Waker>) {
-        if let Some(w) = w {
-            if self.one.is_none() {
-                self.one = Some(w);
-            } else {
-                self.more.push(w);
-            }
-        }
-    }
-
-    /// Calls the wakers. Inlined: most operations have at most one waker, and the common
-    /// path must not pay for the rarely used `more`.
-    #[inline]
-    pub(crate) fn wake(self) {
-        let Wakes { one, more } = self;
-        if let Some(w) = one {
-            w.wake();
-        }
-        if !more.is_empty() {
-            Self::wake_more(more);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn wake_more(more: Vec<Waker>) {
-        for w in more {
-            w.wake();
-        }
-    }
-}
+pub(crate) type Wakes = crate::util::wake_list::WakeList;
 
 fn same_cell<T>(w: &Waiter<T>, exclude: Option<*const SelectCell>) -> bool {
     match (exclude, &w.select) {

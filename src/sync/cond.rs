@@ -122,7 +122,7 @@ impl Cond {
             notify(&mut list, key, &mut wakers);
         }
         drop(list);
-        wakers.wake_all();
+        wakers.wake();
     }
 
     /// Wakes every waiting goroutine.
@@ -138,7 +138,7 @@ impl Cond {
             notify(&mut list, key, &mut wakers);
         }
         drop(list);
-        wakers.wake_all();
+        wakers.wake();
     }
 }
 

@@ -205,7 +205,7 @@ impl RawSemaphore {
         let mut q = self.lock();
         let wakers = self.release_locked(&mut q.list, n);
         drop(q);
-        wakers.wake_all();
+        wakers.wake();
     }
 
     /// Adds `n` new permits (the size grows): doomed requests that now fit join the queue, in
@@ -251,7 +251,7 @@ impl RawSemaphore {
         }
         let wakers = self.release_locked(list, give);
         drop(q);
-        wakers.wake_all();
+        wakers.wake();
     }
 
     /// `n` permits held by a caller are gone for good (the size shrinks): queued requests that
@@ -284,7 +284,7 @@ impl RawSemaphore {
             // Hands the freed permits on (and clears `WAITERS` if nobody is left queued).
             let wakers = self.release_locked(list, freed);
             drop(q);
-            wakers.wake_all();
+            wakers.wake();
         }
     }
 
@@ -444,7 +444,7 @@ impl RawSemaphore {
             let given = if w.granted { n } else { n - w.remaining };
             let wakers = self.release_locked(&mut q.list, given);
             drop(q);
-            wakers.wake_all();
+            wakers.wake();
         }
     }
 

@@ -127,7 +127,7 @@ impl Inner {
             list.unlink(key);
         }
         drop(list);
-        wakers.wake_all();
+        wakers.wake();
     }
 }
 

@@ -207,41 +207,7 @@ impl<T> WaitList<T> {
     }
 }
 
-/// Wakers collected under a lock and woken after it is released, so that a woken task never
-/// contends with its waker for the lock. Allocates only when more than one waker is collected.
-pub(crate) struct WakeList {
-    one: Option<std::task::Waker>,
-    more: Vec<std::task::Waker>,
-}
-
-impl WakeList {
-    pub(crate) const fn new() -> Self {
-        WakeList {
-            one: None,
-            more: Vec::new(),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn push(&mut self, w: std::task::Waker) {
-        if self.one.is_none() {
-            self.one = Some(w);
-        } else {
-            self.more.push(w);
-        }
-    }
-
-    /// Wakes every collected waker. Call with no lock held.
-    #[inline]
-    pub(crate) fn wake_all(self) {
-        if let Some(w) = self.one {
-            w.wake();
-        }
-        for w in self.more {
-            w.wake();
-        }
-    }
-}
+pub(crate) use crate::util::wake_list::WakeList;
 
 #[cfg(test)]
 mod tests {

@@ -6,3 +6,4 @@ pub(crate) mod coop;
 pub(crate) mod lock;
 pub(crate) mod threads;
 pub(crate) mod wait;
+pub(crate) mod wake_list;
