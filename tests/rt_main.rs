@@ -96,11 +96,17 @@ fn goroutines_left_running_when_main_returns_are_dropped() {
     let d = dropped.clone();
     let rt = gorun::runtime::Builder::new().workers(2).build().unwrap();
     let v = rt.__run_main(async move {
+        // The goroutine says when it holds its guard: a `yield_now` alone does not make it
+        // run before main returns (the other worker may have stolen it and not polled it
+        // yet, and then it is dropped before its body made the guard).
+        let started = chan::<()>(0);
+        let s = started.clone();
         gorun::go(async move {
             let _guard = SetOnDrop(d);
+            s.send(()).await.unwrap();
             std::future::pending::<()>().await
         });
-        gorun::yield_now().await;
+        started.recv().await.unwrap();
         7
     });
     assert_eq!(v, 7);
