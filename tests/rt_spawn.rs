@@ -507,3 +507,39 @@ fn check_alignment<A: Send + 'static>(make: fn() -> A, read: fn(&A) -> u64, case
     assert_eq!(handle.num_goroutine(), 0, "case {case}");
     assert!(gorun::block_on(h).unwrap_err().is_cancelled());
 }
+
+/// Goroutines that registered from every worker (the registry's shards are the registering
+/// threads') are all listed in a dump, each once, and every one of them can be aborted.
+#[test]
+fn goroutines_waiting_on_every_worker_are_listed_and_abortable() {
+    let _w = common::watchdog("goroutines_waiting_on_every_worker", 60);
+    const N: usize = 400;
+    rt(4).block_on(async {
+        let parked = gorun::sync::WaitGroup::new();
+        parked.add(N);
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let parked = parked.clone();
+                gorun::go(async move {
+                    // Spread the first waits over the workers: some goroutines wait at once,
+                    // others after yielding (when another worker may have stolen them).
+                    for _ in 0..i % 3 {
+                        gorun::yield_now().await;
+                    }
+                    let c = gorun::chan::chan::<()>(0);
+                    parked.done();
+                    c.recv().await;
+                })
+            })
+            .collect();
+        parked.wait().await;
+        let ids: Vec<u64> = handles.iter().map(|h| h.id()).collect();
+        for &id in &ids {
+            listed_once_as(id, "chan receive").await;
+        }
+        for h in handles {
+            abort_and_join(h).await;
+        }
+        assert_eq!(gorun::num_goroutine(), 1, "every aborted goroutine is gone");
+    });
+}

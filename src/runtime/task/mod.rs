@@ -122,7 +122,7 @@ const UNREGISTERED: u32 = u32::MAX;
 pub(crate) struct TaskMeta {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: u64,
-    /// Slab key in the registry shard chosen by `id`, or `UNREGISTERED`. Written once, by the
+    /// The registry key (shard and slot, see `registry`), or `UNREGISTERED`. Written once, by the
     /// poll that first returns `Pending` (see `goroutine`); it stays while the wrapper lives.
     key: AtomicU32,
     /// The spawn site (`site::intern`), with `BLOCKING` set for a `go_blocking` task.
