@@ -16,25 +16,47 @@ use std::ptr;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::task::Poll;
 
-/// Why a goroutine is parked (Go's wait reasons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-#[allow(clippy::enum_variant_names)] // `WaitGroup` is the type's name
-pub(crate) enum Wait {
-    Unknown = 0,
-    ChanRecv,
-    ChanSend,
-    Select,
-    SelectNoCases,
-    WaitGroup,
-    Mutex,
-    RwMutexRead,
-    RwMutexWrite,
-    Semaphore,
-    Cond,
-    Sleep,
-    Io,
-    Join,
+/// Declares [`Wait`], the table `from_u8` reads, and the text `describe` gives, from one list,
+/// so a reason added once is known everywhere. The first entry is `Unknown`, value 0.
+macro_rules! wait_reasons {
+    ($($name:ident => $text:literal,)*) => {
+        /// Why a goroutine is parked (Go's wait reasons).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        #[allow(clippy::enum_variant_names)] // `WaitGroup` is the type's name
+        pub(crate) enum Wait {
+            $($name,)*
+        }
+
+        impl Wait {
+            /// Every reason, in order of value.
+            const ALL: &'static [Wait] = &[$(Wait::$name,)*];
+
+            /// The text Go's traceback shows in brackets.
+            pub(crate) fn describe(self) -> &'static str {
+                match self {
+                    $(Wait::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+wait_reasons! {
+    Unknown => "waiting",
+    ChanRecv => "chan receive",
+    ChanSend => "chan send",
+    Select => "select",
+    SelectNoCases => "select (no cases)",
+    WaitGroup => "sync.WaitGroup.Wait",
+    Mutex => "sync.Mutex.Lock",
+    RwMutexRead => "sync.RWMutex.RLock",
+    RwMutexWrite => "sync.RWMutex.Lock",
+    Semaphore => "semacquire",
+    Cond => "sync.Cond.Wait",
+    Sleep => "sleep",
+    Io => "IO wait",
+    Join => "JoinHandle await",
 }
 
 /// The bits of a wait slot that hold a [`Wait`]; the others hold the task's state
@@ -44,51 +66,15 @@ pub(crate) const WAIT_MASK: u8 = 0x0F;
 /// A slot's state bits while its task is being polled.
 pub(crate) const RUNNING: u8 = 1 << 4;
 const _: () = assert!(RUNNING & WAIT_MASK == 0);
-const _: () = assert!(Wait::Join as u8 <= WAIT_MASK);
+const _: () = assert!(Wait::ALL.len() <= WAIT_MASK as usize + 1);
 
 impl Wait {
     /// The reason in the low bits of a wait slot.
     pub(crate) fn from_u8(v: u8) -> Wait {
-        use Wait::*;
-        [
-            Unknown,
-            ChanRecv,
-            ChanSend,
-            Select,
-            SelectNoCases,
-            WaitGroup,
-            Mutex,
-            RwMutexRead,
-            RwMutexWrite,
-            Semaphore,
-            Cond,
-            Sleep,
-            Io,
-            Join,
-        ]
-        .get((v & WAIT_MASK) as usize)
-        .copied()
-        .unwrap_or(Unknown)
-    }
-
-    /// The text Go's traceback shows in brackets.
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            Wait::Unknown => "waiting",
-            Wait::ChanRecv => "chan receive",
-            Wait::ChanSend => "chan send",
-            Wait::Select => "select",
-            Wait::SelectNoCases => "select (no cases)",
-            Wait::WaitGroup => "sync.WaitGroup.Wait",
-            Wait::Mutex => "sync.Mutex.Lock",
-            Wait::RwMutexRead => "sync.RWMutex.RLock",
-            Wait::RwMutexWrite => "sync.RWMutex.Lock",
-            Wait::Semaphore => "semacquire",
-            Wait::Cond => "sync.Cond.Wait",
-            Wait::Sleep => "sleep",
-            Wait::Io => "IO wait",
-            Wait::Join => "JoinHandle await",
-        }
+        Wait::ALL
+            .get((v & WAIT_MASK) as usize)
+            .copied()
+            .unwrap_or(Wait::Unknown)
     }
 }
 
@@ -120,4 +106,22 @@ pub(crate) fn pending<T>(what: Wait) -> Poll<T> {
         unsafe { (*slot).store(RUNNING | what as u8, Relaxed) };
     }
     Poll::Pending
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_survives_its_slot_bits() {
+        for (i, &w) in Wait::ALL.iter().enumerate() {
+            assert_eq!(w as usize, i);
+            assert_eq!(Wait::from_u8(w as u8 | RUNNING), w);
+        }
+        assert_eq!(
+            Wait::from_u8(WAIT_MASK),
+            Wait::Unknown,
+            "an unused value reads as unknown"
+        );
+    }
 }
