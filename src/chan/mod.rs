@@ -1,4 +1,4 @@
-//! Go's channels: [`chan`], [`Chan`], [`Sender`], [`Receiver`], and the [`select!`](crate::select)
+//! Go's channels: [`chan()`], [`Chan`], [`Sender`], [`Receiver`], and the [`select!`](crate::select)
 //! macro.
 //!
 //! A channel of capacity 0 is a rendezvous: a send completes only when a receiver has taken

@@ -312,8 +312,8 @@ impl<T> Wheel<T> {
     }
 
     /// Frees every entry whose payload `dead` says nobody can observe any more (a timer whose
-    /// channel is gone); returns how many. O(allocated), and called only when [`gc_due`]
-    /// (Self::gc_due): O(1) amortized per allocation, and memory stays within about twice
+    /// channel is gone); returns how many. O(allocated), and called only when
+    /// [`gc_due`](Self::gc_due) says so: O(1) amortized per allocation, and memory stays within about twice
     /// what is live. The survivors that `may_die` names are the new count of entries that
     /// may become collectable later ([`note_may_die`](Self::note_may_die)).
     pub(crate) fn collect(

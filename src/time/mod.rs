@@ -1,7 +1,7 @@
 //! `gorun::time`: sleeping, timers, tickers and timeouts, as in Go's `time` package.
 //!
 //! Every timer lives in its runtime's hierarchical timer wheel (1 ms resolution), driven by the
-//! worker that parks. [`after`], [`tick`], [`Timer`] and [`Ticker`] deliver on channels, so they
+//! worker that parks. [`after()`], [`tick`], [`Timer`] and [`Ticker`] deliver on channels, so they
 //! work in `select!`. Used outside a runtime they run on the global runtime's reactor.
 //!
 //! ```

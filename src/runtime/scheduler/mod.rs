@@ -32,7 +32,7 @@
 //! - Every scheduled task is in exactly one place: a `runnext` slot, a local queue, the
 //!   injection queue, or a worker's hands. (Queues take each task exactly once: `queue`.)
 //! - No lost wake-up: see `idle`, `park` and the steps of `worker`'s loop; loom runs that loop
-//!   itself (it is generic over its queues and driver) in [`tests_loom`].
+//!   itself (it is generic over its queues and driver) in `tests_loom`.
 //! - After shutdown starts, no task is polled again; tasks are dropped instead. Shutdown runs
 //!   on a thread that is not one of the runtime's workers (one of its own when `Runtime` is
 //!   dropped on a worker), waits for the workers to leave their loops, cancels what is left,
@@ -40,7 +40,7 @@
 //!   `JoinHandle` resolves instead of waiting on a queue nobody drains.
 //! - A wake from outside the workers holds its own reference to the runtime until its
 //!   notification is done (`schedule`): the task it pushed may be dropped by shutdown's drain
-//!   at once, and the runtime freed with it. Modelled under loom in [`shutdown_loom`].
+//!   at once, and the runtime freed with it. Modelled under loom in `shutdown_loom`.
 
 pub(crate) mod idle;
 pub(crate) mod inject;

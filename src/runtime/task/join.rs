@@ -93,7 +93,7 @@ impl<T> JoinHandle<T> {
         self.task.as_ref().is_none_or(|t| t.is_finished())
     }
 
-    /// The goroutine's id, as shown by [`runtime::dump`](crate::runtime::dump) and in panic
+    /// The goroutine's id, as shown by [`runtime::dump`](crate::runtime::dump()) and in panic
     /// messages.
     pub fn id(&self) -> u64 {
         self.id

@@ -3,7 +3,7 @@
 //! # Design
 //!
 //! A goroutine is an `async_task` allocation holding the user's future wrapped in a
-//! [`Goroutine`](goroutine::Goroutine) (which catches panics and honours `abort`), plus a
+//! [`goroutine::Goroutine`] (which catches panics and honours `abort`), plus a
 //! [`TaskMeta`] (id, spawn site, owning runtime, abort flag, registry key, state). gorun
 //! reaches the metadata only through async-task's public API, and spawns with its safe
 //! `Builder::spawn`:
