@@ -271,7 +271,13 @@ impl Queue {
 /// itself. (c) It comes before `set_waker` starts and that taker still holds `WAKING`:
 /// `set_waker` wakes the new waker itself. (d) It comes before, and the taker's release of
 /// `WAKING` is over: `set_waker`'s acquire reads it, so the select's checks see the mark. Every
-/// `AcqRel` below is what these "sees" need.
+/// `AcqRel` below is what these "sees" need. In (b) and (c) `set_waker` also acquired the
+/// taker's RMW, so the look after it sees the mark too; the self-wake keeps `AtomicWaker`'s
+/// contract for `set_waker` on its own (without it the models still pass: it is redundant here).
+///
+/// Rejected: a small spin lock in the cell. A taker would do one RMW and a store instead of two
+/// RMWs (about 6 ns less per wake, uncontended), but a taker holding a channel lock would spin
+/// while the select (or another channel) holds the cell lock and may be preempted.
 pub(crate) struct SelectCell {
     state: AtomicUsize,
     /// `WOKEN | REGISTERING | WAKING`. `WOKEN`: a channel woke one of the select's waiters
@@ -351,8 +357,9 @@ impl SelectCell {
         loop {
             debug_assert_eq!(cur & REGISTERING, 0, "select!: two polls at once");
             if cur & WAKING != 0 {
-                // A channel is taking the old waker to wake the select after marking the
-                // cell; this poll may have looked before the mark. Wake the new waker too.
+                // A channel is taking the stored waker (it marked the cell first); the slot is
+                // its until it is done. Wake the new waker: the select is polled again and
+                // stores it then.
                 w.wake_by_ref();
                 return;
             }
