@@ -246,3 +246,92 @@ fn a_registered_select_polled_again_keeps_its_place() {
     assert!(r2.is_woken());
     assert_ready_eq!(r2.poll(), Some(2));
 }
+
+/// Polls `fut` once in mock task `t` (so that one future can be polled by several tasks, as a
+/// select moved between tasks is).
+fn poll_in<F: Future + Unpin>(t: &mut tokio_test::task::Spawn<()>, fut: &mut F) -> Poll<F::Output> {
+    t.enter(|cx, _| Pin::new(fut).poll(cx))
+}
+
+/// A blocked `select!` holds one waker, however many cases it has (the waiters of its cases
+/// share it through the select's cell), and a re-poll from another task (the select future
+/// moved) replaces it: a send on one of its channels then wakes the new task.
+#[test]
+fn a_select_moved_to_another_task_is_woken_there() {
+    let a = chan::<u32>(0);
+    let b = chan::<u32>(0);
+    let c = chan::<u32>(0);
+    let mut fut = Box::pin(async {
+        gorun::select! {
+            recv(a) -> v => v,
+            recv(b) -> v => v.map(|x| x + 100),
+            send(c, 7) -> r => r.ok().map(|()| 200),
+        }
+    });
+    let mut ta = spawn(());
+    let mut tb = spawn(());
+    assert_pending!(poll_in(&mut ta, &mut fut));
+    // The task's own reference plus the select's one clone: not one per case.
+    assert_eq!(ta.waker_ref_count(), 2, "one waker per blocked select");
+    // Re-polled by another task without any wake-up (a spurious poll after a move).
+    assert_pending!(poll_in(&mut tb, &mut fut));
+    assert_eq!(
+        tb.waker_ref_count(),
+        2,
+        "the select now holds the new task's waker"
+    );
+    assert_eq!(ta.waker_ref_count(), 1, "and no longer the old one");
+    a.try_send(1).unwrap();
+    assert!(
+        tb.is_woken(),
+        "the send must wake the task that polled last"
+    );
+    assert!(!ta.is_woken());
+    assert_ready_eq!(poll_in(&mut tb, &mut fut), Some(1));
+}
+
+/// A select woken for real (notified by a buffered send) in task A, whose value is then stolen
+/// by a plain receive; re-polled in task B it finds nothing and blocks again. Its channels'
+/// next wake-up (a notification, a completion by a receiver taking its send value, or a
+/// close) must wake B, though A's waker was spent by the first wake-up.
+#[test]
+fn a_select_woken_then_blocked_again_in_another_task_is_woken_there() {
+    for how in ["notify", "complete", "close"] {
+        let a = chan::<u32>(1);
+        let c = chan::<u32>(0);
+        let mut fut = Box::pin(async {
+            gorun::select! {
+                recv(a) -> v => v,
+                send(c, 7) -> r => r.ok().map(|()| 200),
+            }
+        });
+        let mut ta = spawn(());
+        let mut tb = spawn(());
+        assert_pending!(poll_in(&mut ta, &mut fut));
+        a.try_send(1).unwrap();
+        assert!(ta.is_woken(), "{how}: a buffered send notifies the select");
+        ta.enter(|_, _| ()); // clears A's woken flag
+        assert_eq!(
+            a.try_recv(),
+            Ok(1),
+            "{how}: a plain receive steals the value"
+        );
+        assert_pending!(poll_in(&mut tb, &mut fut));
+        match how {
+            "notify" => a.try_send(2).unwrap(),
+            "complete" => assert_eq!(c.try_recv(), Ok(7)),
+            _ => a.close(),
+        }
+        assert!(
+            tb.is_woken(),
+            "{how}: the wake-up must reach the task that polled last"
+        );
+        assert!(!ta.is_woken(), "{how}");
+        let want = match how {
+            "notify" => Some(2),
+            "complete" => Some(200),
+            _ => None,
+        };
+        assert_ready_eq!(poll_in(&mut tb, &mut fut), want, "{how}");
+    }
+}

@@ -235,3 +235,78 @@ fn select_default_only_when_no_case_was_ready() {
         t.join().unwrap();
     });
 }
+
+/// A waker that counts its calls (loom's atomics, so the model sees the accesses).
+fn counting_waker() -> (std::task::Waker, std::sync::Arc<CountWake>) {
+    let c = std::sync::Arc::new(CountWake(crate::loom::sync::atomic::AtomicUsize::new(0)));
+    (std::task::Waker::from(c.clone()), c)
+}
+
+struct CountWake(crate::loom::sync::atomic::AtomicUsize);
+
+impl CountWake {
+    fn count(&self) -> usize {
+        self.0.load(crate::loom::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl std::task::Wake for CountWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0
+            .fetch_add(1, crate::loom::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn poll_with<F: Future + Unpin>(f: &mut F, w: &std::task::Waker) -> Poll<F::Output> {
+    Pin::new(f).poll(&mut Context::from_waker(w))
+}
+
+/// The select's one waker (in its cell) is replaced by a re-poll from another task (waker B)
+/// while a channel wakes the select: by completing a case (`complete`: an unbuffered
+/// `try_send` hands the value to a receive case, claiming the cell) or by notifying it
+/// (`notify`: a buffered send marks the cell woken). Either the re-poll sees the case, or B
+/// is woken: a select left pending with a value for it and B never called is a lost wake-up.
+fn select_waker_replaced_while_woken(cap: usize) {
+    crate::loom::model(move || {
+        let a = make::<u32>(cap);
+        let b = make::<u32>(0);
+        let a2 = a.clone();
+        let mut ra = recv_case(&a);
+        let mut rb = recv_case(&b);
+        let mut fut = select([&mut ra, &mut rb], false);
+        let (wa, _ca) = counting_waker();
+        assert!(poll_with(&mut fut, &wa).is_pending());
+        let t = thread::spawn(move || a2.try_send(1).is_ok());
+        let (wb, cb) = counting_waker();
+        let r = poll_with(&mut fut, &wb);
+        let sent = t.join().unwrap();
+        assert!(sent, "the channel had room or a registered receiver");
+        match r {
+            Poll::Ready(0) => {}
+            Poll::Ready(i) => panic!("bad case {i}"),
+            Poll::Pending => {
+                assert!(
+                    cb.count() > 0,
+                    "lost wake-up: the select is pending with a value for it, and the waker \
+                     of its last poll was not called"
+                );
+                assert!(matches!(poll_with(&mut fut, &wb), Poll::Ready(0)));
+            }
+        }
+        drop(fut);
+        assert_eq!(ra.take(), Some(1));
+    });
+}
+
+#[test]
+fn select_waker_replaced_while_a_channel_completes_it() {
+    select_waker_replaced_while_woken(0);
+}
+
+#[test]
+fn select_waker_replaced_while_a_channel_notifies_it() {
+    select_waker_replaced_while_woken(1);
+}

@@ -24,11 +24,22 @@
 //!    back to pass 2 if nothing was ready. Pass 2 queues the cases in pass 1's random order, so
 //!    that cases queued behind each other on one channel are taken in a random order too (Go's
 //!    `TestPseudoRandomSend`). A channel that wakes a waiter of a select without
-//!    completing it (notifies it, or closes) marks the cell `woken` before calling the waker.
+//!    completing it (notifies it, or closes) marks the cell `woken` before taking the waker.
 //!    A registered select polled while its cell is `WAITING`, not marked, and every one of its
 //!    waiters still `Queued` was not woken by any of its channels (an enclosing `join!` polled
-//!    it): it only refreshes its wakers and keeps its place in every queue, instead of leaving
-//!    and queuing again behind later receivers. A real wake-up skips that look.
+//!    it): it only stores its (possibly new) waker in the cell, first, and keeps its place in
+//!    every queue, instead of leaving and queuing again behind later receivers. A real
+//!    wake-up skips that look.
+//! 4. **One waker per select.** The case waiters hold no waker: the select keeps one, in its
+//!    cell, shared by all its cases. Pass 2 stores it before queuing the first case (no
+//!    channel can reach the cell then, so it is a plain store); a spurious poll stores it with
+//!    the cell's `AtomicWaker`-style protocol, since channels may be taking it meanwhile. A
+//!    channel that wakes or completes a case first marks the cell (`woken`, or its claim),
+//!    then takes the waker from it and calls it after releasing its lock. A blocking select
+//!    over N channels clones its waker once, not N times. The protocol and why it loses no
+//!    wake-up are in [`SelectCell`](super::waiter::SelectCell)'s doc: a mark made before the
+//!    select stored its waker is seen by the select's look that follows the store, one made
+//!    after wakes the stored waker.
 //!
 //! # `default` is atomic across the channels
 //!
@@ -52,6 +63,9 @@
 //! - A losing send case keeps its value: it was in the case record or in its waiter, and
 //!   leaving a channel moves it back to the record, which drops it with the select.
 //! - A select never pairs with itself: while registering it ignores its own waiters.
+//! - A registered select is woken after every mark of its cell (a claim, or `woken`) that its
+//!   last look did not see: every poll that returns `Pending` stored its waker in the cell
+//!   before that look, and every party that marks the cell takes the waker after marking.
 //! - Dropping a pending select first claims its cell (freezing it), then leaves every channel;
 //!   a receive case that had been handed a value returns it to the channel (front), and a
 //!   notification it had received is passed on. Nothing is lost.
@@ -59,7 +73,10 @@
 //! Rejected: Go locks all the select's channels at once (sorted by address) for pass 1 and 2.
 //! That holds N locks while registering and makes every channel's lock a potential convoy;
 //! the claim cell gives the same atomicity with one lock at a time, and the release counts
-//! give `default` its atomicity. Locking all channels in address order only on the way to
+//! give `default` its atomicity. A waker per case waiter (as before issue #14) made every
+//! blocking select over N channels clone and drop N wakers and refresh each under its
+//! channel's lock on a spurious poll; one waker in the shared cell costs one clone and an
+//! `AtomicWaker`-style handshake. Locking all channels in address order only on the way to
 //! `default` was the other candidate: it needs every case to hold a typed guard, care for a
 //! channel that appears in two cases, and N extra lock/unlock pairs instead of N atomics.
 //!
@@ -78,7 +95,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::select_case::{ClaimCell, RegOutcome, SelectCase};
 use super::waiter::SelectCell;
@@ -167,8 +184,8 @@ impl<const N: usize> Select<'_, N> {
     /// Registered and polled again: whether every case's waiter is still queued as it was
     /// left, so nothing happened that this select must look at (the poll is spurious, e.g. an
     /// enclosing `join!` polled it). Then it keeps its place in every queue.
-    fn untouched(&mut self, waker: &Waker) -> bool {
-        self.cases.iter_mut().all(|c| c.still_queued(waker))
+    fn untouched(&mut self) -> bool {
+        self.cases.iter_mut().all(|c| c.still_queued())
     }
 
     fn leave_all_except(&mut self, winner: usize) {
@@ -218,10 +235,15 @@ impl<const N: usize> Select<'_, N> {
                 .expect("registered select without a cell");
             let cell = cell.0.clone();
             // Not woken by any of its channels (a spurious poll): keep the place in every
-            // queue. The look at the waiters themselves refreshes their wakers, in case the
-            // select now runs in another task.
-            if cell.is_waiting() && !cell.take_woken() && this.untouched(cx.waker()) {
-                return crate::runtime::pending(crate::runtime::Wait::Select);
+            // queue. The waker is stored first (the select may run in another task now), then
+            // the marks are looked at: a channel that marks the cell after this look wakes
+            // the new waker (see `SelectCell`). A real wake-up (its mark seen at once) skips
+            // storing it here; pass 2 stores it before registering again.
+            if cell.is_waiting() && !cell.is_woken() {
+                cell.set_waker(cx.waker());
+                if cell.is_waiting() && !cell.take_woken() && this.untouched() {
+                    return crate::runtime::pending(crate::runtime::Wait::Select);
+                }
             }
             match cell.claim_self() {
                 Err(k) => return Poll::Ready(this.finish_claimed(k)),
@@ -274,11 +296,17 @@ impl<const N: usize> Select<'_, N> {
                 .clone(),
         );
         'register: loop {
+            // The select's one waker, stored before any case is queued (a `close` may have
+            // taken the last one while we held `SELF`).
+            // SAFETY: the cell is new, or was just reset after every case left its channel
+            // (`pass_now` visits every case, leaving it under its channel's lock): no waiter
+            // holds it, so no channel can reach it.
+            unsafe { cell.0.set_waker_unshared(cx.waker()) };
             for i in order {
                 if this.cases[i].is_nil() {
                     continue;
                 }
-                match this.cases[i].register(&cell, i, cx.waker()) {
+                match this.cases[i].register(&cell, i) {
                     RegOutcome::Registered => {}
                     RegOutcome::Completed => {
                         this.leave_all_except(i);

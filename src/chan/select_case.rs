@@ -17,8 +17,6 @@
 //! - A case's `Drop` withdraws its waiter only if the `Select` future was leaked; normally
 //!   the select's own drop has cancelled every case already.
 
-use std::task::Waker;
-
 use super::chan::Inner;
 use super::error::SendError;
 use super::handles::{Chan, Receiver, Sender};
@@ -52,10 +50,11 @@ pub trait SelectCase {
     fn chan_id(&self) -> usize;
     /// Whether nobody has locked the channel since the look that returned `stamp`.
     fn unchanged_since(&self, stamp: usize) -> bool;
-    /// Registered: whether the waiter is still queued untouched (updating its waker).
-    fn still_queued(&mut self, waker: &Waker) -> bool;
-    /// Pass 2: register, or complete at once.
-    fn register(&mut self, cell: &ClaimCell, idx: usize, waker: &Waker) -> RegOutcome;
+    /// Registered: whether the waiter is still queued untouched.
+    fn still_queued(&mut self) -> bool;
+    /// Pass 2: register (a waiter without a waker: the select's is in `cell`), or complete
+    /// at once.
+    fn register(&mut self, cell: &ClaimCell, idx: usize) -> RegOutcome;
     /// Leave the channel if registered. `true` if another party completed this case.
     fn leave(&mut self) -> bool;
     /// Whether a waiter is registered.
@@ -77,9 +76,9 @@ macro_rules! case_channel_methods {
             self.inner.is_none_or(|i| i.unchanged_since(stamp))
         }
 
-        fn still_queued(&mut self, waker: &Waker) -> bool {
+        fn still_queued(&mut self) -> bool {
             match (self.inner, self.key) {
-                (Some(inner), Some(k)) => inner.select_still_queued(k, waker),
+                (Some(inner), Some(k)) => inner.select_still_queued(k),
                 _ => true,
             }
         }
@@ -121,11 +120,11 @@ impl<T> SelectCase for RecvCase<'_, T> {
         }
     }
 
-    fn register(&mut self, cell: &ClaimCell, idx: usize, waker: &Waker) -> RegOutcome {
+    fn register(&mut self, cell: &ClaimCell, idx: usize) -> RegOutcome {
         let Some(inner) = self.inner else {
             return RegOutcome::Registered;
         };
-        match inner.select_recv_register(&cell.0, idx, waker) {
+        match inner.select_recv_register(&cell.0, idx) {
             Reg::Registered(k) => {
                 self.key = Some(k);
                 RegOutcome::Registered
@@ -208,11 +207,11 @@ impl<T> SelectCase for SendCase<'_, T> {
         }
     }
 
-    fn register(&mut self, cell: &ClaimCell, idx: usize, waker: &Waker) -> RegOutcome {
+    fn register(&mut self, cell: &ClaimCell, idx: usize) -> RegOutcome {
         let Some(inner) = self.inner else {
             return RegOutcome::Registered;
         };
-        match inner.select_send_register(&cell.0, idx, waker, &mut self.value) {
+        match inner.select_send_register(&cell.0, idx, &mut self.value) {
             Reg::Registered(k) => {
                 self.key = Some(k);
                 RegOutcome::Registered

@@ -17,8 +17,6 @@
 //!   notification is passed on. Then it completes now if it can; if not, it records the
 //!   lock's stamp for `default`'s check ([`Inner::unchanged_since`]).
 
-use std::task::Waker;
-
 use super::chan::Inner;
 use super::error::{SendError, TrySendError};
 use super::state::Wakes;
@@ -91,7 +89,6 @@ impl<T> Inner<T> {
         &self,
         cell: &Arc<SelectCell>,
         idx: usize,
-        waker: &Waker,
     ) -> Reg<Option<T>> {
         let me: *const SelectCell = &**cell;
         let mut wakes = Wakes::new();
@@ -107,7 +104,8 @@ impl<T> Inner<T> {
                     None => Reg::Retry,
                 }
             } else {
-                let mut w = Waiter::new(Some(waker.clone()), None);
+                // No waker of its own: the select's is in the cell.
+                let mut w = Waiter::new(None, None);
                 w.select = Some((cell.clone(), idx));
                 let k = st.insert_waiter(w);
                 let st = &mut *st;
@@ -120,17 +118,11 @@ impl<T> Inner<T> {
     }
 
     /// A registered select case polled again: whether its waiter `k` is still queued, as it
-    /// was left (nothing happened to it, so the select may keep its place). Updates the waker.
+    /// was left (nothing happened to it, so the select may keep its place). The waker is the
+    /// select's, in its cell: nothing to update here.
     #[inline]
-    pub(crate) fn select_still_queued(&self, k: usize, waker: &Waker) -> bool {
-        let mut st = self.lock();
-        let w = &mut st.waiters[k];
-        if w.status == Status::Queued {
-            w.set_waker(waker);
-            true
-        } else {
-            false
-        }
+    pub(crate) fn select_still_queued(&self, k: usize) -> bool {
+        self.lock().waiters[k].status == Status::Queued
     }
 
     /// Select receive case: leave the waiter. `Some(v)` if another party completed this case
@@ -200,7 +192,6 @@ impl<T> Inner<T> {
         &self,
         cell: &Arc<SelectCell>,
         idx: usize,
-        waker: &Waker,
         value: &mut Option<T>,
     ) -> Reg<Result<(), SendError<T>>> {
         let me: *const SelectCell = &**cell;
@@ -222,7 +213,7 @@ impl<T> Inner<T> {
                 }
             } else {
                 let v = value.take().expect("select send case without its value");
-                let mut w = Waiter::new(Some(waker.clone()), Some(v));
+                let mut w = Waiter::new(None, Some(v));
                 w.select = Some((cell.clone(), idx));
                 let k = st.insert_waiter(w);
                 let st = &mut *st;

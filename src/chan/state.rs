@@ -46,6 +46,12 @@
 //!    send value taken) only after that party moved its select's claim cell from `WAITING` to
 //!    the case's index. A waiter of a decided select is treated as absent (unlinked, `Woken`).
 //!    A select never completes an operation of its own while registered without first claiming
+//!    its cell for itself (`SELF`), and never pairs with its own waiters.
+//! 8. Wakers: a plain waiter holds its task's waker (`Waiter::waker`); a `select!` case waiter
+//!    holds none, since its select keeps one waker in its claim cell for all its cases. Whoever
+//!    wakes a waiter without completing it takes the waker with `Waiter::wake_up` (which first
+//!    marks a select's cell woken), whoever completes one with `Waiter::take_waker` (after the
+//!    claim of invariant 7); both take, never clone, and call it after releasing the lock.
 
 use std::task::Waker;
 
@@ -119,7 +125,7 @@ impl<T> State<T> {
             if w.claim() {
                 w.status = Status::Done;
                 let v = w.value.take().expect("queued sender without a value");
-                return Some((v, w.waker.take()));
+                return Some((v, w.take_waker()));
             }
             w.status = Status::Woken;
             cur = next;
@@ -230,7 +236,7 @@ impl<T> State<T> {
             if w.claim() {
                 w.status = Status::Handed;
                 w.value = Some(v);
-                return Ok(w.waker.take());
+                return Ok(w.take_waker());
             }
             w.status = Status::Woken;
             cur = next;

@@ -10,7 +10,8 @@ use std::task::Waker;
 
 use slab::Slab;
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 
 /// The "no key" value of a slab key.
@@ -72,7 +73,9 @@ pub(crate) struct Waiter<T> {
     /// again: it is never handed a value, and notifying it does not count as the one
     /// notification a value needs (see `state.rs`, invariant 4).
     pub(crate) stream: bool,
-    /// The waker to call; taken (not cloned) by whoever wakes the waiter.
+    /// The waker to call; taken (not cloned) by whoever wakes the waiter. Always `None` for a
+    /// `select!` case: the select's one waker is in its [`SelectCell`] (see
+    /// [`Waiter::take_waker`]).
     pub(crate) waker: Option<Waker>,
     /// Send waiter: the value to send until a receiver takes it. Receive waiter: the handed
     /// value while `status == Handed`.
@@ -80,6 +83,12 @@ pub(crate) struct Waiter<T> {
     /// For a `select!` case: its shared claim cell and the case index.
     pub(crate) select: Option<(Arc<SelectCell>, usize)>,
 }
+
+// A waiter is 8 bytes of links, 8 of status and flag (padded), 16 of waker, 16 of select (cell
+// and index) and the value: 64 bytes for a `u64`. A `select!` case leaves `waker` empty (its
+// select's waker is in the cell). Channels with a million blocked receivers hold a million.
+#[cfg(all(target_pointer_width = "64", not(loom)))]
+const _: () = assert!(std::mem::size_of::<Waiter<u64>>() <= 64);
 
 impl<T> Waiter<T> {
     pub(crate) fn new(waker: Option<Waker>, value: Option<T>) -> Self {
@@ -119,13 +128,22 @@ impl<T> Waiter<T> {
     }
 
     /// Takes the waker to wake this waiter without completing it (notified, or woken by
-    /// `close`); a `select!` case also marks its cell as woken, so that the select can tell
-    /// a real wake-up from a spurious poll.
+    /// `close`); a `select!` case marks its cell as woken (so that the select can tell a real
+    /// wake-up from a spurious poll) and takes the select's waker from the cell.
     pub(crate) fn wake_up(&mut self) -> Option<Waker> {
-        if let Some((cell, _)) = &self.select {
-            cell.note_woken();
+        match &self.select {
+            None => self.waker.take(),
+            Some((cell, _)) => cell.take_waker(WOKEN),
         }
-        self.waker.take()
+    }
+
+    /// Takes the waker to wake this waiter after completing it (it was claimed: handed a
+    /// value, or its send value taken). A `select!` case's is its select's, in the cell.
+    pub(crate) fn take_waker(&mut self) -> Option<Waker> {
+        match &self.select {
+            None => self.waker.take(),
+            Some((cell, _)) => cell.take_waker(0),
+        }
     }
 
     /// Replaces the stored waker unless it already wakes the same task.
@@ -222,26 +240,76 @@ impl Queue {
     }
 }
 
-/// The "selected" word one `select!` shares among all its registered cases, as in Go's
-/// `selectDone`. `WAITING` while undecided; `SELF` while the select itself is looking at its
+/// The shared state of one `select!`: the "selected" word all its registered cases share, as in
+/// Go's `selectDone`, and the select's one waker.
+///
+/// `state` is `WAITING` while undecided; `SELF` while the select itself is looking at its
 /// cases; otherwise the index of the case another party completed. Only a transition away from
 /// `WAITING` decides the select, so exactly one party ever completes one of its cases.
+///
+/// # The waker (one per select, not one per case)
+///
+/// The case waiters hold no waker. A channel that wakes a case waiter (notifies it, or closes)
+/// or completes one (after claiming `state`) first marks the cell (`WOKEN`, or its claim) and
+/// then takes the waker from the cell ([`SelectCell::take_waker`]); the select stores its
+/// current waker with [`SelectCell::set_waker`] before every check of the marks that may end
+/// in `Pending`. The slot is guarded by the two lock bits of `flags`, the protocol of
+/// `futures`' `AtomicWaker`:
+///
+/// - `REGISTERING`: the select is replacing the waker. Only the select sets it (its polls are
+///   never concurrent with each other), and only when `WAKING` is clear.
+/// - `WAKING`: a channel takes the waker. Set by every taker with the same `fetch_or` that
+///   sets its `WOKEN` mark; only the taker that found neither bit set touches the slot, then
+///   clears `WAKING`. A taker that finds either bit set returns no waker.
+///
+/// Why no wake-up is lost: take a taker's `fetch_or` (its mark is set by then, in that RMW or
+/// before it) and the select's `set_waker` followed by its checks of `state` and `WOKEN`.
+/// (a) The `fetch_or` comes after `set_waker`'s release of `REGISTERING`: the taker finds
+/// both bits clear (or another taker, which takes the new waker and, reading this taker's
+/// RMW, wakes the select after its mark), takes the new waker and wakes it. (b) It comes while
+/// `REGISTERING` is set: `set_waker` finds `WAKING` when it releases and wakes the new waker
+/// itself. (c) It comes before `set_waker` starts and that taker still holds `WAKING`:
+/// `set_waker` wakes the new waker itself. (d) It comes before, and the taker's release of
+/// `WAKING` is over: `set_waker`'s acquire reads it, so the select's checks see the mark. Every
+/// `AcqRel` below is what these "sees" need. In (b) and (c) `set_waker` also acquired the
+/// taker's RMW, so the look after it sees the mark too; the self-wake keeps `AtomicWaker`'s
+/// contract for `set_waker` on its own (without it the models still pass: it is redundant here).
+///
+/// Rejected: a small spin lock in the cell. A taker would do one RMW and a store instead of two
+/// RMWs (about 6 ns less per wake, uncontended), but a taker holding a channel lock would spin
+/// while the select (or another channel) holds the cell lock and may be preempted.
 pub(crate) struct SelectCell {
     state: AtomicUsize,
-    /// A channel woke one of the select's waiters without completing it (notified it, or
-    /// closed): the select must look at its cases. Otherwise a poll while registered and
-    /// `WAITING` is spurious (an enclosing `join!`), and the select keeps its place.
-    woken: AtomicBool,
+    /// `WOKEN | REGISTERING | WAKING`. `WOKEN`: a channel woke one of the select's waiters
+    /// without completing it (notified it, or closed): the select must look at its cases.
+    /// Otherwise a poll while registered and `WAITING` is spurious (an enclosing `join!`),
+    /// and the select keeps its place. The lock bits guard `waker` (above).
+    flags: AtomicUsize,
+    /// The select's waker; `None` until it first blocks, and after a channel took it.
+    waker: UnsafeCell<Option<Waker>>,
 }
+
+// SAFETY: `waker` is the only field that is not `Sync`, and it is accessed only by whoever
+// holds one of the lock bits of `flags` (`REGISTERING`, or `WAKING` set over a clear word),
+// which the protocol above makes exclusive; `Waker` is `Send + Sync`.
+unsafe impl Sync for SelectCell {}
 
 pub(crate) const WAITING: usize = usize::MAX;
 pub(crate) const SELF: usize = usize::MAX - 1;
+
+/// `flags`: a channel woke a waiter of the select without completing it.
+pub(crate) const WOKEN: usize = 1;
+/// `flags`: the select is storing its waker.
+const REGISTERING: usize = 2;
+/// `flags`: a channel is taking the waker.
+const WAKING: usize = 4;
 
 impl SelectCell {
     pub(crate) fn new() -> Self {
         SelectCell {
             state: AtomicUsize::new(WAITING),
-            woken: AtomicBool::new(false),
+            flags: AtomicUsize::new(0),
+            waker: UnsafeCell::new(None),
         }
     }
 
@@ -264,19 +332,117 @@ impl SelectCell {
     }
 
     /// Re-arms the cell. Only the select calls this, while it holds `SELF` and has no case
-    /// registered anywhere, so no other party can be looking at it.
+    /// registered anywhere, so no other party can be looking at it (every taker of the waker
+    /// takes it under the lock of a channel the select has since left). The waker stays.
     pub(crate) fn reset(&self) {
-        self.woken.store(false, Ordering::Relaxed);
+        self.flags.fetch_and(!WOKEN, Ordering::Relaxed);
         self.state.store(WAITING, Ordering::Release);
     }
 
-    /// See `woken`. Set before the waiter's waker is called.
-    pub(crate) fn note_woken(&self) {
-        self.woken.store(true, Ordering::Release);
+    /// Whether `WOKEN` is set (without clearing it).
+    pub(crate) fn is_woken(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & WOKEN != 0
     }
 
     /// Whether a channel woke the select since the last call (clearing the mark).
     pub(crate) fn take_woken(&self) -> bool {
-        self.woken.load(Ordering::Acquire) && self.woken.swap(false, Ordering::AcqRel)
+        self.is_woken() && self.flags.fetch_and(!WOKEN, Ordering::AcqRel) & WOKEN != 0
+    }
+
+    /// The select's: makes `w` the waker its channels call. Call it, then look at `state` and
+    /// `WOKEN`: a mark made before is seen by that look, one made after wakes `w` (see the
+    /// type's doc). May wake `w` at once (a channel was taking the waker meanwhile).
+    pub(crate) fn set_waker(&self, w: &Waker) {
+        let mut cur = self.flags.load(Ordering::Acquire);
+        loop {
+            debug_assert_eq!(cur & REGISTERING, 0, "select!: two polls at once");
+            if cur & WAKING != 0 {
+                // A channel is taking the stored waker (it marked the cell first); the slot is
+                // its until it is done. Wake the new waker: the select is polled again and
+                // stores it then.
+                w.wake_by_ref();
+                return;
+            }
+            match self.flags.compare_exchange_weak(
+                cur,
+                cur | REGISTERING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(c) => cur = c,
+            }
+        }
+        let old = self.waker.with_mut(|p| {
+            // SAFETY: this thread set `REGISTERING` over a word without `WAKING`, and only the
+            // select (whose polls are not concurrent) sets it: no taker touches the slot until
+            // it is cleared below.
+            let slot = unsafe { &mut *p };
+            match slot {
+                Some(old) if old.will_wake(w) => None,
+                _ => slot.replace(w.clone()),
+            }
+        });
+        let mut cur = cur | REGISTERING;
+        loop {
+            if cur & WAKING != 0 {
+                // A taker came meanwhile and took nothing: its mark may postdate this poll's
+                // look, so wake the new waker (which stays in the slot).
+                self.flags
+                    .fetch_and(!(REGISTERING | WAKING), Ordering::AcqRel);
+                w.wake_by_ref();
+                break;
+            }
+            match self.flags.compare_exchange_weak(
+                cur,
+                cur & !REGISTERING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(c) => cur = c,
+            }
+        }
+        drop(old);
+    }
+
+    /// [`SelectCell::set_waker`] for a select that has no waiter in any channel (before pass 2
+    /// queues its first case): nobody else can reach the cell, so no lock bit is needed.
+    ///
+    /// # Safety
+    ///
+    /// No waiter holding this cell may be in any channel's slab, and every waiter that held it
+    /// must have been removed under its channel's lock by this thread (so every taker's access
+    /// to the slot happened before this one).
+    pub(crate) unsafe fn set_waker_unshared(&self, w: &Waker) {
+        debug_assert_eq!(
+            self.flags.load(Ordering::Relaxed) & (REGISTERING | WAKING),
+            0
+        );
+        self.waker.with_mut(|p| {
+            // SAFETY: the caller guarantees no other party can reach the cell (above).
+            let slot = unsafe { &mut *p };
+            match slot {
+                Some(old) if old.will_wake(w) => {}
+                _ => *slot = Some(w.clone()),
+            }
+        });
+    }
+
+    /// A channel's: sets `mark` (`WOKEN`, or 0 after a claim, which is its mark), then takes
+    /// the select's waker to wake it. `None` if another party is taking it or the select is
+    /// storing a new one: then that party wakes the select, after this mark.
+    pub(crate) fn take_waker(&self, mark: usize) -> Option<Waker> {
+        let prev = self.flags.fetch_or(mark | WAKING, Ordering::AcqRel);
+        if prev & (REGISTERING | WAKING) != 0 {
+            return None;
+        }
+        let w = self.waker.with_mut(|p| {
+            // SAFETY: this taker set `WAKING` over a word with neither lock bit: nobody else
+            // touches the slot until it clears `WAKING` below.
+            unsafe { (*p).take() }
+        });
+        self.flags.fetch_and(!WAKING, Ordering::AcqRel);
+        w
     }
 }
