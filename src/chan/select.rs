@@ -13,7 +13,7 @@
 //! 2. If none is ready and there is a `default`, take it, but only if no channel changed
 //!    since pass 1 looked at it (below). Otherwise **pass 2**: register a
 //!    waiter on every case's channel, one channel lock at a time. All waiters share one
-//!    [`SelectCell`](super::waiter::SelectCell). If a channel turns out ready while
+//!    [`SelectCell`]. If a channel turns out ready while
 //!    registering, the select claims its own cell (`SELF`) and completes that case.
 //! 3. **Wake-up.** Another party may *complete* a case for the select only by first moving the
 //!    cell from `WAITING` to that case's index (it took the send value, or handed a value to a
@@ -37,7 +37,7 @@
 //!    channel that wakes or completes a case first marks the cell (`woken`, or its claim),
 //!    then takes the waker from it and calls it after releasing its lock. A blocking select
 //!    over N channels clones its waker once, not N times. The protocol and why it loses no
-//!    wake-up are in [`SelectCell`](super::waiter::SelectCell)'s doc: a mark made before the
+//!    wake-up are in [`SelectCell`]'s doc: a mark made before the
 //!    select stored its waker is seen by the select's look that follows the store, one made
 //!    after wakes the stored waker.
 //!
