@@ -543,3 +543,23 @@ fn goroutines_waiting_on_every_worker_are_listed_and_abortable() {
         assert_eq!(gorun::num_goroutine(), 1, "every aborted goroutine is gone");
     });
 }
+
+/// A handle keeps its goroutine's id after its result was taken (the task itself is freed
+/// then), reports it finished, and refuses to be polled again.
+#[test]
+fn a_joined_handle_keeps_its_id() {
+    let _w = common::watchdog("a_joined_handle_keeps_its_id", 20);
+    rt(2).block_on(async {
+        let mut h = gorun::go(async { 7 });
+        let id = h.id();
+        assert!(id > 0);
+        assert_eq!((&mut h).await.unwrap(), 7);
+        assert_eq!(h.id(), id);
+        assert!(h.is_finished());
+        assert!(format!("{h:?}").contains(&format!("id: {id}")));
+        let again = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(&mut h)).await;
+        let msg = again.unwrap_err();
+        let msg = msg.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert_eq!(msg, "JoinHandle polled after completion");
+    });
+}

@@ -11,6 +11,7 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 /// An owned permission to await a goroutine's result.
@@ -26,13 +27,23 @@ use std::task::{Context, Poll};
 /// # });
 /// ```
 pub struct JoinHandle<T> {
-    /// `None` once the result was taken.
-    task: Option<async_task::FallibleTask<Contained<Result<T, JoinError>>, TaskMeta>>,
-    /// The task's metadata; valid while `task` is `Some` (the task handle keeps the
-    /// allocation alive).
-    meta: *const TaskMeta,
-    id: u64,
+    state: HandleState<T>,
 }
+
+/// 16 bytes (a million kept handles are 16 MB, not 24): `Done`'s id sits beside the niche of
+/// `Running`'s task pointer.
+enum HandleState<T> {
+    Running {
+        task: async_task::FallibleTask<Contained<Result<T, JoinError>>, TaskMeta>,
+        /// The task's metadata, valid while `task` is held (it keeps the allocation alive).
+        meta: NonNull<TaskMeta>,
+    },
+    /// The result was taken (the task handle dropped with it); the id stays for `id()`.
+    Done { id: u64 },
+}
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<JoinHandle<u64>>() == 16);
 
 // SAFETY: `meta` is only dereferenced while `task` keeps the allocation alive, and `TaskMeta`
 // is `Sync`; the rest is `FallibleTask`, which is `Send`/`Sync` for `T: Send`.
@@ -44,19 +55,23 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     pub(super) fn new(task: RawHandle<T>) -> Self {
-        let meta: *const TaskMeta = task.metadata();
-        let id = task.metadata().id;
+        let meta = NonNull::from(task.metadata());
         JoinHandle {
-            task: Some(task.fallible()),
-            meta,
-            id,
+            state: HandleState::Running {
+                task: task.fallible(),
+                meta,
+            },
         }
     }
 
     /// The task's metadata, while the task handle is held.
     fn meta(&self) -> Option<&TaskMeta> {
-        // SAFETY: `meta` is valid while `task` is `Some` (see the field's comment).
-        self.task.as_ref().map(|_| unsafe { &*self.meta })
+        match &self.state {
+            // SAFETY: `meta` is valid while `task` is held (see the field's comment), and
+            // the returned reference borrows `self`, which holds it.
+            HandleState::Running { meta, .. } => Some(unsafe { meta.as_ref() }),
+            HandleState::Done { .. } => None,
+        }
     }
 
     /// Cancels the goroutine: its future is dropped at its next scheduling point (or at once,
@@ -90,13 +105,20 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(|t| t.is_finished())
+        match &self.state {
+            HandleState::Running { task, .. } => task.is_finished(),
+            HandleState::Done { .. } => true,
+        }
     }
 
     /// The goroutine's id, as shown by [`runtime::dump`](crate::runtime::dump()) and in panic
     /// messages.
     pub fn id(&self) -> u64 {
-        self.id
+        match &self.state {
+            // SAFETY: as in `meta`.
+            HandleState::Running { meta, .. } => unsafe { meta.as_ref() }.id,
+            HandleState::Done { id } => *id,
+        }
     }
 }
 
@@ -104,15 +126,15 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = self.id;
-        let task = self
-            .task
-            .as_mut()
-            .expect("JoinHandle polled after completion");
+        let id = self.id();
+        let HandleState::Running { task, .. } = &mut self.state else {
+            panic!("JoinHandle polled after completion");
+        };
         match Pin::new(task).poll(cx) {
             Poll::Pending => crate::runtime::pending(crate::runtime::Wait::Join),
             Poll::Ready(out) => {
-                self.task = None;
+                // Drops the task handle (and with it, the allocation) now.
+                self.state = HandleState::Done { id };
                 Poll::Ready(
                     out.map_or_else(|| Err(JoinError::cancelled(id)), Contained::into_inner),
                 )
@@ -123,8 +145,10 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.detach();
+        if let HandleState::Running { task, .. } =
+            std::mem::replace(&mut self.state, HandleState::Done { id: 0 })
+        {
+            task.detach();
         }
     }
 }
@@ -132,7 +156,7 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("id", &self.id)
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()
     }
