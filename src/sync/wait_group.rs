@@ -290,10 +290,9 @@ impl WaitGroup {
         F::Output: Send + 'static,
     {
         self.add(1);
-        let guard = self.done_on_drop();
-        crate::go(async move {
-            let _done = guard;
-            fut.await
+        crate::go(WithDone {
+            fut,
+            _done: self.done_on_drop(),
         })
     }
 
@@ -325,6 +324,30 @@ impl fmt::Debug for WaitGroup {
 
 /// Calls [`WaitGroup::done`] when dropped (see `WaitGroup::done_on_drop`).
 pub(crate) struct DoneOnDrop(WaitGroup);
+
+pin_project_lite::pin_project! {
+    /// `WaitGroup::go`'s goroutine: `fut`, then `done()` when it is dropped (completed,
+    /// panicked or cancelled). A struct, not `async move { let _d = guard; fut.await }`: an
+    /// async block keeps its captured `fut` and the `fut` it awaits in separate fields, so
+    /// every goroutine carried its future twice (a 56-byte future made a 136-byte goroutine,
+    /// 64 bytes now). Fields drop in order: the future first, then the guard.
+    struct WithDone<F> {
+        #[pin]
+        fut: F,
+        _done: DoneOnDrop,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for WithDone<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.project().fut.poll(cx)
+    }
+}
 
 impl Drop for DoneOnDrop {
     fn drop(&mut self) {
@@ -434,6 +457,27 @@ impl fmt::Debug for Wait<'_> {
 mod tests {
     use super::*;
     use futures::task::noop_waker;
+
+    #[test]
+    fn a_wait_group_goroutine_carries_its_future_once() {
+        let wg = WaitGroup::new();
+        let payload = [7u64; 6];
+        let fut = async move { std::hint::black_box(payload).len() };
+        let size = std::mem::size_of_val(&fut);
+        let with = WithDone {
+            fut,
+            _done: {
+                wg.add(1);
+                wg.done_on_drop()
+            },
+        };
+        assert_eq!(
+            std::mem::size_of_val(&with),
+            size + std::mem::size_of::<DoneOnDrop>()
+        );
+        drop(with);
+        assert_eq!(wg.count(), 0, "dropping it called done()");
+    }
 
     #[test]
     fn epoch_order_wraps() {
