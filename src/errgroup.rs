@@ -69,8 +69,10 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use futures::FutureExt;
 
@@ -281,14 +283,19 @@ impl<E: Send + 'static> Group<E> {
             .clone()
             .map(|l| LimitGuard::new(l, false));
         let done = self.enter();
-        crate::go(async move {
-            let _done = done; // dropped last: after the outcome is stored and the permit freed
-            let mut _limit = limit;
-            if let Some(l) = &mut _limit {
-                l.limit.sem.acquire(1).await.detach();
-                l.holds_permit = true;
-            }
-            run(&_done.0, fut).await;
+        // Under a limit, the goroutine first waits for a permit (the wait is boxed: it borrows
+        // the limit's semaphore, which the goroutine owns).
+        let acquire = limit.as_ref().map(|l| {
+            let limit = l.limit.clone();
+            Box::pin(async move {
+                limit.sem.acquire(1).await.detach();
+            }) as Pin<Box<dyn Future<Output = ()> + Send>>
+        });
+        crate::go(Member {
+            acquire,
+            fut: AssertUnwindSafe(fut).catch_unwind(),
+            limit,
+            done,
         });
     }
 
@@ -328,10 +335,11 @@ impl<E: Send + 'static> Group<E> {
             None => None,
         };
         let done = self.enter();
-        crate::go(async move {
-            let _done = done;
-            let _permit = permit;
-            run(&_done.0, fut).await;
+        crate::go(Member {
+            acquire: None,
+            fut: AssertUnwindSafe(fut).catch_unwind(),
+            limit: permit,
+            done,
         });
         true
     }
@@ -384,12 +392,47 @@ impl<E: Send + 'static> Group<E> {
     }
 }
 
-/// Runs one goroutine's future and records its outcome in the group.
-async fn run<E, F>(inner: &Inner<E>, fut: F)
-where
-    F: Future<Output = Result<(), E>>,
-{
-    match AssertUnwindSafe(fut).catch_unwind().await {
+pin_project_lite::pin_project! {
+    /// One goroutine of a group: waits for its permit if `acquire` is set, runs `fut` (panics
+    /// caught) and records its outcome. A struct, not an async block: an async block that
+    /// awaits a captured future stores it twice (the capture and the awaited value), and this
+    /// one stored it three times. Fields drop in order: the permit wait, the future, then the
+    /// limit (freeing the permit), and `done` last, so `wait` returns only after the
+    /// goroutine's future and permit are gone.
+    struct Member<E, F>
+    where
+        E: Send,
+        E: 'static,
+    {
+        acquire: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+        #[pin]
+        fut: futures::future::CatchUnwind<AssertUnwindSafe<F>>,
+        limit: Option<LimitGuard>,
+        done: DoneGuard<E>,
+    }
+}
+impl<E: Send + 'static, F: Future<Output = Result<(), E>>> Future for Member<E, F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if let Some(acquire) = this.acquire {
+            std::task::ready!(acquire.as_mut().poll(cx));
+            *this.acquire = None;
+            if let Some(l) = this.limit {
+                l.holds_permit = true;
+            }
+        }
+        let outcome = std::task::ready!(this.fut.poll(cx));
+        record(&this.done.0, outcome);
+        Poll::Ready(())
+    }
+}
+
+/// Records one goroutine's outcome in the group: the first error (cancelling the group's
+/// context), or the first panic.
+fn record<E>(inner: &Inner<E>, outcome: Result<Result<(), E>, Box<dyn Any + Send>>) {
+    match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             let first = {
@@ -440,5 +483,33 @@ impl<E> fmt::Debug for Group<E> {
             .field("active", &self.inner.active.load(SeqCst))
             .field("has_context", &self.inner.cancel.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_goroutine_carries_its_future_once() {
+        let g = Group::<()>::new();
+        let payload = [7u64; 6];
+        let fut = async move {
+            std::hint::black_box(payload);
+            Ok::<(), ()>(())
+        };
+        let size = std::mem::size_of_val(&fut);
+        let member = Member {
+            acquire: None,
+            fut: AssertUnwindSafe(fut).catch_unwind(),
+            limit: None,
+            done: g.enter(),
+        };
+        let overhead = std::mem::size_of::<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>()
+            + std::mem::size_of::<Option<LimitGuard>>()
+            + std::mem::size_of::<DoneGuard<()>>();
+        assert_eq!(std::mem::size_of_val(&member), size + overhead);
+        drop(member);
+        assert_eq!(g.inner.active.load(SeqCst), 0, "dropping it counted it out");
     }
 }
