@@ -308,3 +308,36 @@ async fn set_limit_is_allowed_while_unlimited_goroutines_run() {
     gate.close();
     timeout(BOUND, g.wait()).await.unwrap().unwrap();
 }
+
+/// `wait` returns only after every goroutine's future (and what it owns) was dropped and its
+/// permit given back: a goroutine may free resources in `Drop`.
+#[gorun::test]
+async fn wait_returns_after_every_future_and_permit_is_gone() {
+    struct CountOnDrop(Arc<AtomicUsize>);
+    impl Drop for CountOnDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(2));
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let g = Group::<()>::new();
+    g.set_limit(2);
+    for _ in 0..6 {
+        let guard = CountOnDrop(dropped.clone());
+        g.go(async move {
+            let _g = guard;
+            gorun::yield_now().await;
+            Ok(())
+        });
+    }
+    timeout(BOUND, g.wait()).await.expect("wait hung").unwrap();
+    assert_eq!(
+        dropped.load(SeqCst),
+        6,
+        "wait returned before a future was dropped"
+    );
+    assert!(g.try_go(async { Ok(()) }), "a permit was still held");
+    assert!(g.try_go(async { Ok(()) }), "a permit was still held");
+    timeout(BOUND, g.wait()).await.expect("wait hung").unwrap();
+}

@@ -168,3 +168,47 @@ fn wait_group_go_calls_done_even_when_the_goroutine_panics() {
     });
     assert_eq!(out, (1, true));
 }
+
+/// `wait` returns only after each `WaitGroup::go` goroutine's future, and what it owns, was
+/// dropped: `done` comes after the future when the future is dropped unfinished. The waiter
+/// is a plain thread, so it runs as soon as it is woken.
+#[test]
+fn wait_group_go_counts_done_after_the_future_is_dropped() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    struct CountOnDrop(Arc<AtomicUsize>);
+    impl Drop for CountOnDrop {
+        fn drop(&mut self) {
+            // Give a waiter woken too early the time to look.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let rt = gorun::runtime::Builder::new().workers(2).build().unwrap();
+    let wg = gorun::sync::WaitGroup::new();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let w2 = wg.clone();
+    let d2 = dropped.clone();
+    rt.block_on(async move {
+        // Goroutines that never finish, aborted: their futures are dropped unfinished, so the
+        // guards go with the future's drop, not at the end of its body.
+        for _ in 0..4 {
+            let guard = CountOnDrop(d2.clone());
+            let h = w2.go(async move {
+                let _g = guard;
+                std::future::pending::<()>().await;
+            });
+            h.abort();
+        }
+    });
+    let waited = std::thread::spawn(move || {
+        wg.wait_blocking();
+        dropped.load(SeqCst)
+    });
+    assert_eq!(
+        waited.join().unwrap(),
+        4,
+        "wait returned before a goroutine's future was dropped"
+    );
+    drop(rt);
+}
