@@ -336,6 +336,8 @@ fn finish_shutdown(
         }
     }
     cancel_all(shared);
+    // Finished goroutines kept for a spawner (`task::dead`): their metadata holds the runtime.
+    drop(shared.dead.take_all());
     shared.driver().shutdown();
     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     shared.blocking.shutdown(left);

@@ -54,7 +54,7 @@ pub(crate) mod shutdown_loom;
 mod tests_loom;
 
 use crate::runtime::blocking::BlockingPool;
-use crate::runtime::task::{Registry, Runnable, TaskMeta, STATE_RUNNABLE};
+use crate::runtime::task::{DeadTasks, Registry, Runnable, TaskMeta, STATE_RUNNABLE};
 use crate::runtime::Config;
 use idle::Idle;
 use inject::Inject;
@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     /// The driver reference of threads that are not this runtime's workers.
     pub(crate) outside_driver: crate::reactor::DriverRef,
     pub(crate) registry: Registry,
+    /// Finished goroutines whose memory waits for a spawning worker (`task::dead`).
+    pub(crate) dead: DeadTasks,
     pub(crate) blocking: BlockingPool,
     pub(crate) config: Config,
     /// No goroutine runs any more: set by shutdown, or when the main goroutine returns.
@@ -166,6 +168,7 @@ impl Shared {
             outside_driver: Arc::new(driver.clone()),
             driver_slot: DriverSlot::new(driver),
             registry: Registry::new(n),
+            dead: DeadTasks::new(),
             blocking: BlockingPool::new(config.max_blocking_threads),
             config,
             shutdown: AtomicBool::new(false),

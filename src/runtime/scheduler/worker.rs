@@ -38,7 +38,7 @@ use super::{Remote, Shared};
 use crate::loom::Unpoison;
 use crate::runtime::coop;
 use crate::runtime::task::Runnable;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
@@ -78,6 +78,8 @@ pub(crate) struct Worker {
     /// The tick of the next I/O poll, and the current gap (see `IO_GAP_MIN`).
     io_poll_at: Cell<u32>,
     io_gap: Cell<u32>,
+    /// Goroutines that finished here, kept for a spawner to free (`task::dead`).
+    dead: RefCell<Vec<std::task::Waker>>,
 }
 
 thread_local! {
@@ -120,6 +122,22 @@ pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
     with_current(|w| w.driver.clone())
 }
 
+/// The goroutine of `meta` finished in a poll with `waker`: unless it was spawned on this
+/// thread (whose allocator owns its memory), on a worker of its runtime keep its allocation
+/// for a spawner to free (see `task::dead`). (A goroutine whose `JoinHandle` is still held is
+/// freed where that is dropped: keeping a waker then changes nothing.)
+pub(crate) fn retire(meta: &crate::runtime::task::TaskMeta, waker: &std::task::Waker) {
+    if crate::runtime::task::spawned_here(meta.id) {
+        return;
+    }
+    let shared = &*meta.shared;
+    with_current(|w| {
+        if ptr::eq(&*w.shared, shared) && !shared.is_shutdown() {
+            w.retire(waker);
+        }
+    });
+}
+
 /// Runs worker `index` of `shared` until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let _ours = crate::runtime::deadlock::sched_thread();
@@ -133,6 +151,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         last_driver_poll: Cell::new(Instant::now()),
         io_poll_at: Cell::new(IO_GAP_MIN),
         io_gap: Cell::new(IO_GAP_MIN),
+        dead: RefCell::new(Vec::new()),
     };
     struct Uninstall;
     impl Drop for Uninstall {
@@ -162,6 +181,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         drop(left);
     }
     drop(uninstall);
+    // Dead goroutines kept here or in the list (`task::dead`): their metadata holds the
+    // runtime. Shutdown empties the list too, after the last worker left.
+    drop(worker.dead.take());
+    drop(worker.shared.dead.take_all());
     let shared = worker.shared.clone();
     drop(worker);
     let mut exited = shared.exited.lock().unpoison();
@@ -231,6 +254,8 @@ pub(crate) trait Core {
     fn has_local_work(&self) -> bool;
     /// Counts a park (metrics).
     fn count_park(&self) {}
+    /// Called before the worker parks (frees what it kept: `task::dead`).
+    fn before_park(&self) {}
     /// Called each time the worker's parker returns.
     fn woke(&self) {}
 }
@@ -284,6 +309,7 @@ pub(crate) fn wait_for_work<C: Core>(core: &C) {
     let pool = core.pool();
     let idx = core.index();
     core.count_park();
+    core.before_park();
     let was_searching = core.searching().replace(false);
     if pool.idle().transition_to_parked(idx, was_searching) && pool.has_work() {
         // The last searcher must not sleep on work that appeared while it searched.
@@ -324,6 +350,32 @@ pub(crate) fn wait_for_work<C: Core>(core: &C) {
 impl Worker {
     pub(crate) fn index(&self) -> usize {
         self.index
+    }
+
+    /// Keeps a finished goroutine (one of its wakers) in this worker's batch; hands a full
+    /// batch to the runtime's list, or drops it here if the list is full.
+    fn retire(&self, waker: &std::task::Waker) {
+        use crate::runtime::task::DEAD_BATCH;
+        let full = {
+            let mut dead = self.dead.borrow_mut();
+            if dead.capacity() == 0 {
+                dead.reserve_exact(DEAD_BATCH);
+            }
+            dead.push(waker.clone());
+            (dead.len() >= DEAD_BATCH).then(|| std::mem::take(&mut *dead))
+        };
+        // Dropped outside the borrow: freeing a task drops its metadata.
+        if let Some(batch) = full {
+            drop(self.shared.dead.hand_in(batch));
+        }
+    }
+
+    /// About to park: free every dead goroutine this worker or the list holds, so that an idle
+    /// runtime keeps none.
+    fn release_dead(&self) {
+        let mine = self.dead.take();
+        drop(mine);
+        drop(self.shared.dead.take_all());
     }
 
     fn remote(&self) -> &Remote {
@@ -546,6 +598,11 @@ impl Core for Worker {
     #[inline]
     fn count_park(&self) {
         crate::runtime::metrics::bump(&self.shared.counters[self.index].parks);
+    }
+
+    #[inline]
+    fn before_park(&self) {
+        self.release_dead();
     }
 
     #[inline]

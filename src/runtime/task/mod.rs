@@ -42,16 +42,19 @@
 //!   run or dropped;
 //! - `goroutine.rs`: the wrapper future (panics, abort, registration);
 //! - `registry.rs`: the registry of waiting goroutines (abort, shutdown, dump);
+//! - `dead.rs`: where a finished goroutine's memory is freed (on a worker that spawns);
 //! - `join.rs`: [`JoinHandle`] and [`JoinError`];
 //! - `abort_loom.rs`: the loom model of `abort` against registration, on this code.
 
 #[cfg(all(test, loom))]
 mod abort_loom;
+mod dead;
 mod goroutine;
 mod join;
 mod registry;
 mod runnable;
 
+pub(crate) use dead::{DeadTasks, BATCH as DEAD_BATCH, REUSE_EVERY as DEAD_REUSE_EVERY};
 #[cfg(all(test, not(loom)))]
 pub(crate) use goroutine::goroutine_sizes;
 pub(crate) use goroutine::panic_message;
@@ -159,25 +162,38 @@ impl TaskMeta {
 /// Goroutine ids are handed to each thread in blocks of `1 << ID_BLOCK_SHIFT`.
 const ID_BLOCK_SHIFT: u32 = 10;
 
+const ID_BLOCK: u64 = 1 << ID_BLOCK_SHIFT;
+
+thread_local! {
+    /// The rest of this thread's block of ids: `(next, end)`.
+    static ID_RANGE: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
 /// Goroutine ids are unique in the process. Each thread takes them from the global counter in
 /// blocks, so spawning does not contend on one cache line.
 fn next_task_id() -> u64 {
-    use std::cell::Cell;
     use std::sync::atomic::AtomicU64;
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    const BLOCK: u64 = 1 << ID_BLOCK_SHIFT;
-    thread_local! {
-        static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-    }
-    RANGE.with(|r| {
+    ID_RANGE.with(|r| {
         let (mut next, mut end) = r.get();
         if next == end {
-            next = NEXT.fetch_add(BLOCK, Relaxed);
-            end = next + BLOCK;
+            next = NEXT.fetch_add(ID_BLOCK, Relaxed);
+            end = next + ID_BLOCK;
         }
         r.set((next + 1, end));
         next
     })
+}
+
+/// Whether goroutine `id` was spawned on this thread recently (its id is from this thread's
+/// current block): then its memory came from this thread's allocator (`task::dead`).
+pub(crate) fn spawned_here(id: u64) -> bool {
+    ID_RANGE
+        .try_with(|r| {
+            let (_, end) = r.get();
+            end != 0 && id < end && id >= end - ID_BLOCK
+        })
+        .unwrap_or(false)
 }
 
 impl Shared {
@@ -264,7 +280,14 @@ impl Shared {
                 let slot = &self.live[index].0;
                 slot.store(slot.load(Relaxed) + n, Relaxed);
                 if n > 0 {
-                    crate::runtime::metrics::bump(&self.counters[index].spawned);
+                    let spawned = &self.counters[index].spawned;
+                    let count = spawned.load(Relaxed).wrapping_add(1);
+                    spawned.store(count, Relaxed);
+                    // Every few spawns, free a batch of dead goroutines here, where the next
+                    // spawns will allocate (`dead`).
+                    if count % u64::from(DEAD_REUSE_EVERY) == 0 {
+                        drop(self.dead.take_one());
+                    }
                 }
             }
             // Every other thread shares the last slot.
