@@ -122,20 +122,15 @@ pub(crate) fn current_driver() -> Option<crate::reactor::DriverRef> {
     with_current(|w| w.driver.clone())
 }
 
-/// The goroutine of `meta` finished in a poll with `waker`: unless it was spawned on this
-/// thread (whose allocator owns its memory), on a worker of its runtime keep its allocation
-/// for a spawner to free (see `task::dead`). (A goroutine whose `JoinHandle` is still held is
-/// freed where that is dropped: keeping a waker then changes nothing.)
-pub(crate) fn retire(meta: &crate::runtime::task::TaskMeta, waker: &std::task::Waker) {
-    if crate::runtime::task::spawned_here(meta.id) {
-        return;
-    }
-    let shared = &*meta.shared;
-    with_current(|w| {
-        if ptr::eq(&*w.shared, shared) && !shared.is_shutdown() {
-            w.retire(waker);
-        }
-    });
+/// Whether this thread is a worker of `shared`'s runtime, which is not shutting down.
+pub(crate) fn is_running_worker_of(shared: &Shared) -> bool {
+    with_current(|w| ptr::eq(&*w.shared, shared)).unwrap_or(false) && !shared.is_shutdown()
+}
+
+/// Keeps a finished goroutine (one of its wakers) in this worker's batch for a spawner to
+/// free (see `task::dead`); only called where `is_running_worker_of` held for its runtime.
+pub(crate) fn retire(waker: std::task::Waker) {
+    with_current(|w| w.retire(waker));
 }
 
 /// Runs worker `index` of `shared` until shutdown.
@@ -354,14 +349,14 @@ impl Worker {
 
     /// Keeps a finished goroutine (one of its wakers) in this worker's batch; hands a full
     /// batch to the runtime's list, or drops it here if the list is full.
-    fn retire(&self, waker: &std::task::Waker) {
+    fn retire(&self, waker: std::task::Waker) {
         use crate::runtime::task::DEAD_BATCH;
         let full = {
             let mut dead = self.dead.borrow_mut();
             if dead.capacity() == 0 {
                 dead.reserve_exact(DEAD_BATCH);
             }
-            dead.push(waker.clone());
+            dead.push(waker);
             (dead.len() >= DEAD_BATCH).then(|| std::mem::take(&mut *dead))
         };
         // Dropped outside the borrow: freeing a task drops its metadata.

@@ -14,11 +14,13 @@
 //!
 //! # Algorithm
 //!
-//! - A goroutine that finishes on a worker of its runtime keeps its task allocation alive with
-//!   one waker clone (a task reference) in that worker's batch (`scheduler::worker::retire`),
-//!   unless this thread spawned it (its ids are from this thread's current block: the memory
-//!   is this thread's already); async-task then frees nothing when it drops its own
-//!   references. A full batch
+//! - A goroutine that finishes on a worker of its runtime, detached (async-task drops its
+//!   output right there: [`output_dropped`]), keeps its task allocation alive with one waker
+//!   clone (a task reference) in that worker's batch (`scheduler::worker::retire`), unless
+//!   this thread spawned it (its id is from this thread's current block: the memory is this
+//!   thread's already); async-task then frees nothing when it drops its own references. A
+//!   goroutine whose `JoinHandle` is held is left alone: the handle frees it where it is
+//!   dropped. A full batch
 //!   ([`BATCH`]) goes to the runtime's list ([`DeadTasks`]), unless that holds
 //!   [`MAX_BATCHES`] already: then the worker drops the batch itself (as before).
 //! - A worker that spawns takes one batch from the list every [`REUSE_EVERY`] spawns (counted
@@ -39,6 +41,7 @@
 //!   before the runtime can be freed: shutdown does, after the last worker left (no worker
 //!   adds to it then).
 
+use super::TaskMeta;
 use crate::loom::sync::Mutex;
 use crate::loom::Unpoison;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -51,6 +54,39 @@ pub(crate) const MAX_BATCHES: usize = 64;
 /// A spawning worker takes a batch every this many spawns (faster than one other worker can
 /// finish a batch: the list stays short).
 pub(crate) const REUSE_EVERY: u32 = 16;
+
+thread_local! {
+    /// The goroutine that just finished on this worker, until async-task either drops its
+    /// output (no `JoinHandle` left: keep it) or returns from its run (a handle holds it).
+    static FINISHING: std::cell::Cell<Option<Waker>> = const { std::cell::Cell::new(None) };
+}
+
+/// The goroutine of `meta` finished in a poll with `waker`: remember it for
+/// [`output_dropped`] if its memory would be freed on the wrong thread (this is a worker of
+/// its runtime, and did not spawn it).
+pub(super) fn completing(meta: &TaskMeta, waker: &Waker) {
+    if super::spawned_here(meta.id)
+        || !crate::runtime::scheduler::worker::is_running_worker_of(&meta.shared)
+    {
+        return;
+    }
+    let _ = FINISHING.try_with(|f| f.set(Some(waker.clone())));
+}
+
+/// async-task drops a goroutine's output (its `JoinHandle` is gone): if that goroutine just
+/// finished here, keep it for a spawner (`worker::retire`).
+pub(super) fn output_dropped() {
+    if let Some(w) = FINISHING.try_with(|f| f.take()).ok().flatten() {
+        crate::runtime::scheduler::worker::retire(w);
+    }
+}
+
+/// A task's run is over: forget a finished goroutine that was not kept (its handle holds it).
+pub(super) fn run_done() {
+    if let Some(w) = FINISHING.try_with(|f| f.take()).ok().flatten() {
+        drop(w);
+    }
+}
 
 /// The runtime's list of dead goroutines' batches.
 pub(crate) struct DeadTasks {

@@ -106,12 +106,12 @@ impl<F: Future> Future for Goroutine<F> {
                 Poll::Pending
             }
             Ok(Poll::Ready(v)) => {
-                crate::runtime::scheduler::worker::retire(meta, cx.waker());
+                super::dead::completing(meta, cx.waker());
                 Poll::Ready(Contained::new(Ok(v)))
             }
             Err(payload) => {
                 report_panic(meta, &*payload, "");
-                crate::runtime::scheduler::worker::retire(meta, cx.waker());
+                super::dead::completing(meta, cx.waker());
                 Poll::Ready(Contained::new(Err(JoinError::panic(meta.id, payload))))
             }
         }

@@ -97,6 +97,9 @@ impl<T> Contained<T> {
 
 impl<T> Drop for Contained<T> {
     fn drop(&mut self) {
+        // async-task drops the output of a goroutine whose `JoinHandle` is gone: its memory
+        // is freed where this worker decides (`dead`).
+        dead::output_dropped();
         let v = &mut self.0;
         // SAFETY: dropped exactly once, here (`into_inner` forgets `self` after taking it).
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {

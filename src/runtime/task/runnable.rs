@@ -103,7 +103,11 @@ impl Runnable {
     pub(crate) fn run(self) -> bool {
         let r = self.into_inner();
         let _enter = Enter::new(r.metadata());
-        r.run()
+        let woken = r.run();
+        // A finished goroutine whose output was not dropped here has a `JoinHandle`: its
+        // memory is freed where that is dropped (`dead`).
+        super::dead::run_done();
+        woken
     }
 
     /// The raw pointer of the task (`async_task::Runnable::into_raw`), for the run queues.
