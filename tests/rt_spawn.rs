@@ -563,3 +563,24 @@ fn a_joined_handle_keeps_its_id() {
         assert_eq!(msg, "JoinHandle polled after completion");
     });
 }
+
+/// `try_into_panic` gives a cancelled goroutine's error back whole, and a panicked one's
+/// payload.
+#[test]
+fn try_into_panic_keeps_a_cancelled_error_and_unwraps_a_panic() {
+    let _w = common::watchdog("try_into_panic", 20);
+    rt(2).block_on(async {
+        let h = gorun::go(std::future::pending::<()>());
+        let id = h.id();
+        h.abort();
+        let err = h.await.unwrap_err().try_into_panic().unwrap_err();
+        assert!(err.is_cancelled());
+        assert_eq!(err.id(), id);
+        let p = gorun::go(async { std::panic::panic_any(5u8) })
+            .await
+            .unwrap_err()
+            .try_into_panic()
+            .unwrap();
+        assert_eq!(*p.downcast::<u8>().unwrap(), 5);
+    });
+}

@@ -178,8 +178,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     drop(uninstall);
     // Dead goroutines kept here or in the list (`task::dead`): their metadata holds the
     // runtime. Shutdown empties the list too, after the last worker left.
-    drop(worker.dead.take());
-    drop(worker.shared.dead.take_all());
+    worker.release_dead();
     let shared = worker.shared.clone();
     drop(worker);
     let mut exited = shared.exited.lock().unpoison();
@@ -365,11 +364,10 @@ impl Worker {
         }
     }
 
-    /// About to park: free every dead goroutine this worker or the list holds, so that an idle
-    /// runtime keeps none.
+    /// Frees every dead goroutine this worker or the list holds (about to park, so that an
+    /// idle runtime keeps none; or leaving the loop).
     fn release_dead(&self) {
-        let mine = self.dead.take();
-        drop(mine);
+        drop(self.dead.take());
         drop(self.shared.dead.take_all());
     }
 

@@ -20,12 +20,12 @@
 //!   this thread spawned it (its id is from this thread's current block: the memory is this
 //!   thread's already); async-task then frees nothing when it drops its own references. A
 //!   goroutine whose `JoinHandle` is held is left alone: the handle frees it where it is
-//!   dropped. A full batch
-//!   ([`BATCH`]) goes to the runtime's list ([`DeadTasks`]), unless that holds
-//!   [`MAX_BATCHES`] already: then the worker drops the batch itself (as before).
+//!   dropped. A full batch ([`BATCH`]) goes to the runtime's list ([`DeadTasks`]), unless
+//!   that holds [`MAX_BATCHES`] already: then the worker drops the batch itself (as before).
 //! - A worker that spawns takes one batch from the list every [`REUSE_EVERY`] spawns (counted
-//!   by its spawn counter, `Shared::live_add`) and drops it: the allocations are freed on the thread that is about to allocate, whose allocator
-//!   keeps them at hand for the next spawns. One batch moves between threads under one lock.
+//!   by its spawn counter, `Shared::live_add`) and drops it: the allocations are freed on the
+//!   thread that is about to allocate, whose allocator keeps them at hand for the next
+//!   spawns. One batch moves between threads under one lock.
 //! - A worker about to park drops its batch and everything in the list, so an idle runtime
 //!   holds no dead goroutine; a worker leaving its loop drops its batch; shutdown empties the
 //!   list after the workers have left.
@@ -83,9 +83,7 @@ pub(super) fn output_dropped() {
 
 /// A task's run is over: forget a finished goroutine that was not kept (its handle holds it).
 pub(super) fn run_done() {
-    if let Some(w) = FINISHING.try_with(|f| f.take()).ok().flatten() {
-        drop(w);
-    }
+    let _ = FINISHING.try_with(|f| f.take());
 }
 
 /// The runtime's list of dead goroutines' batches.

@@ -115,8 +115,7 @@ impl<T> JoinHandle<T> {
     /// messages.
     pub fn id(&self) -> u64 {
         match &self.state {
-            // SAFETY: as in `meta`.
-            HandleState::Running { meta, .. } => unsafe { meta.as_ref() }.id,
+            HandleState::Running { .. } => self.meta().map_or(0, |m| m.id),
             HandleState::Done { id } => *id,
         }
     }
@@ -240,14 +239,14 @@ impl JoinError {
     }
 
     /// The panic payload, or the error itself if the goroutine was cancelled.
-    pub fn try_into_panic(mut self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.0.repr {
-            Repr::Panic(_) => match std::mem::replace(&mut self.0.repr, Repr::Cancelled) {
-                Repr::Panic(p) => Ok(p.0),
-                Repr::Cancelled => unreachable!(),
-            },
-            Repr::Cancelled => Err(self),
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        if self.is_cancelled() {
+            return Err(self);
         }
+        let Repr::Panic(p) = self.0.repr else {
+            unreachable!("not cancelled, so panicked")
+        };
+        Ok(p.0)
     }
 
     fn message(&self) -> Option<&str> {
