@@ -13,6 +13,7 @@ use slab::Slab;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
+use crate::util::wake_list::store_waker;
 
 /// The "no key" value of a slab key.
 pub(crate) const NIL: usize = usize::MAX;
@@ -148,10 +149,7 @@ impl<T> Waiter<T> {
 
     /// Replaces the stored waker unless it already wakes the same task.
     pub(crate) fn set_waker(&mut self, w: &Waker) {
-        match &self.waker {
-            Some(old) if old.will_wake(w) => {}
-            _ => self.waker = Some(w.clone()),
-        }
+        drop(store_waker(&mut self.waker, w));
     }
 }
 
@@ -377,11 +375,7 @@ impl SelectCell {
             // SAFETY: this thread set `REGISTERING` over a word without `WAKING`, and only the
             // select (whose polls are not concurrent) sets it: no taker touches the slot until
             // it is cleared below.
-            let slot = unsafe { &mut *p };
-            match slot {
-                Some(old) if old.will_wake(w) => None,
-                _ => slot.replace(w.clone()),
-            }
+            store_waker(unsafe { &mut *p }, w)
         });
         let mut cur = cur | REGISTERING;
         loop {
@@ -421,11 +415,7 @@ impl SelectCell {
         );
         self.waker.with_mut(|p| {
             // SAFETY: the caller guarantees no other party can reach the cell (above).
-            let slot = unsafe { &mut *p };
-            match slot {
-                Some(old) if old.will_wake(w) => {}
-                _ => *slot = Some(w.clone()),
-            }
+            drop(store_waker(unsafe { &mut *p }, w));
         });
     }
 

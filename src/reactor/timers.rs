@@ -44,6 +44,7 @@
 //! `Ticker` always. An owner's entry is never dead while the owner lives, since it holds a
 //! receiver, so a key an owner holds is never freed under it.
 
+use crate::util::wake_list::store_waker;
 use std::cell::Cell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -397,10 +398,7 @@ impl Driver {
             return false;
         }
         if let TimerAction::Wake { waker: w, .. } = st.wheel.payload_mut(key) {
-            match w {
-                Some(old) if old.will_wake(waker) => {}
-                _ => *w = Some(waker.clone()),
-            }
+            drop(store_waker(w, waker));
         }
         true
     }
