@@ -57,7 +57,7 @@ pub struct Chan<T> {
 pub struct Sender<T> {
     inner: Option<Arc<Inner<T>>>,
     /// The `Sink` send in progress (only touched through `Pin<&mut Self>`).
-    sink_key: Option<usize>,
+    sink_key: HandleKey,
 }
 
 /// The receive-only view of a channel (Go's `<-chan T`). Also a [`futures::Stream`] that ends
@@ -74,8 +74,40 @@ pub struct Sender<T> {
 pub struct Receiver<T> {
     inner: Option<Arc<Inner<T>>>,
     /// The `Stream` receive in progress (only touched through `Pin<&mut Self>`).
-    stream_key: Option<usize>,
+    stream_key: HandleKey,
 }
+
+/// The waiter key a handle keeps between polls of its `Stream` or `Sink`, in 4 bytes:
+/// `Option<usize>` would make every `Sender` and `Receiver` 24 bytes instead of 16 (a `Timer`
+/// holds a `Receiver`). Keys are below `MAX_WAITERS` (`u32::MAX`), which stands for none.
+#[derive(Clone, Copy)]
+struct HandleKey(u32);
+
+impl HandleKey {
+    const NONE: HandleKey = HandleKey(u32::MAX);
+
+    fn get(self) -> Option<usize> {
+        (self.0 != u32::MAX).then_some(self.0 as usize)
+    }
+
+    fn is_none(self) -> bool {
+        self.0 == u32::MAX
+    }
+
+    /// Runs `f` on the key as the channel's operations take it, and keeps what it leaves.
+    fn with<R>(&mut self, f: impl FnOnce(&mut Option<usize>) -> R) -> R {
+        let mut k = self.get();
+        let r = f(&mut k);
+        self.0 = k.map_or(u32::MAX, |k| {
+            u32::try_from(k).expect("waiter keys are below MAX_WAITERS")
+        });
+        r
+    }
+}
+
+// Every handle is one word of channel and one of key (see `HandleKey`).
+#[cfg(all(target_pointer_width = "64", not(loom)))]
+const _: () = assert!(std::mem::size_of::<Receiver<std::time::Instant>>() == 16);
 
 macro_rules! common_methods {
     ($ty:ident) => {
@@ -336,7 +368,7 @@ impl<T> Chan<T> {
     pub fn sender(&self) -> Sender<T> {
         Sender {
             inner: self.inner.clone(),
-            sink_key: None,
+            sink_key: HandleKey::NONE,
         }
     }
 
@@ -350,7 +382,7 @@ impl<T> Chan<T> {
     pub fn receiver(&self) -> Receiver<T> {
         Receiver {
             inner: self.inner.clone(),
-            stream_key: None,
+            stream_key: HandleKey::NONE,
         }
     }
 }
@@ -367,7 +399,7 @@ impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         Sender {
             inner: self.inner.clone(),
-            sink_key: None,
+            sink_key: HandleKey::NONE,
         }
     }
 }
@@ -376,7 +408,7 @@ impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
         Receiver {
             inner: self.inner.clone(),
-            stream_key: None,
+            stream_key: HandleKey::NONE,
         }
     }
 }
@@ -385,7 +417,7 @@ impl<T> From<Chan<T>> for Sender<T> {
     fn from(c: Chan<T>) -> Self {
         Sender {
             inner: c.inner,
-            sink_key: None,
+            sink_key: HandleKey::NONE,
         }
     }
 }
@@ -394,7 +426,7 @@ impl<T> From<Chan<T>> for Receiver<T> {
     fn from(c: Chan<T>) -> Self {
         Receiver {
             inner: c.inner,
-            stream_key: None,
+            stream_key: HandleKey::NONE,
         }
     }
 }
@@ -473,7 +505,7 @@ impl<T> Unpin for Receiver<T> {}
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        if let (Some(inner), Some(k)) = (self.inner.as_deref(), self.sink_key) {
+        if let (Some(inner), Some(k)) = (self.inner.as_deref(), self.sink_key.get()) {
             inner.cancel_send(k);
         }
     }
@@ -481,7 +513,7 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if let (Some(inner), Some(k)) = (self.inner.as_deref(), self.stream_key) {
+        if let (Some(inner), Some(k)) = (self.inner.as_deref(), self.stream_key.get()) {
             inner.cancel_recv(k);
         }
     }
@@ -494,7 +526,7 @@ impl<T> Stream for Receiver<T> {
         let this = self.get_mut();
         match this.inner.as_deref() {
             None => Poll::Pending,
-            Some(inner) => inner.poll_recv(&mut this.stream_key, cx, true),
+            Some(inner) => this.stream_key.with(|k| inner.poll_recv(k, cx, true)),
         }
     }
 }
@@ -522,7 +554,7 @@ impl<T> Sink<T> for Sender<T> {
             "start_send called without poll_ready"
         );
         let mut slot = Some(item);
-        match inner.poll_send(&mut slot, &mut this.sink_key, None) {
+        match this.sink_key.with(|k| inner.poll_send(&mut slot, k, None)) {
             Poll::Ready(r) => r,
             Poll::Pending => Ok(()),
         }
@@ -536,7 +568,8 @@ impl<T> Sink<T> for Sender<T> {
                 if this.sink_key.is_none() {
                     return Poll::Ready(Ok(()));
                 }
-                inner.poll_send(&mut None, &mut this.sink_key, Some(cx))
+                this.sink_key
+                    .with(|k| inner.poll_send(&mut None, k, Some(cx)))
             }
         }
     }
