@@ -53,6 +53,69 @@ fn stop_after_firing_but_before_receiving_discards_the_stale_value() {
     });
 }
 
+/// A timer's channel is made on the first `c()`: one that fired before anyone looked keeps its
+/// firing time and delivers it then, once.
+#[test]
+fn a_timer_looked_at_only_after_it_fired_delivers_its_firing_time_once() {
+    run(10, async {
+        let t0 = Instant::now();
+        let t = Timer::new(Duration::from_millis(1));
+        sleep(Duration::from_millis(20)).await;
+        let looked = Instant::now();
+        let at = t.c().try_recv().expect("the firing time was kept");
+        assert!(at >= t0 + Duration::from_millis(1), "fired early");
+        assert!(at <= looked, "the time of the firing, not of the look");
+        sleep(Duration::from_millis(10)).await;
+        assert!(t.c().try_recv().is_err(), "a one-shot timer fires once");
+        assert!(!t.stop(), "fired and received");
+    });
+}
+
+/// `reset` of a timer that fired unobserved (no channel yet) reports it as not fired and
+/// discards the kept time: only the new firing arrives.
+#[test]
+fn reset_after_an_unobserved_firing_discards_it_and_fires_again() {
+    run(10, async {
+        let t = Timer::new(Duration::from_millis(1));
+        sleep(Duration::from_millis(20)).await;
+        let reset_at = Instant::now();
+        assert!(
+            t.reset(Duration::from_millis(15)),
+            "the firing was not observed"
+        );
+        let at = t.c().recv().await.unwrap();
+        assert!(
+            at >= reset_at + Duration::from_millis(15),
+            "the stale firing arrived"
+        );
+        assert!(t.c().try_recv().is_err());
+    });
+}
+
+/// `c()` racing the firing on another thread (the channel made while the wheel fires): every
+/// timer delivers exactly one value, whichever came first.
+#[test]
+fn looking_at_a_timer_while_it_fires_delivers_exactly_one_value() {
+    let rt = gorun::runtime::Builder::new().workers(2).build().unwrap();
+    rt.block_on(async {
+        for round in 0..200u64 {
+            let t = Arc::new(Timer::new(Duration::from_micros(round % 40 * 25)));
+            let t2 = t.clone();
+            let looker = gorun::go_blocking(move || {
+                let _ = t2.c();
+            });
+            let at = timeout(Duration::from_secs(10), t.c().recv())
+                .await
+                .expect("a timer looked at while firing never delivered")
+                .unwrap();
+            let _ = at;
+            looker.await.unwrap();
+            assert!(t.c().try_recv().is_err(), "round {round}: two values");
+            assert!(!t.stop(), "round {round}: fired and received");
+        }
+    });
+}
+
 #[test]
 fn reset_on_a_pending_timer_moves_it_and_it_fires_once() {
     run(10, async {

@@ -31,6 +31,9 @@ pub(crate) trait TimerChannel: Send + Sync + Sized + 'static {
     /// Sends `now` without waiting if some handle still holds the channel (a full channel
     /// drops the value); `false` if the channel is gone.
     fn send_time(&self, now: Instant) -> bool;
+    /// Takes a value waiting in the channel, if any (`Timer::stop` drains it under the timer
+    /// lock); `true` if there was one.
+    fn take_time(&self) -> bool;
     /// How many handles hold the channel (0: it is gone and the entry dead).
     fn handles(&self) -> usize;
     /// The reference as one pointer, for [`from_raw`](Self::from_raw) to take back.
@@ -47,6 +50,7 @@ pub(crate) trait TimerChannel: Send + Sync + Sized + 'static {
 struct VTable {
     type_id: TypeId,
     send_time: unsafe fn(*const (), Instant) -> bool,
+    take_time: unsafe fn(*const ()) -> bool,
     handles: unsafe fn(*const ()) -> usize,
     release: unsafe fn(*const ()),
 }
@@ -70,6 +74,12 @@ impl VTable {
         }
         /// # Safety
         /// As for `borrow`.
+        unsafe fn take_time<C: TimerChannel>(raw: *const ()) -> bool {
+            // SAFETY: forwarded contract.
+            unsafe { borrow::<C>(raw) }.take_time()
+        }
+        /// # Safety
+        /// As for `borrow`.
         unsafe fn handles<C: TimerChannel>(raw: *const ()) -> usize {
             // SAFETY: forwarded contract.
             unsafe { borrow::<C>(raw) }.handles()
@@ -83,6 +93,7 @@ impl VTable {
         VTable {
             type_id: TypeId::of::<C>(),
             send_time: send_time::<C>,
+            take_time: take_time::<C>,
             handles: handles::<C>,
             release: release::<C>,
         }
@@ -127,6 +138,12 @@ impl TimerChan {
     pub(crate) fn send_time(&self, now: Instant) -> bool {
         // SAFETY: `raw` came from `into_raw` of the registered type (see `new`), and is live.
         unsafe { (Self::vtable().send_time)(self.raw, now) }
+    }
+
+    /// Takes a value waiting in the channel; `true` if there was one (`false` if it is gone).
+    pub(crate) fn take_time(&self) -> bool {
+        // SAFETY: as in `send_time`.
+        unsafe { (Self::vtable().take_time)(self.raw) }
     }
 
     /// How many handles hold the channel (0: it is gone).

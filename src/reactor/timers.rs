@@ -19,11 +19,16 @@
 //!   operation on a sleep's entry names it by key *and* generation, checked under the lock, so
 //!   that a key freed by firing and reused by another timer is never mistaken for its own.
 //! - `Chan`: `after`, `tick`, `Timer`, `Ticker`. Firing does `try_send(now)` on a capacity-1
-//!   channel, *under the timer lock*, so that `stop`/`reset` (which take the same lock, then
-//!   drain the channel) can guarantee no stale value arrives after they return, as Go 1.23
-//!   does. A full channel drops the value: that is how a slow ticker reader loses ticks. A
+//!   channel, *under the timer lock*, so that `stop`/`reset` (which unschedule the entry and
+//!   drain the channel under the same lock, [`Driver::timer_stop`]) can guarantee no stale
+//!   value arrives after they return, as Go 1.23 does. A full channel drops the value: that is how a slow ticker reader loses ticks. A
 //!   periodic entry is rescheduled at the next multiple of its period after now (missed ticks
 //!   are skipped, phase kept, as Go's `runtime.timer` does).
+//! - `Lazy`: a `Timer` nobody has called `c()` on yet. Firing keeps the time in the entry, as
+//!   the channel would hold it; `timer_stop` takes it out as it would drain the channel; the
+//!   first `c()` makes the channel and `timer_attach` moves the kept time into it and turns the
+//!   entry into `Chan`, all under the timer lock. Most timers are armed and stopped without
+//!   ever being looked at: they cost no channel (144 bytes).
 //! - `Func`: `after_func`; firing spawns a goroutine running the callback (after the lock is
 //!   released).
 //!
@@ -67,12 +72,22 @@ pub(crate) enum TimerAction {
         period: u64,
         detached: bool,
     },
+    /// A `Timer` whose channel nobody has asked for yet: firing keeps the time here, where a
+    /// channel would hold it. Most timers are only ever stopped (a timeout armed and
+    /// cancelled), so a `Timer` makes its channel on the first `c()` ([`Driver::timer_attach`]
+    /// moves the kept time into it and turns the entry into `Chan`), and one never looked at
+    /// costs no channel. Its owner removes it when dropped: nobody else can observe it.
+    Lazy { fired: Option<Instant> },
     /// Run the callback in a new goroutine.
     Func {
         f: Arc<dyn Fn() + Send + Sync>,
         detached: bool,
     },
 }
+
+// A wheel entry is 40 bytes: 16 of links and deadline, 24 of action (see the module docs).
+#[cfg(all(target_pointer_width = "64", not(loom)))]
+const _: () = assert!(std::mem::size_of::<TimerAction>() == 24);
 
 /// Work collected under the lock, done after it is released.
 #[derive(Default)]
@@ -130,6 +145,11 @@ fn fire(
             } else {
                 Fired::Keep
             }
+        }
+        TimerAction::Lazy { fired } => {
+            // A full channel keeps its value: so does the entry.
+            fired.get_or_insert(now);
+            Fired::Keep
         }
         TimerAction::Func { f, detached } => {
             out.funcs.push(f.clone());
@@ -508,6 +528,44 @@ impl Driver {
         let (w, key) = self.wheel_of(key);
         let mut st = w.lock();
         st.wheel.unschedule(key)
+    }
+
+    /// Go's `Timer.Stop` on entry `key`: unschedules it and removes a firing time not yet
+    /// received (kept in a `Lazy` entry, or in the channel), under the one lock firing takes:
+    /// once it returns, no value prepared before can be received. Returns whether the timer
+    /// was pending or its value had not been received (it had not fired, as far as anyone
+    /// could see).
+    pub(crate) fn timer_stop(&self, key: u32) -> bool {
+        let (w, key) = self.wheel_of(key);
+        let mut st = w.lock();
+        let was = st.wheel.unschedule(key);
+        let drained = match st.wheel.payload_mut(key) {
+            TimerAction::Lazy { fired } => fired.take().is_some(),
+            TimerAction::Chan { chan, .. } => chan.take_time(),
+            _ => false,
+        };
+        was || drained
+    }
+
+    /// Gives the `Lazy` entry `key` its channel (its owner's first `c()`): a firing time
+    /// kept in the entry is sent on it, and later firings send on it, as for any `Chan`
+    /// entry. Done under the lock, so a firing or a `stop` sees the entry either before (and
+    /// the time moves with it) or after. An entry that is no longer `Lazy` (the runtime shut
+    /// down and dropped it) is left alone: its channel never receives.
+    pub(crate) fn timer_attach(&self, key: u32, chan: TimerChan) {
+        let (w, key) = self.wheel_of(key);
+        let mut st = w.lock();
+        let entry = st.wheel.payload_mut(key);
+        if let TimerAction::Lazy { fired } = entry {
+            if let Some(t) = fired.take() {
+                chan.send_time(t);
+            }
+            *entry = TimerAction::Chan {
+                chan,
+                period: 0,
+                detached: false,
+            };
+        }
     }
 
     /// The owner of entry `key` lets go of it: a pending entry whose firing someone can still

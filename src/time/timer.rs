@@ -1,12 +1,17 @@
 //! [`Timer`] and [`after_func`]: one-shot timers with Go's `Stop`/`Reset` semantics.
 //!
 //! The timer's channel has capacity 1 and is fed by the wheel under the timer lock. `stop` and
-//! `reset` unschedule the entry (same lock), then drain the channel: as in Go 1.23, once they
-//! return no value prepared before the call can be received, and they report `true` if the timer
-//! was pending *or* its value had not been received yet (from the receiver's point of view the
-//! timer had not fired).
+//! `reset` unschedule the entry and drain the channel under that same lock: as in Go 1.23, once
+//! they return no value prepared before the call can be received, and they report `true` if the
+//! timer was pending *or* its value had not been received yet (from the receiver's point of view
+//! the timer had not fired).
+//!
+//! The channel is made on the first [`Timer::c`]: until then the wheel entry (`Lazy`) keeps
+//! the firing time itself, and `c` moves it into the new channel under the timer lock. A timer
+//! that is only armed and stopped (a timeout that did not expire: the common case) costs its
+//! entry and this struct, not a channel as well.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::sleep::deadline_after;
@@ -32,10 +37,16 @@ use crate::reactor::{DriverRef, TimerAction};
 pub struct Timer {
     driver: DriverRef,
     key: u32,
-    rx: Receiver<Instant>,
+    /// The channel, made by the first [`c`](Self::c) (see the module docs).
+    rx: OnceLock<Receiver<Instant>>,
     /// An `after_func` timer: nothing is ever sent on `rx`.
     func: bool,
 }
+
+// A `Timer` is 40 bytes; with its 40-byte wheel entry that is all a timer never looked at
+// costs (see the module docs).
+#[cfg(all(target_pointer_width = "64", not(loom)))]
+const _: () = assert!(std::mem::size_of::<Timer>() == 40);
 
 impl Timer {
     /// A timer that sends the current time on its channel after `d`.
@@ -46,20 +57,12 @@ impl Timer {
     /// assert!(t.stop());
     /// ```
     pub fn new(d: Duration) -> Timer {
-        let ch = chan::<Instant>(1);
         let driver = crate::runtime::driver_handle();
-        let key = driver.timer_start(
-            TimerAction::Chan {
-                chan: super::timer_chan::weak(&ch),
-                period: 0,
-                detached: false,
-            },
-            d,
-        );
+        let key = driver.timer_start(TimerAction::Lazy { fired: None }, d);
         Timer {
             driver,
             key,
-            rx: ch.receiver(),
+            rx: OnceLock::new(),
             func: false,
         }
     }
@@ -73,7 +76,14 @@ impl Timer {
     /// assert!(v.is_some());
     /// ```
     pub fn c(&self) -> &Receiver<Instant> {
-        &self.rx
+        self.rx.get_or_init(|| {
+            let ch = chan::<Instant>(1);
+            if !self.func {
+                self.driver
+                    .timer_attach(self.key, super::timer_chan::weak(&ch));
+            }
+            ch.receiver()
+        })
     }
 
     /// Stops the timer. Returns `true` if that prevented the firing from being observed: the
@@ -87,9 +97,7 @@ impl Timer {
     /// assert!(!t.stop(), "a stopped timer is not pending");
     /// ```
     pub fn stop(&self) -> bool {
-        let was = self.driver.timer_disarm(self.key);
-        let drained = !self.func && self.rx.try_recv().is_ok();
-        was || drained
+        self.driver.timer_stop(self.key)
     }
 
     /// Makes the timer fire `d` from now (again, if it already fired or was stopped); any value
@@ -159,7 +167,7 @@ where
     Timer {
         driver,
         key,
-        rx: chan::<Instant>(1).receiver(),
+        rx: OnceLock::new(),
         func: true,
     }
 }
@@ -190,6 +198,29 @@ where
 mod tests {
     use super::*;
     use std::sync::mpsc;
+
+    /// A timer that is only armed and stopped never makes its channel (the `timers` bench's
+    /// memory), and still reports Go's results.
+    #[test]
+    fn a_timer_never_looked_at_makes_no_channel() {
+        let rt = crate::runtime::Builder::new().workers(1).build().unwrap();
+        rt.block_on(async {
+            let t = Timer::new(Duration::from_secs(60));
+            assert!(t.reset(Duration::from_secs(30)));
+            assert!(t.stop());
+            assert!(!t.stop());
+            let fired = Timer::new(Duration::ZERO);
+            assert!(fired.stop(), "fired at once, unobserved");
+            assert!(t.rx.get().is_none() && fired.rx.get().is_none());
+            let f = after_func(Duration::from_secs(60), || {});
+            assert!(f.stop());
+            assert!(f.rx.get().is_none());
+            assert!(
+                f.c().try_recv().is_err(),
+                "an after_func timer's channel never receives"
+            );
+        });
+    }
 
     /// Issue #13: an `after_func` callback runs on the runtime that owns the timer, even when
     /// the timer fires on a thread of another runtime (here: `reset` to zero, which fires at

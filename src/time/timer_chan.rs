@@ -18,6 +18,10 @@ impl TimerChannel for WeakChan<Instant> {
         }
     }
 
+    fn take_time(&self) -> bool {
+        self.upgrade().is_some_and(|c| c.try_recv().is_ok())
+    }
+
     fn handles(&self) -> usize {
         WeakChan::handles(self)
     }
@@ -52,6 +56,10 @@ mod tests {
         assert!(t.send_time(now));
         assert!(t.send_time(now), "a full channel drops the value");
         assert_eq!(c.try_recv(), Ok(now));
+        assert!(c.try_recv().is_err());
+        assert!(!t.take_time(), "nothing to take");
+        assert!(t.send_time(now));
+        assert!(t.take_time(), "the value was taken");
         assert!(c.try_recv().is_err());
         let r = c.receiver();
         assert_eq!(t.handles(), 2, "looking did not drop or leak a handle");
