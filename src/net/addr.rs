@@ -283,6 +283,32 @@ pub fn raw_os_error(e: &io::Error) -> Option<i32> {
     })
 }
 
+/// The error `e` of operation `op` on a connection, naming it `local->peer` (the peer omitted
+/// if no longer known, `?` if neither is).
+pub(crate) fn annotate_conn<A: std::fmt::Display>(
+    e: io::Error,
+    op: &'static str,
+    local: io::Result<A>,
+    peer: io::Result<A>,
+) -> io::Error {
+    match (local, peer) {
+        (Ok(l), Ok(p)) => annotate(e, op, &format_args!("{l}->{p}")),
+        (Ok(l), Err(_)) => annotate(e, op, &l),
+        _ => annotate(e, op, &"?"),
+    }
+}
+
+/// `accept`, retried while it fails with a connection aborted before it was accepted
+/// (`ECONNABORTED`), as Go does.
+pub(crate) fn accept_retrying<T>(mut accept: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match accept() {
+            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+            r => return r,
+        }
+    }
+}
+
 /// `e` wrapped in an [`OpError`] naming `op` and `addr` (`connect 127.0.0.1:1: Connection
 /// refused`), keeping its kind and the OS error. An error that already is one stays as it is.
 pub(crate) fn annotate(e: io::Error, op: &'static str, addr: &dyn std::fmt::Display) -> io::Error {

@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::ready;
 
-use super::addr::{annotate, each_addr, no_addresses, resolve, ToSocketAddrs};
+use super::addr::{
+    accept_retrying, annotate, annotate_conn, each_addr, no_addresses, resolve, ToSocketAddrs,
+};
 use crate::reactor::IoSource;
 
 /// A TCP socket listening for connections (Go's `net.Listen("tcp", addr)`).
@@ -89,9 +91,9 @@ impl TcpListener {
         &self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (s, a) = ready!(self
-            .io
-            .poll_io(cx, crate::reactor::Direction::Read, accept_retrying))
+        let (s, a) = ready!(self.io.poll_io(cx, crate::reactor::Direction::Read, |l| {
+            accept_retrying(|| l.accept())
+        }))
         .map_err(|e| self.accept_error(e))?;
         std::task::Poll::Ready(
             TcpStream::from_std(s)
@@ -196,26 +198,9 @@ impl TcpListener {
 
 fd_impls!(TcpListener, io);
 
-/// `accept`, retrying a connection aborted before it was accepted (`ECONNABORTED`), as Go does.
-pub(super) fn accept_retrying(
-    l: &std::net::TcpListener,
-) -> io::Result<(std::net::TcpStream, SocketAddr)> {
-    loop {
-        match l.accept() {
-            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
-            r => return r,
-        }
-    }
-}
-
-/// The error `e` of operation `op` on connection `s`, naming it `local->peer` (the peer
-/// omitted if no longer known).
+/// The error `e` of operation `op` on connection `s`, naming it `local->peer`.
 fn conn_error(e: io::Error, op: &'static str, s: &std::net::TcpStream) -> io::Error {
-    match (s.local_addr(), s.peer_addr()) {
-        (Ok(l), Ok(p)) => annotate(e, op, &format_args!("{l}->{p}")),
-        (Ok(l), Err(_)) => annotate(e, op, &l),
-        _ => annotate(e, op, &"?"),
-    }
+    annotate_conn(e, op, s.local_addr(), s.peer_addr())
 }
 
 /// The stream of connections of a [`TcpListener`], from [`TcpListener::incoming`].

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::task::ready;
 
-use super::addr::annotate;
+use super::addr::{accept_retrying, annotate, annotate_conn};
 use crate::reactor::IoSource;
 
 /// The socket address `path` names: an abstract name if its first byte is NUL.
@@ -234,9 +234,9 @@ impl UnixListener {
         &self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (s, a) = ready!(self
-            .io
-            .poll_io(cx, crate::reactor::Direction::Read, accept_retrying))
+        let (s, a) = ready!(self.io.poll_io(cx, crate::reactor::Direction::Read, |l| {
+            accept_retrying(|| l.accept())
+        }))
         .map_err(|e| self.accept_error(e))?;
         std::task::Poll::Ready(
             UnixStream::from_std(s)
@@ -284,27 +284,11 @@ impl UnixListener {
 
 fd_impls!(UnixListener, io);
 
-/// `accept`, retrying a connection aborted before it was accepted (`ECONNABORTED`), as Go does.
-fn accept_retrying(
-    l: &std::os::unix::net::UnixListener,
-) -> io::Result<(std::os::unix::net::UnixStream, SocketAddr)> {
-    loop {
-        match l.accept() {
-            Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
-            r => return r,
-        }
-    }
-}
-
 /// The error `e` of operation `op` on connection `s`, naming its local and peer addresses.
 fn conn_error(e: io::Error, op: &'static str, s: &std::os::unix::net::UnixStream) -> io::Error {
     let local = s.local_addr().map(|a| display(&a));
     let peer = s.peer_addr().map(|a| display(&a));
-    match (local, peer) {
-        (Ok(l), Ok(p)) => annotate(e, op, &format_args!("{l}->{p}")),
-        (Ok(l), Err(_)) => annotate(e, op, &l),
-        _ => annotate(e, op, &"?"),
-    }
+    annotate_conn(e, op, local, peer)
 }
 
 /// The stream of connections of a [`UnixListener`], from [`UnixListener::incoming`].
