@@ -89,6 +89,23 @@ fn timers_outlive_their_runtime_harmlessly() {
     drop((t, k, a));
 }
 
+/// A value a timer sent before its runtime shut down is still removed by `stop` (Go 1.23: no
+/// stale value after `Stop` returns, and `Stop` reports it as not yet observed).
+#[test]
+fn stop_after_shutdown_still_drains_a_value_sent_before() {
+    let _w = common::watchdog("stop_after_shutdown_still_drains_a_value_sent_before", 60);
+    let rt = gorun::runtime::Builder::new().workers(1).build().unwrap();
+    let t = rt.block_on(async {
+        let t = Timer::new(Duration::from_millis(1));
+        let _ = t.c();
+        gorun::time::sleep(Duration::from_millis(20)).await;
+        t
+    });
+    drop(rt);
+    assert!(t.stop(), "the fired value had not been received");
+    assert!(t.c().try_recv().is_err(), "a stale value survived stop");
+}
+
 /// Timers dropped while pending, fired-but-unreceived, stopped, or after delivering, many
 /// times over, leave nothing running: a later sleep still works and nothing panics.
 #[test]
