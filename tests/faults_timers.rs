@@ -104,6 +104,24 @@ fn stop_after_shutdown_still_drains_a_value_sent_before() {
     drop(rt);
     assert!(t.stop(), "the fired value had not been received");
     assert!(t.c().try_recv().is_err(), "a stale value survived stop");
+
+    // The same for a timer whose channel was never made (the entry keeps the time), and one
+    // looked at only after the shutdown receives what fired before it.
+    let rt = gorun::runtime::Builder::new().workers(1).build().unwrap();
+    let (t, u) = rt.block_on(async {
+        let t = Timer::new(Duration::from_millis(1));
+        let u = Timer::new(Duration::from_millis(1));
+        gorun::time::sleep(Duration::from_millis(20)).await;
+        (t, u)
+    });
+    drop(rt);
+    assert!(t.stop(), "the kept firing had not been received");
+    assert!(t.c().try_recv().is_err(), "a stale value survived stop");
+    assert!(
+        u.c().try_recv().is_ok(),
+        "the firing before shutdown was lost"
+    );
+    assert!(!u.stop());
 }
 
 /// Timers dropped while pending, fired-but-unreceived, stopped, or after delivering, many

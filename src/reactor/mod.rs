@@ -48,7 +48,9 @@
 //! - A registered source is deleted from epoll before its file descriptor is closed.
 //! - After [`Driver::shutdown`], every I/O waiter has been woken and every I/O operation fails
 //!   with an error; timers stay pending forever (never fired early), their wakers, channels and
-//!   callbacks dropped at once, so the tasks they refer to are freed.
+//!   callbacks dropped at once, so the tasks they refer to are freed. (A `Timer` whose channel
+//!   was not made yet keeps the time it fired at: it holds nothing of the runtime's, and its
+//!   `c()` still delivers it, as a channel would have.)
 
 mod epoll;
 mod registration;

@@ -345,8 +345,8 @@ impl Driver {
         }
     }
 
-    /// Drops every timer's payload (see the module docs of `reactor`), keeping the slab keys
-    /// valid for their owners. Returns the payloads so they are dropped outside the lock.
+    /// Drops every timer's payload but a `Lazy` one's (see the module docs of `reactor`),
+    /// keeping the slab keys valid for their owners. Returns the payloads so they are dropped outside the lock.
     pub(super) fn shutdown_timers(&self) -> Vec<TimerAction> {
         let mut dropped = Vec::new();
         for w in self.wheels.iter() {
@@ -365,6 +365,9 @@ impl Driver {
             st.wheel.unschedule(k);
             let gen = match st.wheel.payload_mut(k) {
                 TimerAction::Wake { gen, .. } => *gen,
+                // Holds nothing of the runtime's; a time it kept is still delivered by `c()`
+                // or removed by `stop`, as a channel's value would be.
+                TimerAction::Lazy { .. } => continue,
                 _ => 0,
             };
             dropped.push(std::mem::replace(
