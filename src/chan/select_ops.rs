@@ -39,17 +39,22 @@ pub(crate) enum Reg<R> {
 impl<T> Inner<T> {
     /// Select receive case, visited while the select is unregistered or holds `SELF`: leave
     /// its waiter (if any) and receive now if possible. If not, `stamp` is set to the lock's
-    /// stamp (see [`Inner::unchanged_since`]).
+    /// stamp (see [`Inner::unchanged_since`]). `track`: the select has no `default`, and
+    /// will read this channel's readiness hint from now on.
     #[inline]
     pub(crate) fn select_recv_now(
         &self,
         key: &mut Option<usize>,
         stamp: &mut usize,
+        track: bool,
     ) -> Option<Option<T>> {
         let mut wakes = Wakes::new();
         let mut old = None;
         let r = {
             let mut st = self.lock();
+            if track {
+                st.track();
+            }
             let mut notified = false;
             if let Some(k) = key.take() {
                 let mut w = st.remove_recv(k);
@@ -94,6 +99,7 @@ impl<T> Inner<T> {
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
+            st.track();
             if st.recv_ready(Some(me)) {
                 if let Err(k) = cell.claim_self() {
                     return Reg::Lost(k);
@@ -153,17 +159,22 @@ impl<T> Inner<T> {
     }
 
     /// Select send case, visited while unregistered or holding `SELF`: leave the waiter (taking
-    /// the value back) and send now if possible.
+    /// the value back) and send now if possible. `stamp` and `track` as for
+    /// [`Inner::select_recv_now`].
     #[inline]
     pub(crate) fn select_send_now(
         &self,
         key: &mut Option<usize>,
         value: &mut Option<T>,
         stamp: &mut usize,
+        track: bool,
     ) -> Option<Result<(), SendError<T>>> {
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
+            if track {
+                st.track();
+            }
             if let Some(k) = key.take() {
                 let mut w = st.remove_send(k);
                 if w.status == Status::Done {
@@ -198,6 +209,7 @@ impl<T> Inner<T> {
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
+            st.track();
             if st.send_ready(Some(me)) {
                 if let Err(k) = cell.claim_self() {
                     return Reg::Lost(k);
