@@ -129,11 +129,8 @@ impl<T> SelectCase for RecvCase<'_, T> {
         let Some(inner) = self.inner else {
             return RegOutcome::Registered;
         };
-        match inner.select_recv_register(&cell.0, idx) {
-            Reg::Registered(k) => {
-                self.key = Some(k);
-                RegOutcome::Registered
-            }
+        match inner.select_recv_register(&cell.0, idx, &mut self.key) {
+            Reg::Registered => RegOutcome::Registered,
             Reg::Completed(r) => {
                 self.out = Some(r);
                 RegOutcome::Completed
@@ -219,11 +216,8 @@ impl<T> SelectCase for SendCase<'_, T> {
         let Some(inner) = self.inner else {
             return RegOutcome::Registered;
         };
-        match inner.select_send_register(&cell.0, idx, &mut self.value) {
-            Reg::Registered(k) => {
-                self.key = Some(k);
-                RegOutcome::Registered
-            }
+        match inner.select_send_register(&cell.0, idx, &mut self.key, &mut self.value) {
+            Reg::Registered => RegOutcome::Registered,
             Reg::Completed(r) => {
                 self.out = Some(r);
                 RegOutcome::Completed

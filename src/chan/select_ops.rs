@@ -20,13 +20,12 @@
 use super::chan::Inner;
 use super::error::{SendError, TrySendError};
 use super::state::Wakes;
-use super::waiter::{SelectCell, Status, Waiter};
-use crate::loom::sync::Arc;
+use super::waiter::{CellRef, SelectCell, Status, Waiter};
 
 /// The outcome of registering a `select!` case.
 pub(crate) enum Reg<R> {
-    /// Queued; the waiter's key.
-    Registered(usize),
+    /// Queued; the waiter's key is in the case's `key`.
+    Registered,
     /// The operation was ready: the select claimed itself (`SELF`) and completed it.
     Completed(R),
     /// The select had already been decided by case `k`.
@@ -88,14 +87,18 @@ impl<T> Inner<T> {
         r
     }
 
-    /// Select receive case, pass 2: queue a waiter, or complete at once if ready.
+    /// Select receive case, pass 2: queue a waiter, or complete at once if ready. `cell` is
+    /// the select's, which outlives the waiter (`CellRef`); the waiter's key goes into `key`
+    /// under the lock, before any waker is called, so the case owns its waiter whatever
+    /// happens next.
     #[inline]
     pub(crate) fn select_recv_register(
         &self,
-        cell: &Arc<SelectCell>,
+        cell: &SelectCell,
         idx: usize,
+        key: &mut Option<usize>,
     ) -> Reg<Option<T>> {
-        let me: *const SelectCell = &**cell;
+        let me: *const SelectCell = cell;
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
@@ -112,11 +115,14 @@ impl<T> Inner<T> {
             } else {
                 // No waker of its own: the select's is in the cell.
                 let mut w = Waiter::new(None, None);
-                w.select = Some((cell.clone(), idx));
+                // SAFETY: the select owns `cell` and withdraws this waiter (under this lock,
+                // through `key`) before it lets the cell go; see `CellRef`.
+                w.select = Some((unsafe { CellRef::new(cell) }, idx));
                 let k = st.insert_waiter(w);
+                *key = Some(k);
                 let st = &mut *st;
                 st.recvq.push_back(&mut st.waiters, k);
-                Reg::Registered(k)
+                Reg::Registered
             }
         };
         wakes.wake();
@@ -198,14 +204,16 @@ impl<T> Inner<T> {
     }
 
     /// Select send case, pass 2: queue a waiter holding the value, or complete at once.
+    /// `cell` and `key` as for [`Inner::select_recv_register`].
     #[inline]
     pub(crate) fn select_send_register(
         &self,
-        cell: &Arc<SelectCell>,
+        cell: &SelectCell,
         idx: usize,
+        key: &mut Option<usize>,
         value: &mut Option<T>,
     ) -> Reg<Result<(), SendError<T>>> {
-        let me: *const SelectCell = &**cell;
+        let me: *const SelectCell = cell;
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
@@ -226,14 +234,16 @@ impl<T> Inner<T> {
             } else {
                 let v = value.take().expect("select send case without its value");
                 let mut w = Waiter::new(None, Some(v));
-                w.select = Some((cell.clone(), idx));
+                // SAFETY: as in `select_recv_register`.
+                w.select = Some((unsafe { CellRef::new(cell) }, idx));
                 let k = st.insert_waiter(w);
+                *key = Some(k);
                 let st = &mut *st;
                 st.sendq.push_back(&mut st.waiters, k);
                 if st.cap == 0 && !st.handed {
                     st.notify_one(Some(me), &mut wakes);
                 }
-                Reg::Registered(k)
+                Reg::Registered
             }
         };
         wakes.wake();

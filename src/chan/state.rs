@@ -48,7 +48,8 @@
 //!    A select never completes an operation of its own while registered without first claiming
 //!    its cell for itself (`SELF`), and never pairs with its own waiters.
 //! 8. Wakers: a plain waiter holds its task's waker (`Waiter::waker`); a `select!` case waiter
-//!    holds none, since its select keeps one waker in its claim cell for all its cases. Whoever
+//!    holds none, since its select keeps one waker in its claim cell for all its cases (which
+//!    the waiter names by a plain pointer, valid while the waiter is in the slab: `CellRef`). Whoever
 //!    wakes a waiter without completing it takes the waker with `Waiter::wake_up` (which first
 //!    marks a select's cell woken), whoever completes one with `Waiter::take_waker` (after the
 //!    claim of invariant 7); both take, never clone, and call it after releasing the lock.
@@ -99,7 +100,7 @@ const _: () = assert!((RECV_MAYBE | SEND_MAYBE | TRACKED) & !crate::util::lock::
 
 fn same_cell<T>(w: &Waiter<T>, exclude: Option<*const SelectCell>) -> bool {
     match (exclude, &w.select) {
-        (Some(p), Some((c, _))) => std::ptr::eq(&**c as *const SelectCell, p),
+        (Some(p), Some((c, _))) => std::ptr::eq(c.as_ptr(), p),
         _ => false,
     }
 }
