@@ -75,10 +75,11 @@ use slab::Slab;
 
 use super::buf::Buf;
 use super::error::{SendError, TryRecvError, TrySendError};
-use super::state::{State, Wakes};
+use super::state::{State, Wakes, RECV_MAYBE, SEND_MAYBE, TRACKED};
 use super::waiter::{Queue, Status, Waiter};
 use crate::runtime::coop;
 use crate::util::lock::{ChanLock, Guard};
+use std::ops::{Deref, DerefMut};
 
 /// The shared channel. Handles hold an `Arc<Inner>`; the last one to drop frees it together
 /// with any buffered values. Waiters belong to futures that borrow a handle, so normally none
@@ -97,24 +98,43 @@ const _: () = assert!(std::mem::size_of::<Inner<std::time::Instant>>() <= 120);
 
 impl<T> Inner<T> {
     pub(crate) fn new(cap: usize) -> Self {
+        let st = State {
+            cap,
+            buf: Buf::with_capacity(cap),
+            waiters: Slab::new(),
+            recvq: Queue::new(),
+            sendq: Queue::new(),
+            closed: false,
+            handed: false,
+            notified: 0,
+        };
         Inner {
             cap,
-            state: ChanLock::new(State {
-                cap,
-                buf: Buf::with_capacity(cap),
-                waiters: Slab::new(),
-                recvq: Queue::new(),
-                sendq: Queue::new(),
-                closed: false,
-                handed: false,
-                notified: 0,
-            }),
+            // Untracked: "maybe" both ways until a select looks (see `TRACKED`).
+            state: ChanLock::with_tag(st, RECV_MAYBE | SEND_MAYBE),
         }
     }
 
+    /// Locks the channel. Every access to `State` goes through here, so every release of a
+    /// tracked channel leaves the readiness hint of the state it leaves ([`StateGuard`]).
     #[inline]
-    pub(super) fn lock(&self) -> Guard<'_, State<T>> {
-        self.state.lock()
+    pub(super) fn lock(&self) -> StateGuard<'_, T> {
+        StateGuard(self.state.lock())
+    }
+
+    /// Lock-free readiness hint, for a `select!` without `default`: `false` only if, as of
+    /// some release of the lock, no receive could complete (see [`State::hint`]); always
+    /// `true` until a select tracks the channel. May be stale; its user looks again under the
+    /// lock before blocking.
+    #[inline]
+    pub(crate) fn recv_maybe_ready(&self) -> bool {
+        self.state.tag() & RECV_MAYBE != 0
+    }
+
+    /// [`Inner::recv_maybe_ready`] for a send.
+    #[inline]
+    pub(crate) fn send_maybe_ready(&self) -> bool {
+        self.state.tag() & SEND_MAYBE != 0
     }
 
     pub(crate) fn cap(&self) -> usize {
@@ -138,6 +158,24 @@ impl<T> Inner<T> {
     /// `stamp`: its state, and so the case's readiness, is unchanged.
     pub(crate) fn unchanged_since(&self, stamp: usize) -> bool {
         self.state.unchanged_since(stamp)
+    }
+
+    /// Test only: makes the lock-free hint say `tag` (see `ChanLock::force_tag`).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn force_hint(&self, tag: usize) {
+        self.state.force_tag(tag);
+    }
+
+    /// Test only: how many times the channel was locked.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn lock_count(&self) -> usize {
+        self.state.releases()
+    }
+
+    /// Test only: how many waiter records the channel holds.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn waiter_count(&self) -> usize {
+        self.lock().waiters.len()
     }
 
     pub(crate) fn close(&self) {
@@ -376,6 +414,63 @@ impl<T> fmt::Debug for Inner<T> {
             .field("len", &st.buf.len())
             .field("closed", &st.closed)
             .finish()
+    }
+}
+
+/// The channel's lock guard: a [`Guard`] whose release, once the channel is tracked, leaves
+/// [`State::hint`] of the state it leaves as the lock's tag. Being the only way to the state,
+/// no path can forget it.
+pub(super) struct StateGuard<'a, T>(Guard<'a, State<T>>);
+
+impl<T> StateGuard<'_, T> {
+    /// The tag this guard's release leaves: `TRACKED` and the hint, or, on a channel no
+    /// select tracks, the tag as it was ("maybe" both ways).
+    #[inline]
+    fn release_tag(&mut self) {
+        let tag = self.0.tag();
+        if tag & TRACKED != 0 {
+            let h = self.0.hint();
+            self.0.set_tag(TRACKED | h);
+        }
+    }
+
+    /// Makes every release from this one on keep the readiness hint (a `select!` without
+    /// `default` looks at this channel).
+    #[inline]
+    pub(super) fn track(&mut self) {
+        let tag = self.0.tag();
+        self.0.set_tag(tag | TRACKED);
+    }
+
+    /// The lock word this guard's release will leave, tag included, if the state does not
+    /// change before it (see [`Inner::unchanged_since`]; a change only makes the check fail).
+    #[inline]
+    pub(super) fn stamp(&mut self) -> usize {
+        self.release_tag();
+        self.0.stamp()
+    }
+}
+
+impl<T> Deref for StateGuard<'_, T> {
+    type Target = State<T>;
+    #[inline]
+    fn deref(&self) -> &State<T> {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for StateGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut State<T> {
+        &mut self.0
+    }
+}
+
+impl<T> Drop for StateGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // The inner guard's drop, which follows, releases with this tag.
+        self.release_tag();
     }
 }
 

@@ -236,6 +236,31 @@ fn select_default_only_when_no_case_was_ready() {
     });
 }
 
+/// The readiness hint (`select.rs`): a select without `default` over two tracked, idle
+/// buffered channels while another thread sends on the second. Pass 1 reads that channel's
+/// hint (a relaxed load: loom lets it see a stale one) and may pass it over, but the select
+/// must still complete: pass 2 looks under the lock, and a send after that registration
+/// notifies it. A value lost to a stale hint shows as a deadlock.
+#[test]
+fn select_hint_never_hides_a_value() {
+    crate::loom::model(|| {
+        let a = make::<u32>(1);
+        let b = make::<u32>(1);
+        {
+            // Tracks both channels: from here on every release keeps their hint.
+            let (mut ra, mut rb) = (recv_case(&a), recv_case(&b));
+            let mut fut = select([&mut ra, &mut rb], false);
+            assert!(poll_once(&mut fut).is_pending());
+        }
+        let b2 = b.clone();
+        let t = thread::spawn(move || b2.try_send(2).unwrap());
+        let (mut ra, mut rb) = (recv_case(&a), recv_case(&b));
+        assert_eq!(block_on(select([&mut ra, &mut rb], false)), 1);
+        assert_eq!(rb.take(), Some(2));
+        t.join().unwrap();
+    });
+}
+
 /// A waker that counts its calls (loom's atomics, so the model sees the accesses).
 fn counting_waker() -> (std::task::Waker, std::sync::Arc<CountWake>) {
     let c = std::sync::Arc::new(CountWake(crate::loom::sync::atomic::AtomicUsize::new(0)));

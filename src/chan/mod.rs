@@ -35,6 +35,10 @@ mod error;
 mod handles;
 mod select;
 mod select_case;
+#[cfg(all(test, not(loom)))]
+mod select_cell_tests;
+#[cfg(all(test, not(loom)))]
+mod select_hint_tests;
 mod select_macro;
 mod select_ops;
 mod state;

@@ -44,8 +44,10 @@ pub trait SelectCase {
     /// Whether this is a case on a nil channel (never chosen, never registered).
     fn is_nil(&self) -> bool;
     /// Leave the channel if registered, then complete now if possible (result kept). If not,
-    /// `stamp` is set to the channel lock's stamp at the look.
-    fn now(&mut self, stamp: &mut usize) -> bool;
+    /// `stamp` is set to the channel lock's stamp at the look. `peek` (a select without
+    /// `default`): an unregistered case whose channel's lock-free hint says it cannot complete
+    /// returns `false` without locking, and without a stamp.
+    fn now(&mut self, stamp: &mut usize, peek: bool) -> bool;
     /// The channel's identity (its address; 0 for nil).
     fn chan_id(&self) -> usize;
     /// Whether nobody has locked the channel since the look that returned `stamp`.
@@ -107,11 +109,14 @@ impl<T> SelectCase for RecvCase<'_, T> {
 
     case_channel_methods!();
 
-    fn now(&mut self, stamp: &mut usize) -> bool {
+    fn now(&mut self, stamp: &mut usize, peek: bool) -> bool {
         let Some(inner) = self.inner else {
             return false;
         };
-        match inner.select_recv_now(&mut self.key, stamp) {
+        if peek && self.key.is_none() && !inner.recv_maybe_ready() {
+            return false;
+        }
+        match inner.select_recv_now(&mut self.key, stamp, peek) {
             Some(r) => {
                 self.out = Some(r);
                 true
@@ -124,11 +129,8 @@ impl<T> SelectCase for RecvCase<'_, T> {
         let Some(inner) = self.inner else {
             return RegOutcome::Registered;
         };
-        match inner.select_recv_register(&cell.0, idx) {
-            Reg::Registered(k) => {
-                self.key = Some(k);
-                RegOutcome::Registered
-            }
+        match inner.select_recv_register(&cell.0, idx, &mut self.key) {
+            Reg::Registered => RegOutcome::Registered,
             Reg::Completed(r) => {
                 self.out = Some(r);
                 RegOutcome::Completed
@@ -194,11 +196,14 @@ impl<T> SelectCase for SendCase<'_, T> {
 
     case_channel_methods!();
 
-    fn now(&mut self, stamp: &mut usize) -> bool {
+    fn now(&mut self, stamp: &mut usize, peek: bool) -> bool {
         let Some(inner) = self.inner else {
             return false;
         };
-        match inner.select_send_now(&mut self.key, &mut self.value, stamp) {
+        if peek && self.key.is_none() && !inner.send_maybe_ready() {
+            return false;
+        }
+        match inner.select_send_now(&mut self.key, &mut self.value, stamp, peek) {
             Some(r) => {
                 self.out = Some(r);
                 true
@@ -211,11 +216,8 @@ impl<T> SelectCase for SendCase<'_, T> {
         let Some(inner) = self.inner else {
             return RegOutcome::Registered;
         };
-        match inner.select_send_register(&cell.0, idx, &mut self.value) {
-            Reg::Registered(k) => {
-                self.key = Some(k);
-                RegOutcome::Registered
-            }
+        match inner.select_send_register(&cell.0, idx, &mut self.key, &mut self.value) {
+            Reg::Registered => RegOutcome::Registered,
             Reg::Completed(r) => {
                 self.out = Some(r);
                 RegOutcome::Completed

@@ -20,13 +20,12 @@
 use super::chan::Inner;
 use super::error::{SendError, TrySendError};
 use super::state::Wakes;
-use super::waiter::{SelectCell, Status, Waiter};
-use crate::loom::sync::Arc;
+use super::waiter::{CellRef, SelectCell, Status, Waiter};
 
 /// The outcome of registering a `select!` case.
 pub(crate) enum Reg<R> {
-    /// Queued; the waiter's key.
-    Registered(usize),
+    /// Queued; the waiter's key is in the case's `key`.
+    Registered,
     /// The operation was ready: the select claimed itself (`SELF`) and completed it.
     Completed(R),
     /// The select had already been decided by case `k`.
@@ -39,17 +38,22 @@ pub(crate) enum Reg<R> {
 impl<T> Inner<T> {
     /// Select receive case, visited while the select is unregistered or holds `SELF`: leave
     /// its waiter (if any) and receive now if possible. If not, `stamp` is set to the lock's
-    /// stamp (see [`Inner::unchanged_since`]).
+    /// stamp (see [`Inner::unchanged_since`]). `track`: the select has no `default`, and
+    /// will read this channel's readiness hint from now on.
     #[inline]
     pub(crate) fn select_recv_now(
         &self,
         key: &mut Option<usize>,
         stamp: &mut usize,
+        track: bool,
     ) -> Option<Option<T>> {
         let mut wakes = Wakes::new();
         let mut old = None;
         let r = {
             let mut st = self.lock();
+            if track {
+                st.track();
+            }
             let mut notified = false;
             if let Some(k) = key.take() {
                 let mut w = st.remove_recv(k);
@@ -83,17 +87,22 @@ impl<T> Inner<T> {
         r
     }
 
-    /// Select receive case, pass 2: queue a waiter, or complete at once if ready.
+    /// Select receive case, pass 2: queue a waiter, or complete at once if ready. `cell` is
+    /// the select's, which outlives the waiter (`CellRef`); the waiter's key goes into `key`
+    /// under the lock, before any waker is called, so the case owns its waiter whatever
+    /// happens next.
     #[inline]
     pub(crate) fn select_recv_register(
         &self,
-        cell: &Arc<SelectCell>,
+        cell: &SelectCell,
         idx: usize,
+        key: &mut Option<usize>,
     ) -> Reg<Option<T>> {
-        let me: *const SelectCell = &**cell;
+        let me: *const SelectCell = cell;
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
+            st.track();
             if st.recv_ready(Some(me)) {
                 if let Err(k) = cell.claim_self() {
                     return Reg::Lost(k);
@@ -106,11 +115,14 @@ impl<T> Inner<T> {
             } else {
                 // No waker of its own: the select's is in the cell.
                 let mut w = Waiter::new(None, None);
-                w.select = Some((cell.clone(), idx));
+                // SAFETY: the select owns `cell` and withdraws this waiter (under this lock,
+                // through `key`) before it lets the cell go; see `CellRef`.
+                w.select = Some((unsafe { CellRef::new(cell) }, idx));
                 let k = st.insert_waiter(w);
+                *key = Some(k);
                 let st = &mut *st;
                 st.recvq.push_back(&mut st.waiters, k);
-                Reg::Registered(k)
+                Reg::Registered
             }
         };
         wakes.wake();
@@ -153,17 +165,22 @@ impl<T> Inner<T> {
     }
 
     /// Select send case, visited while unregistered or holding `SELF`: leave the waiter (taking
-    /// the value back) and send now if possible.
+    /// the value back) and send now if possible. `stamp` and `track` as for
+    /// [`Inner::select_recv_now`].
     #[inline]
     pub(crate) fn select_send_now(
         &self,
         key: &mut Option<usize>,
         value: &mut Option<T>,
         stamp: &mut usize,
+        track: bool,
     ) -> Option<Result<(), SendError<T>>> {
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
+            if track {
+                st.track();
+            }
             if let Some(k) = key.take() {
                 let mut w = st.remove_send(k);
                 if w.status == Status::Done {
@@ -187,17 +204,20 @@ impl<T> Inner<T> {
     }
 
     /// Select send case, pass 2: queue a waiter holding the value, or complete at once.
+    /// `cell` and `key` as for [`Inner::select_recv_register`].
     #[inline]
     pub(crate) fn select_send_register(
         &self,
-        cell: &Arc<SelectCell>,
+        cell: &SelectCell,
         idx: usize,
+        key: &mut Option<usize>,
         value: &mut Option<T>,
     ) -> Reg<Result<(), SendError<T>>> {
-        let me: *const SelectCell = &**cell;
+        let me: *const SelectCell = cell;
         let mut wakes = Wakes::new();
         let r = {
             let mut st = self.lock();
+            st.track();
             if st.send_ready(Some(me)) {
                 if let Err(k) = cell.claim_self() {
                     return Reg::Lost(k);
@@ -214,14 +234,16 @@ impl<T> Inner<T> {
             } else {
                 let v = value.take().expect("select send case without its value");
                 let mut w = Waiter::new(None, Some(v));
-                w.select = Some((cell.clone(), idx));
+                // SAFETY: as in `select_recv_register`.
+                w.select = Some((unsafe { CellRef::new(cell) }, idx));
                 let k = st.insert_waiter(w);
+                *key = Some(k);
                 let st = &mut *st;
                 st.sendq.push_back(&mut st.waiters, k);
                 if st.cap == 0 && !st.handed {
                     st.notify_one(Some(me), &mut wakes);
                 }
-                Reg::Registered(k)
+                Reg::Registered
             }
         };
         wakes.wake();

@@ -48,10 +48,17 @@
 //!    A select never completes an operation of its own while registered without first claiming
 //!    its cell for itself (`SELF`), and never pairs with its own waiters.
 //! 8. Wakers: a plain waiter holds its task's waker (`Waiter::waker`); a `select!` case waiter
-//!    holds none, since its select keeps one waker in its claim cell for all its cases. Whoever
+//!    holds none, since its select keeps one waker in its claim cell for all its cases (which
+//!    the waiter names by a plain pointer, valid while the waiter is in the slab: `CellRef`). Whoever
 //!    wakes a waiter without completing it takes the waker with `Waiter::wake_up` (which first
 //!    marks a select's cell woken), whoever completes one with `Waiter::take_waker` (after the
 //!    claim of invariant 7); both take, never clone, and call it after releasing the lock.
+//! 9. Readiness hint: once a `select!` without `default` has looked at the channel
+//!    (`TRACKED`), every release of the lock leaves [`State::hint`] of the state it leaves in
+//!    the lock word (the channel's guard, `chan.rs`, computes it on drop); before that the
+//!    word says "maybe" both ways. A clear bit means that operation could not complete at that
+//!    release. Nothing under the lock reads it: only `select!`'s pass 1 does, without the
+//!    lock, and only to skip a look that pass 2 repeats under the lock (`select.rs`).
 
 use std::task::Waker;
 
@@ -81,9 +88,19 @@ pub(crate) struct State<T> {
 /// Wakers collected under the lock, called after it is released.
 pub(crate) type Wakes = crate::util::wake_list::WakeList;
 
+/// Hint bit ([`State::hint`]): a receive might be ready.
+pub(crate) const RECV_MAYBE: usize = 0b0010;
+/// Hint bit ([`State::hint`]): a send might be ready.
+pub(crate) const SEND_MAYBE: usize = 0b0100;
+/// Hint bit: a `select!` without `default` looked at this channel, so every release
+/// recomputes the other two. Until then both stay set ("maybe"), and the channel's plain
+/// operations pay nothing for the hint.
+pub(crate) const TRACKED: usize = 0b1000;
+const _: () = assert!((RECV_MAYBE | SEND_MAYBE | TRACKED) & !crate::util::lock::TAG_MASK == 0);
+
 fn same_cell<T>(w: &Waiter<T>, exclude: Option<*const SelectCell>) -> bool {
     match (exclude, &w.select) {
-        (Some(p), Some((c, _))) => std::ptr::eq(&**c as *const SelectCell, p),
+        (Some(p), Some((c, _))) => std::ptr::eq(c.as_ptr(), p),
         _ => false,
     }
 }
@@ -101,6 +118,27 @@ impl<T> State<T> {
             "gorun: more than {MAX_WAITERS} operations blocked on one channel"
         );
         self.waiters.insert(w)
+    }
+
+    /// The readiness summary every release of the lock leaves in the lock word (the channel's
+    /// guard sets it as the lock's tag, see `chan.rs`), for `select!`'s lock-free look
+    /// (`select.rs`, "The readiness hint"). Conservative: a bit is clear only if that
+    /// operation certainly cannot complete now, i.e. [`State::recv_ready`] or
+    /// [`State::send_ready`] would be false for every select; waiters of decided selects and
+    /// a select's own waiters, which those checks skip, count as present here.
+    ///
+    /// It runs at every release, so it is written without branches (`&`, `|` on `bool`):
+    /// receive: closed, or nothing handed and a value buffered or a sender queued; send:
+    /// closed, or room in the buffer, or (unbuffered) nothing handed or returned and a
+    /// receiver queued.
+    #[inline]
+    pub(super) fn hint(&self) -> usize {
+        let len = self.buf.len();
+        let recv = self.closed | (!self.handed & ((len != 0) | !self.sendq.is_empty()));
+        let send = self.closed
+            | (len < self.cap)
+            | ((self.cap == 0) & !self.handed & (len == 0) & !self.recvq.is_empty());
+        (recv as usize * RECV_MAYBE) | (send as usize * SEND_MAYBE)
     }
 
     /// Whether a receive could take a value now (waiters of decided selects may still make

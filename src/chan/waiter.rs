@@ -4,15 +4,18 @@
 //! once the slab has grown to the channel's peak number of waiters). Queues are doubly linked
 //! lists threaded through the slab by key, so unlinking a cancelled waiter is O(1), as with
 //! Go's `sudog` lists. Everything here is guarded by the channel's lock; only the
-//! [`SelectCell`] is shared between channels and is therefore atomic.
+//! [`SelectCell`] is shared between channels and is therefore atomic. A `select!` case waiter
+//! names its select's cell with a plain pointer ([`CellRef`]), not an `Arc`: the select keeps
+//! the cell alive until every one of its waiters has left (`select.rs`, "Who keeps the cell
+//! alive").
 
+use std::ptr::NonNull;
 use std::task::Waker;
 
 use slab::Slab;
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::Arc;
 use crate::util::wake_list::store_waker;
 
 /// The "no key" value of a slab key.
@@ -82,11 +85,55 @@ pub(crate) struct Waiter<T> {
     /// value while `status == Handed`.
     pub(crate) value: Option<T>,
     /// For a `select!` case: its shared claim cell and the case index.
-    pub(crate) select: Option<(Arc<SelectCell>, usize)>,
+    pub(crate) select: Option<(CellRef, usize)>,
+}
+
+/// A `select!` case waiter's pointer to its select's claim cell: a plain pointer, not an
+/// `Arc` clone, so queuing and leaving a case cost no reference-count read-modify-writes (two
+/// per case, eight per blocking select over four channels).
+///
+/// Why the cell outlives every use (`select.rs`, "Who keeps the cell alive"): the `Select`
+/// future owns the cell's `Arc` and never replaces it; a channel reaches the cell only through
+/// a waiter in its slab, under its lock; only the case that owns a waiter removes it, under
+/// that lock, and the case stores the waiter's key before anything that may unwind (a waker
+/// call); the select withdraws every waiter it still has before its `Arc` goes (its `Drop`
+/// cancels every registered case, and leaks the `Arc` instead of dropping it if a cancel
+/// unwinds). A leaked `Select` leaks its `Arc`: the cell then lives forever, and each case
+/// withdraws its own waiter when it is dropped.
+#[derive(Clone, Copy)]
+pub(crate) struct CellRef(NonNull<SelectCell>);
+
+// SAFETY: a `CellRef` is used only as a `&SelectCell`, and `SelectCell` is `Sync`; sending
+// it to another thread is sending a shared reference.
+unsafe impl Send for CellRef {}
+
+impl CellRef {
+    /// # Safety
+    ///
+    /// `cell` must stay alive as long as a waiter holding this `CellRef` is in a channel's
+    /// slab (see the type's doc), and the `CellRef` must be used only through such a waiter,
+    /// under its channel's lock.
+    pub(crate) unsafe fn new(cell: &SelectCell) -> Self {
+        CellRef(NonNull::from(cell))
+    }
+
+    /// The cell.
+    #[inline]
+    pub(crate) fn get(&self) -> &SelectCell {
+        // SAFETY: by `new`'s contract this is called only through a waiter still in a
+        // channel's slab, under that channel's lock, and the cell outlives every such waiter.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The cell's address, for identity only (never dereferenced).
+    #[inline]
+    pub(crate) fn as_ptr(&self) -> *const SelectCell {
+        self.0.as_ptr()
+    }
 }
 
 // A waiter is 8 bytes of links, 8 of status and flag (padded), 16 of waker, 16 of select (cell
-// and index) and the value: 64 bytes for a `u64`. A `select!` case leaves `waker` empty (its
+// pointer and index) and the value: 64 bytes for a `u64`. A `select!` case leaves `waker` empty (its
 // select's waker is in the cell). Channels with a million blocked receivers hold a million.
 #[cfg(all(target_pointer_width = "64", not(loom)))]
 const _: () = assert!(std::mem::size_of::<Waiter<u64>>() <= 64);
@@ -115,7 +162,7 @@ impl<T> Waiter<T> {
     pub(crate) fn is_live(&self) -> bool {
         match &self.select {
             None => true,
-            Some((cell, _)) => cell.is_waiting(),
+            Some((cell, _)) => cell.get().is_waiting(),
         }
     }
 
@@ -124,7 +171,7 @@ impl<T> Waiter<T> {
     pub(crate) fn claim(&self) -> bool {
         match &self.select {
             None => true,
-            Some((cell, idx)) => cell.try_claim(*idx),
+            Some((cell, idx)) => cell.get().try_claim(*idx),
         }
     }
 
@@ -134,7 +181,7 @@ impl<T> Waiter<T> {
     pub(crate) fn wake_up(&mut self) -> Option<Waker> {
         match &self.select {
             None => self.waker.take(),
-            Some((cell, _)) => cell.take_waker(WOKEN),
+            Some((cell, _)) => cell.get().take_waker(WOKEN),
         }
     }
 
@@ -143,7 +190,7 @@ impl<T> Waiter<T> {
     pub(crate) fn take_waker(&mut self) -> Option<Waker> {
         match &self.select {
             None => self.waker.take(),
-            Some((cell, _)) => cell.take_waker(0),
+            Some((cell, _)) => cell.get().take_waker(0),
         }
     }
 

@@ -8,20 +8,30 @@
 //! exponential backoff (see `SPIN_ROUNDS` for why the backoff runs long) and then yields its
 //! thread until the holder is done.
 //!
-//! The lock word also counts releases: bit 0 is "held", the other bits the number of times
-//! the lock was released. A holder learns the word its release will leave ([`Guard::stamp`]),
+//! The lock word also counts releases: bit 0 is "held", bits 4 and up the number of times
+//! the lock was released (bits 1 to 3 are the tag, below). A holder learns the word its release will leave ([`Guard::stamp`]),
 //! and [`ChanLock::unchanged_since`] tells later, with one read-modify-write (which reads the
 //! latest value of the word, as an acquisition would), whether anyone took the lock since:
 //! if not, the channel's state is still what that holder saw. `select!` with `default` uses it
 //! to take `default` only when, at one instant, none of its channels was ready (Go locks them
-//! all for this). The count wraps after 2^63 releases on 64-bit targets.
+//! all for this).
+//!
+//! The word also carries three **tag bits** (bits 1 to 3, [`TAG_MASK`]) that a holder may set
+//! for its release ([`Guard::set_tag`]; a holder that sets none leaves the previous tag) and
+//! anyone may read without the lock ([`ChanLock::tag`]): a summary of the guarded value as
+//! that release left it. Channels keep there whether a receive or a send might be ready
+//! (`chan::state`, `State::hint`), so a `select!` without `default` can skip a channel that
+//! certainly is not without taking its lock. A tag is only a hint: it may be stale by the time
+//! it is read, and its readers must be correct whatever it says. The timer wheels set none.
 //!
 //! Invariants: bit 0 of `word` is set exactly while a [`Guard`] exists; the acquiring RMW (a
 //! `fetch_or` of bit 0 of which only bit 0 is used: one `lock bts`, as the old lock's one CAS)
 //! is `Acquire` and the releasing store `Release`, so each holder sees the previous holder's
 //! writes to `value`; while the lock is held only its holder changes the word, so the holder
-//! reads it after acquiring and its release stores it plus one, which clears bit 0 and counts
-//! the release.
+//! reads it after acquiring and its release stores the count plus one (bits 4 and up), bit 0
+//! clear and its tag: the guard computes that word once, as `held + RELEASE` (which keeps the
+//! previous tag), and a new tag replaces the tag bits in it. The count wraps after 2^60
+//! releases on 64-bit targets.
 //!
 //! The reactor's timer wheels use it too, for the same reasons (short critical sections, wakers
 //! called after release): it lives in `util`, below both, so that neither imports the other.
@@ -32,11 +42,26 @@
 #[cfg(loom)]
 pub(crate) use loom_impl::{ChanLock, Guard};
 
+/// The tag bits of the lock word (see the module doc): what a holder may leave in it.
+pub(crate) const TAG_MASK: usize = 0b1110;
+
+/// What a release adds to the word while held (bit 0 set): one release counted in bits 4 and
+/// up, bit 0 cleared (`+16 - 1`), the tag bits as they were.
+const RELEASE: usize = 0b1111;
+
+/// The release word `next` with its tag replaced by `tag`.
+#[inline]
+fn with_tag(next: usize, tag: usize) -> usize {
+    debug_assert_eq!(tag & !TAG_MASK, 0, "lock tag outside TAG_MASK");
+    (next & !TAG_MASK) | tag
+}
+
 #[cfg(not(loom))]
 pub(crate) use std_impl::{ChanLock, Guard};
 
 #[cfg(not(loom))]
 mod std_impl {
+    use super::{with_tag, RELEASE, TAG_MASK};
     use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
     use std::sync::atomic::{AtomicUsize, Ordering::*};
@@ -58,7 +83,7 @@ mod std_impl {
     const MAX_SPIN_SHIFT: u32 = 9;
 
     pub(crate) struct ChanLock<T> {
-        /// Bit 0: held. Bits 1..: releases so far.
+        /// Bit 0: held. Bits 1 to 3: the tag of the last release. Bits 4..: releases so far.
         word: AtomicUsize,
         /// Guarded by bit 0 of `word`.
         value: UnsafeCell<T>,
@@ -72,16 +97,30 @@ mod std_impl {
 
     pub(crate) struct Guard<'a, T> {
         lock: &'a ChanLock<T>,
-        /// The word while held (odd).
-        held: usize,
+        /// The word the release stores: the word while held plus [`RELEASE`], with the tag
+        /// set by [`Guard::set_tag`] (the previous release's unless set).
+        next: usize,
     }
 
     impl<T> ChanLock<T> {
         pub(crate) fn new(value: T) -> Self {
+            Self::with_tag(value, 0)
+        }
+
+        /// A lock whose word starts with tag `tag` (the summary of `value`).
+        pub(crate) fn with_tag(value: T, tag: usize) -> Self {
+            debug_assert_eq!(tag & !TAG_MASK, 0, "lock tag outside TAG_MASK");
             ChanLock {
-                word: AtomicUsize::new(0),
+                word: AtomicUsize::new(tag),
                 value: UnsafeCell::new(value),
             }
+        }
+
+        /// The tag of the latest release this thread sees, without taking the lock: a hint
+        /// about the guarded value that may be stale by the time it is used.
+        #[inline]
+        pub(crate) fn tag(&self) -> usize {
+            self.word.load(Relaxed) & TAG_MASK
         }
 
         #[inline]
@@ -99,7 +138,10 @@ mod std_impl {
             // 0 leaves it as it is), so this reads exactly the word we set; the line is in our
             // cache from the read-modify-write.
             let held = self.word.load(Relaxed);
-            Guard { lock: self, held }
+            Guard {
+                lock: self,
+                next: held.wrapping_add(RELEASE),
+            }
         }
 
         /// Whether nobody took the lock since the release that left the word at `stamp`.
@@ -108,6 +150,21 @@ mod std_impl {
             self.word
                 .compare_exchange(stamp, stamp, AcqRel, Relaxed)
                 .is_ok()
+        }
+
+        /// Test only: overwrites the tag of the unlocked word (a stale hint, as a reader on
+        /// another core may see one).
+        #[cfg(test)]
+        pub(crate) fn force_tag(&self, tag: usize) {
+            let w = self.word.load(Relaxed);
+            assert_eq!(w & 1, 0, "force_tag on a held lock");
+            self.word.store(with_tag(w, tag), Relaxed);
+        }
+
+        /// Test only: how many times the lock was released.
+        #[cfg(test)]
+        pub(crate) fn releases(&self) -> usize {
+            self.word.load(Relaxed) >> 4
         }
 
         #[cold]
@@ -135,10 +192,23 @@ mod std_impl {
     }
 
     impl<T> Guard<'_, T> {
-        /// The word this guard's release will leave: see [`ChanLock::unchanged_since`].
+        /// The word this guard's release will leave (with the tag set so far): see
+        /// [`ChanLock::unchanged_since`].
         #[inline]
         pub(crate) fn stamp(&self) -> usize {
-            self.held.wrapping_add(1)
+            self.next
+        }
+
+        /// The tag this guard's release will leave: the previous release's, unless set.
+        #[inline]
+        pub(crate) fn tag(&self) -> usize {
+            self.next & TAG_MASK
+        }
+
+        /// Sets the tag this guard's release leaves in the word (bits of [`TAG_MASK`]).
+        #[inline]
+        pub(crate) fn set_tag(&mut self, tag: usize) {
+            self.next = with_tag(self.next, tag);
         }
     }
 
@@ -161,36 +231,45 @@ mod std_impl {
     impl<T> Drop for Guard<'_, T> {
         #[inline]
         fn drop(&mut self) {
-            // Clears bit 0 and counts the release (held is odd: +1 carries into the count).
-            self.lock.word.store(self.held.wrapping_add(1), Release);
+            // Clears bit 0, counts the release and leaves the tag.
+            self.lock.word.store(self.next, Release);
         }
     }
 }
 
 #[cfg(loom)]
 mod loom_impl {
+    use super::{with_tag, RELEASE, TAG_MASK};
     use crate::loom::Unpoison;
     use loom::sync::atomic::{AtomicUsize, Ordering::*};
     use std::ops::{Deref, DerefMut};
 
     pub(crate) struct ChanLock<T> {
         mutex: loom::sync::Mutex<T>,
-        /// Bit 0: held; the rest counts releases, as the std lock's word.
+        /// Bit 0: held; bits 1 to 3 the tag; the rest counts releases, as the std lock's word.
         word: AtomicUsize,
     }
 
     pub(crate) struct Guard<'a, T> {
         guard: Option<loom::sync::MutexGuard<'a, T>>,
         word: &'a AtomicUsize,
-        held: usize,
+        next: usize,
     }
 
     impl<T> ChanLock<T> {
         pub(crate) fn new(value: T) -> Self {
+            Self::with_tag(value, 0)
+        }
+
+        pub(crate) fn with_tag(value: T, tag: usize) -> Self {
             ChanLock {
                 mutex: loom::sync::Mutex::new(value),
-                word: AtomicUsize::new(0),
+                word: AtomicUsize::new(tag),
             }
+        }
+
+        pub(crate) fn tag(&self) -> usize {
+            self.word.load(Relaxed) & TAG_MASK
         }
 
         pub(crate) fn lock(&self) -> Guard<'_, T> {
@@ -199,7 +278,7 @@ mod loom_impl {
             Guard {
                 guard: Some(guard),
                 word: &self.word,
-                held,
+                next: held.wrapping_add(RELEASE),
             }
         }
 
@@ -212,7 +291,15 @@ mod loom_impl {
 
     impl<T> Guard<'_, T> {
         pub(crate) fn stamp(&self) -> usize {
-            self.held + 1
+            self.next
+        }
+
+        pub(crate) fn tag(&self) -> usize {
+            self.next & TAG_MASK
+        }
+
+        pub(crate) fn set_tag(&mut self, tag: usize) {
+            self.next = with_tag(self.next, tag);
         }
     }
 
@@ -231,7 +318,7 @@ mod loom_impl {
 
     impl<T> Drop for Guard<'_, T> {
         fn drop(&mut self) {
-            self.word.store(self.held + 1, Release);
+            self.word.store(self.next, Release);
             drop(self.guard.take());
         }
     }
@@ -252,5 +339,31 @@ mod tests {
         assert!(l.unchanged_since(stamp), "checking takes no lock");
         drop(l.lock());
         assert!(!l.unchanged_since(stamp), "locked and released since");
+    }
+
+    #[test]
+    fn the_tag_is_what_the_last_release_left() {
+        let l = ChanLock::with_tag(0u32, 0b100);
+        assert_eq!(l.tag(), 0b100);
+        let mut g = l.lock();
+        assert_eq!(g.tag(), 0b100, "kept unless set");
+        assert_eq!(g.stamp() & super::TAG_MASK, 0b100);
+        g.set_tag(0b010);
+        let stamp = g.stamp();
+        assert_eq!(l.tag(), 0b100, "the old tag until the release");
+        drop(g);
+        assert_eq!(l.tag(), 0b010);
+        assert!(l.unchanged_since(stamp), "the stamp includes the tag");
+        drop(l.lock());
+        assert_eq!(
+            l.tag(),
+            0b010,
+            "a holder that sets no tag keeps the last one"
+        );
+        assert!(!l.unchanged_since(stamp));
+        let mut g = l.lock();
+        g.set_tag(0);
+        drop(g);
+        assert_eq!(l.tag(), 0);
     }
 }
