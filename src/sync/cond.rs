@@ -24,6 +24,7 @@
 //!   waiter; the slab reuses its nodes, so the plain list is as cheap and simpler.
 
 use crate::loom::Unpoison;
+use crate::util::wake_list::store_waker;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -213,10 +214,7 @@ impl<'a, T: ?Sized> Future for CondWait<'_, 'a, T> {
                     let mut list = this.cond.lock();
                     let w = list.get_mut(key);
                     if !w.notified {
-                        match &mut w.waker {
-                            Some(old) if old.will_wake(cx.waker()) => {}
-                            other => *other = Some(cx.waker().clone()),
-                        }
+                        drop(store_waker(&mut w.waker, cx.waker()));
                         return crate::runtime::pending(crate::runtime::Wait::Cond);
                     }
                     list.remove(key);

@@ -46,6 +46,7 @@
 //!   sooner than a park and a wake-up.
 
 use crate::loom::Unpoison;
+use crate::util::wake_list::store_waker;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -227,10 +228,7 @@ impl RawMutex {
                 Poll::Ready(())
             }
             Status::Queued => {
-                match &node.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => node.waker = Some(cx.waker().clone()),
-                }
+                drop(store_waker(&mut node.waker, cx.waker()));
                 Poll::Pending
             }
             Status::Woken => {

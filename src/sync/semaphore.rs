@@ -67,6 +67,7 @@
 //! [`Semaphore`]: super::Semaphore
 
 use crate::loom::Unpoison;
+use crate::util::wake_list::store_waker;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -419,10 +420,7 @@ impl RawSemaphore {
                     *slot = Slot::Done;
                     return Poll::Ready(());
                 }
-                match &mut w.waker {
-                    Some(old) if old.will_wake(cx.waker()) => {}
-                    other => *other = Some(cx.waker().clone()),
-                }
+                drop(store_waker(&mut w.waker, cx.waker()));
                 Poll::Pending
             }
             Slot::Done => panic!("sync: acquire future polled after completion"),

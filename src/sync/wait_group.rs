@@ -48,6 +48,7 @@
 //!   it.
 
 use crate::loom::Unpoison;
+use crate::util::wake_list::store_waker;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -393,10 +394,7 @@ impl Wait<'_> {
                 this.slot = None;
                 return Poll::Ready(());
             }
-            match &mut w.waker {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                other => *other = Some(cx.waker().clone()),
-            }
+            drop(store_waker(&mut w.waker, cx.waker()));
             return crate::runtime::pending(crate::runtime::Wait::WaitGroup);
         }
         if count(inner.state.load(Acquire)) == 0 {
