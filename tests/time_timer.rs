@@ -273,3 +273,52 @@ fn timers_from_every_worker_and_thread_fire_and_stop_anywhere() {
         t.c().recv().await.unwrap();
     });
 }
+
+/// Go 1.23's contract under races: a timer's firing is observed exactly once, either by a
+/// receive or by a `stop` that returns `true`, never both and never neither, and nothing can be
+/// received after `stop` returns. Each round races the firing (0 to 2 ms), a receiver on another
+/// goroutine, `stop` from a plain thread, and the first `c()` at a varying point (before the
+/// firing, after it, or only after `stop`: the channel made late or never).
+#[test]
+fn a_firing_is_observed_exactly_once_by_a_receive_or_a_stop() {
+    let rt = gorun::runtime::Builder::new().workers(2).build().unwrap();
+    let _w = common::watchdog(
+        "a_firing_is_observed_exactly_once_by_a_receive_or_a_stop",
+        120,
+    );
+    rt.block_on(async {
+        for round in 0..240u64 {
+            let t = Arc::new(Timer::new(Duration::from_micros(round * 7 % 2000)));
+            let look_early = round % 3 == 0;
+            let receiver = {
+                let t = t.clone();
+                gorun::go(async move {
+                    if !look_early {
+                        sleep(Duration::from_micros(round * 13 % 1500)).await;
+                    }
+                    // Bounded: ends 25 ms after the last possible firing or stop.
+                    timeout(Duration::from_millis(30), t.c().recv())
+                        .await
+                        .is_ok()
+                })
+            };
+            let stopper = {
+                let t = t.clone();
+                gorun::go_blocking(move || {
+                    std::thread::sleep(Duration::from_micros(round * 11 % 2500));
+                    t.stop()
+                })
+            };
+            let stopped = stopper.await.unwrap();
+            let received = receiver.await.unwrap();
+            assert!(
+                received != stopped,
+                "round {round}: received {received}, stop returned {stopped}"
+            );
+            assert!(
+                t.c().try_recv().is_err(),
+                "round {round}: a value after stop"
+            );
+        }
+    });
+}
