@@ -335,3 +335,48 @@ fn a_select_woken_then_blocked_again_in_another_task_is_woken_there() {
         assert_ready_eq!(poll_in(&mut tb, &mut fut), want, "{how}");
     }
 }
+
+/// On a gorun worker a `select!` without `default` that finds nothing ready yields once
+/// before it blocks: its first poll wakes its own task and queues no waiter (an unbuffered
+/// `try_send` finds no receiver), its second registers (the send then completes it). Off a
+/// worker (every other test here) it blocks on the first poll.
+#[test]
+fn on_a_worker_a_select_yields_once_before_it_blocks() {
+    let rt = gorun::runtime::Builder::new().workers(1).build().unwrap();
+    let _w = common::watchdog("on_a_worker_a_select_yields_once_before_it_blocks", 60);
+    rt.block_on(async {
+        gorun::go(async {
+            let a = chan::<u32>(0);
+            let b = chan::<u32>(0);
+            let mut sel = spawn(async {
+                gorun::select! {
+                    recv(a) -> v => v,
+                    recv(b) -> v => v.map(|x| x + 100),
+                }
+            });
+            assert_pending!(sel.poll());
+            assert!(sel.is_woken(), "the select yielded");
+            assert!(a.try_send(1).is_err(), "the yield registered nothing");
+            assert_pending!(sel.poll());
+            assert!(!sel.is_woken(), "the second poll blocked");
+            a.try_send(1).unwrap();
+            assert!(sel.is_woken());
+            assert_ready_eq!(sel.poll(), Some(1));
+
+            // A value that arrives during the yield is taken by the second poll's pass 1.
+            let c = chan::<u32>(1);
+            let mut sel = spawn(async {
+                gorun::select! {
+                    recv(c) -> v => v,
+                    recv(b) -> v => v,
+                }
+            });
+            assert_pending!(sel.poll());
+            assert!(sel.is_woken(), "the select yielded");
+            c.try_send(5).unwrap();
+            assert_ready_eq!(sel.poll(), Some(5));
+        })
+        .await
+        .unwrap();
+    });
+}
