@@ -47,10 +47,11 @@
 //!   timeout up.
 //! - A registered source is deleted from epoll before its file descriptor is closed.
 //! - After [`Driver::shutdown`], every I/O waiter has been woken and every I/O operation fails
-//!   with an error; timers stay pending forever (never fired early), their wakers, channels and
-//!   callbacks dropped at once, so the tasks they refer to are freed. (A `Timer` whose channel
-//!   was not made yet keeps the time it fired at: it holds nothing of the runtime's, and its
-//!   `c()` still delivers it, as a channel would have.)
+//!   with an error; timers stay pending forever (never fired early), their wakers, callbacks
+//!   and ownerless channels dropped at once, so the tasks they refer to are freed. The entry
+//!   of a `Timer` or `Ticker` still held is kept: it holds nothing of the runtime's (a kept
+//!   firing time, or its channel held weakly), so `stop` still removes a firing from before
+//!   the shutdown and `c()` still delivers it.
 
 mod epoll;
 mod registration;
@@ -237,7 +238,7 @@ impl Driver {
 
     /// Called once when the runtime shuts down (by `runtime::finish_shutdown`, after every
     /// goroutine left has been cancelled): fails every I/O waiter (and later operation), drops
-    /// every timer's waker, channel and callback (the timers stay pending forever).
+    /// every timer's waker, callback and ownerless channel (the timers stay pending forever).
     pub(crate) fn shutdown(&self) {
         let mut wakers = Vec::new();
         {

@@ -21,8 +21,8 @@
 //! - `Chan`: `after`, `tick`, `Timer`, `Ticker`. Firing does `try_send(now)` on a capacity-1
 //!   channel, *under the timer lock*, so that `stop`/`reset` (which unschedule the entry and
 //!   drain the channel under the same lock, [`Driver::timer_stop`]) can guarantee no stale
-//!   value arrives after they return, as Go 1.23 does. A full channel drops the value: that is how a slow ticker reader loses ticks. A
-//!   periodic entry is rescheduled at the next multiple of its period after now (missed ticks
+//!   value arrives after they return, as Go 1.23 does. A full channel drops the value: that is
+//!   how a slow ticker reader loses ticks. A periodic entry is rescheduled at the next multiple of its period after now (missed ticks
 //!   are skipped, phase kept, as Go's `runtime.timer` does).
 //! - `Lazy`: a `Timer` nobody has called `c()` on yet. Firing keeps the time in the entry, as
 //!   the channel would hold it; `timer_stop` takes it out as it would drain the channel; the
@@ -345,8 +345,9 @@ impl Driver {
         }
     }
 
-    /// Drops every timer's payload but a `Lazy` one's (see the module docs of `reactor`),
-    /// keeping the slab keys valid for their owners. Returns the payloads so they are dropped outside the lock.
+    /// Drops every timer's payload but those of owned channel timers (see the module docs of
+    /// `reactor`), keeping the slab keys valid for their owners. Returns the payloads so they
+    /// are dropped outside the lock.
     pub(super) fn shutdown_timers(&self) -> Vec<TimerAction> {
         let mut dropped = Vec::new();
         for w in self.wheels.iter() {
@@ -365,9 +366,13 @@ impl Driver {
             st.wheel.unschedule(k);
             let gen = match st.wheel.payload_mut(k) {
                 TimerAction::Wake { gen, .. } => *gen,
-                // Holds nothing of the runtime's; a time it kept is still delivered by `c()`
-                // or removed by `stop`, as a channel's value would be.
-                TimerAction::Lazy { .. } => continue,
+                // An owner's timer holds nothing of the runtime's (a kept time, or its channel
+                // held weakly): kept, so that its owner's `stop` still takes a firing from
+                // before (out of the entry, or the channel) and `c()` still delivers it.
+                TimerAction::Lazy { .. }
+                | TimerAction::Chan {
+                    detached: false, ..
+                } => continue,
                 _ => 0,
             };
             dropped.push(std::mem::replace(

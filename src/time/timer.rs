@@ -97,11 +97,7 @@ impl Timer {
     /// assert!(!t.stop(), "a stopped timer is not pending");
     /// ```
     pub fn stop(&self) -> bool {
-        // The driver drains the channel under the timer lock. After the runtime shut down it
-        // has forgotten the channel, but a value sent before may still be in it: drain that
-        // here too.
-        let stopped = self.driver.timer_stop(self.key);
-        stopped || self.rx.get().is_some_and(|rx| rx.try_recv().is_ok())
+        self.driver.timer_stop(self.key)
     }
 
     /// Makes the timer fire `d` from now (again, if it already fired or was stopped); any value
