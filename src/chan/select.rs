@@ -116,12 +116,13 @@
 //! on its first poll *on a gorun worker* wakes its own task and returns `Pending` (as
 //! `yield_now` does: to the back of the worker's queue); the next poll runs pass 1 again and
 //! blocks only if there is still nothing. Elsewhere (a plain thread's `block_on`, a tokio
-//! task, a test's mock task) nothing of ours is queued behind it, so it blocks at once. Each `select!` yields at most once, so a select that must wait pays one extra
-//! poll, and semantics are unchanged: nothing was registered, so nothing can be missed, and
-//! pass 1's random order still decides among ready cases. Measured on the `select` workload
-//! (4 fed unbuffered channels, 2 workers): 562 -> 250 ms, because after the yield the woken
-//! senders have parked with their next values and the select takes them without ever
-//! registering (Go 1.19 on this machine: 263 ms).
+//! task, a test's mock task) nothing of ours is queued behind it, so it blocks at once. Each
+//! `select!` yields at most once, so a select that must wait pays one extra poll, and
+//! semantics are unchanged: nothing was registered, so nothing can be missed, and pass 1's
+//! random order still decides among ready cases. Measured on the `select` workload (4 fed
+//! unbuffered channels, 2 workers, interleaved medians): 518 -> 231 ms, because after the
+//! yield the woken senders have parked with their next values and the select takes them
+//! without ever registering (Go 1.19 on this machine: 263 ms).
 //!
 //! # Who keeps the cell alive
 //!
@@ -340,6 +341,8 @@ impl<const N: usize> Cases<'_, N> {
         // blocked select's cases on one channel (queued one behind the other) are taken in a
         // random order too, as Go's (which queues them in its random poll order).
         let mut order;
+        // A first look without `default` that found nothing: may yield instead of blocking.
+        let mut may_yield = false;
         if this.registered {
             let cell = &cell_slot
                 .as_ref()
@@ -395,19 +398,17 @@ impl<const N: usize> Cases<'_, N> {
                 }
                 Err(v) => order = v.order,
             }
-            // Before blocking the first time, yield once (see "Yield before blocking").
-            if !this.yielded
-                && crate::runtime::on_worker_thread()
-                && !this.cases.iter().all(|c| c.is_nil())
-            {
-                this.yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
+            may_yield = !this.yielded;
         }
         if this.cases.iter().all(|c| c.is_nil()) {
             // `select! {}` or only nil channels: never ready.
             return crate::runtime::pending(crate::runtime::Wait::SelectNoCases);
+        }
+        // Before blocking the first time, yield once (see "Yield before blocking").
+        if may_yield && crate::runtime::on_worker_thread() {
+            this.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         let cell = &*cell_slot.get_or_insert_with(|| ClaimCell(Arc::new(SelectCell::new())));
         'register: loop {

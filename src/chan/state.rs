@@ -49,10 +49,11 @@
 //!    its cell for itself (`SELF`), and never pairs with its own waiters.
 //! 8. Wakers: a plain waiter holds its task's waker (`Waiter::waker`); a `select!` case waiter
 //!    holds none, since its select keeps one waker in its claim cell for all its cases (which
-//!    the waiter names by a plain pointer, valid while the waiter is in the slab: `CellRef`). Whoever
-//!    wakes a waiter without completing it takes the waker with `Waiter::wake_up` (which first
-//!    marks a select's cell woken), whoever completes one with `Waiter::take_waker` (after the
-//!    claim of invariant 7); both take, never clone, and call it after releasing the lock.
+//!    the waiter names by a plain pointer, valid while the waiter is in the slab: `CellRef`).
+//!    Whoever wakes a waiter without completing it takes the waker with `Waiter::wake_up`
+//!    (which first marks a select's cell woken), whoever completes one with
+//!    `Waiter::take_waker` (after the claim of invariant 7); both take, never clone, and call
+//!    it after releasing the lock.
 //! 9. Readiness hint: once a `select!` without `default` has looked at the channel
 //!    (`TRACKED`), every release of the lock leaves [`State::hint`] of the state it leaves in
 //!    the lock word (the channel's guard, `chan.rs`, computes it on drop); before that the

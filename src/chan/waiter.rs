@@ -133,8 +133,9 @@ impl CellRef {
 }
 
 // A waiter is 8 bytes of links, 8 of status and flag (padded), 16 of waker, 16 of select (cell
-// pointer and index) and the value: 64 bytes for a `u64`. A `select!` case leaves `waker` empty (its
-// select's waker is in the cell). Channels with a million blocked receivers hold a million.
+// pointer and index) and the value: 64 bytes for a `u64`. A `select!` case leaves `waker`
+// empty (its select's waker is in the cell). Channels with a million blocked receivers hold a
+// million.
 #[cfg(all(target_pointer_width = "64", not(loom)))]
 const _: () = assert!(std::mem::size_of::<Waiter<u64>>() <= 64);
 

@@ -22,8 +22,9 @@
 //!   channel, *under the timer lock*, so that `stop`/`reset` (which unschedule the entry and
 //!   drain the channel under the same lock, [`Driver::timer_stop`]) can guarantee no stale
 //!   value arrives after they return, as Go 1.23 does. A full channel drops the value: that is
-//!   how a slow ticker reader loses ticks. A periodic entry is rescheduled at the next multiple of its period after now (missed ticks
-//!   are skipped, phase kept, as Go's `runtime.timer` does).
+//!   how a slow ticker reader loses ticks. A periodic entry is rescheduled at the next multiple
+//!   of its period after now (missed ticks are skipped, phase kept, as Go's `runtime.timer`
+//!   does).
 //! - `Lazy`: a `Timer` nobody has called `c()` on yet. Firing keeps the time in the entry, as
 //!   the channel would hold it; `timer_stop` takes it out as it would drain the channel; the
 //!   first `c()` makes the channel and `timer_attach` moves the kept time into it and turns the

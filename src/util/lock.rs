@@ -9,9 +9,10 @@
 //! thread until the holder is done.
 //!
 //! The lock word also counts releases: bit 0 is "held", bits 4 and up the number of times
-//! the lock was released (bits 1 to 3 are the tag, below). A holder learns the word its release will leave ([`Guard::stamp`]),
-//! and [`ChanLock::unchanged_since`] tells later, with one read-modify-write (which reads the
-//! latest value of the word, as an acquisition would), whether anyone took the lock since:
+//! the lock was released (bits 1 to 3 are the tag, below). A holder learns the word its
+//! release will leave ([`Guard::stamp`]), and [`ChanLock::unchanged_since`] tells later, with
+//! one read-modify-write (which reads the latest value of the word, as an acquisition would),
+//! whether anyone took the lock since:
 //! if not, the channel's state is still what that holder saw. `select!` with `default` uses it
 //! to take `default` only when, at one instant, none of its channels was ready (Go locks them
 //! all for this).
