@@ -322,6 +322,7 @@ impl Driver {
     /// Fires every timer of wheel `w` due by now, `FIRE_BATCH` per lock acquisition.
     fn fire_due(&self, i: usize, w: &ChanLock<super::TimerState>) {
         let mut out = Deferred::default();
+        let mut shrink = false;
         loop {
             let more = {
                 let mut st = w.lock();
@@ -337,12 +338,18 @@ impl Driver {
                 self.earliest[i]
                     .0
                     .store(st.wheel.next_deadline().unwrap_or(u64::MAX), Relaxed);
+                shrink |= st.wheel.shrink_pending();
                 more
             };
             out.run();
             if !more {
                 break;
             }
+        }
+        // After the wake-ups: shrinking walks the whole slab, and the end of a burst (the
+        // last million sleeps firing) would otherwise hold its last wakers for milliseconds.
+        if shrink {
+            w.lock().wheel.shrink_if_pending();
         }
     }
 

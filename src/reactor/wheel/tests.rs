@@ -2,12 +2,15 @@
 
 use super::*;
 
+/// Fires everything due by `now`, then runs the shrink the firings left pending, as the
+/// driver does once it has woken what fired.
 fn drain(w: &mut Wheel<u64>, now: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     while w.poll(now, usize::MAX, |_, _, p| {
         out.push((*p, now));
         Fired::Remove
     }) {}
+    w.shrink_if_pending();
     out
 }
 
@@ -209,6 +212,30 @@ fn the_slab_gives_memory_back_after_a_burst() {
     }
     drain(&mut w, 6000);
     assert_eq!(w.allocated(), 0);
+    assert!(w.capacity() < GC_MIN, "{} slots kept", w.capacity());
+}
+
+/// Firing the last entries of a burst does not shrink the slab inside `poll` (a walk over
+/// every slot, which would hold the wakers of what fired): it is left pending for the caller.
+#[test]
+fn entries_freed_by_firing_leave_the_shrink_to_the_caller() {
+    let mut w = Wheel::new();
+    for i in 0..100_000u64 {
+        let k = w.alloc(i);
+        w.schedule(k, 1 + i % 50);
+    }
+    let cap = w.capacity();
+    assert!(!w.shrink_pending());
+    let mut fired = 0;
+    while w.poll(100, usize::MAX, |_, _, _| {
+        fired += 1;
+        Fired::Remove
+    }) {}
+    assert_eq!((fired, w.allocated()), (100_000, 0));
+    assert!(w.shrink_pending());
+    assert_eq!(w.capacity(), cap, "poll shrank the slab itself");
+    w.shrink_if_pending();
+    assert!(!w.shrink_pending());
     assert!(w.capacity() < GC_MIN, "{} slots kept", w.capacity());
 }
 

@@ -52,13 +52,16 @@
 use super::{TaskMeta, BLOCKING, STATE_MASK};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::Unpoison;
+use crate::runtime::scheduler::CachePadded;
 use crate::runtime::{site, wait};
 use std::panic::Location;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Waker;
 
 pub(crate) struct Registry {
-    shards: Box<[Mutex<Shard>]>,
+    /// One cache line pair per shard: unpadded, two workers' shards (56 bytes each) share a
+    /// line, and every registration and removal on one core misses on the other's writes.
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
     mask: u32,
 }
 
@@ -144,10 +147,10 @@ impl Registry {
         Registry {
             shards: (0..n)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    CachePadded(Mutex::new(Shard {
                         tasks: slab::Slab::new(),
                         closed: false,
-                    })
+                    }))
                 })
                 .collect(),
             mask: n as u32 - 1,
