@@ -101,3 +101,78 @@ fn injected_work_is_not_starved_by_local_ping_pong() {
     assert!(stop.load(Acquire));
     drop(rt);
 }
+
+/// Spins (never yielding the worker) until `flags` are all set, for at most `limit`; returns
+/// whether they were. A goroutine that busy-waits like this is stuck in one poll: whatever is
+/// queued behind it on its worker can only run if another worker takes it.
+fn spin_until_set(flags: &[Arc<AtomicBool>], limit: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while !flags.iter().all(|f| f.load(Acquire)) {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
+/// `woken` goroutines each park on a channel of their own; then one goroutine wakes them all
+/// (they queue on its worker: the first in `runnext`, the rest in the local queue, fewer than
+/// a worker shares by notification) and busy-waits until every one of them has run. On two
+/// workers the other worker must notice that the waker is stuck in one task and take them:
+/// nothing else would run them.
+fn woken_goroutines_behind_a_stuck_waker_run_elsewhere(woken: usize) -> bool {
+    let rt = Builder::new().workers(2).build().unwrap();
+    // All of it in a goroutine, so that the waker runs on a worker.
+    let test = rt.go(async move {
+        let chans: Vec<_> = (0..woken).map(|_| gorun::chan::chan::<()>(1)).collect();
+        let flags: Vec<_> = (0..woken)
+            .map(|_| Arc::new(AtomicBool::new(false)))
+            .collect();
+        let parked = Arc::new(AtomicUsize::new(0));
+        for (c, f) in chans.iter().zip(&flags) {
+            let (c, f, parked) = (c.clone(), f.clone(), parked.clone());
+            drop(gorun::go(async move {
+                parked.fetch_add(1, AcqRel);
+                c.recv().await;
+                f.store(true, Release);
+            }));
+        }
+        // Let them reach their receive and park (a time, not a condition: if one has not
+        // parked yet, its receive finds the value and the test checks less, not wrongly).
+        while parked.load(Acquire) < woken {
+            gorun::yield_now().await;
+        }
+        // Both workers go idle; the timer wakes this goroutine on one of them.
+        gorun::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Stay on this worker a while without yielding, so that the other one, woken to take
+        // the reactor over, has searched and parked again: nobody is looking for work.
+        let t = std::time::Instant::now();
+        while t.elapsed() < std::time::Duration::from_millis(5) {
+            std::hint::spin_loop();
+        }
+        for c in &chans {
+            c.try_send(()).unwrap();
+        }
+        spin_until_set(&flags, std::time::Duration::from_secs(20))
+    });
+    rt.block_on(test).unwrap()
+}
+
+#[test]
+fn a_goroutine_woken_by_one_that_then_runs_long_is_taken_by_another_worker() {
+    let _w = common::watchdog("woken_behind_stuck_waker", 60);
+    assert!(
+        woken_goroutines_behind_a_stuck_waker_run_elsewhere(1),
+        "the woken goroutine never ran while its waker spun"
+    );
+}
+
+#[test]
+fn goroutines_queued_behind_a_long_running_one_are_taken_by_another_worker() {
+    let _w = common::watchdog("queued_behind_stuck_waker", 60);
+    assert!(
+        woken_goroutines_behind_a_stuck_waker_run_elsewhere(5),
+        "goroutines queued behind a spinning one never ran"
+    );
+}

@@ -61,7 +61,7 @@ use inject::Inject;
 use park::{DriverSlot, Parker};
 use queue::Queue;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU32, AtomicUsize, Ordering::*};
 use worker::Pool;
 
 /// Keeps a value on its own cache line pair (so per-thread counters do not false-share; 128
@@ -93,6 +93,9 @@ pub(crate) struct Remote {
     /// A `Runnable` raw pointer or null; taken by `swap`.
     pub(crate) runnext: AtomicPtr<()>,
     pub(crate) parker: Parker,
+    /// The worker's turn counter as of its latest turn (one per task it runs), for thieves
+    /// deciding whether it is stuck in one task (`worker::STUCK_AFTER`).
+    pub(crate) turns: AtomicU32,
 }
 
 /// State shared by the workers, handles and tasks of one runtime.
@@ -159,6 +162,7 @@ impl Shared {
                     CachePadded(Remote {
                         queue: Queue::new(),
                         runnext: AtomicPtr::new(ptr::null_mut()),
+                        turns: AtomicU32::new(0),
                         parker: Parker::new(),
                     })
                 })
@@ -221,13 +225,18 @@ impl Shared {
         Pool::notify_parked(self)
     }
 
-    /// Whether any queue holds a task (used by the last searcher before it parks).
+    /// Whether a queue holds a task that a searcher would take now (used by the last searcher
+    /// before it parks): the injection queue, or a local queue of at least
+    /// `worker::SHARE_AT` tasks. A shorter local queue, or a `runnext`, is left to its owner,
+    /// which pushed it while running and will run it before it parks (only a worker's own
+    /// thread pushes there); a thief that declined one parks with a timeout to look again
+    /// in case the owner is stuck in one task (see `worker::Worker::steal`).
     pub(crate) fn has_work(&self) -> bool {
         !self.inject.is_empty()
             || self
                 .remotes
                 .iter()
-                .any(|r| !r.queue.is_empty() || !r.runnext.load(Acquire).is_null())
+                .any(|r| r.queue.len() >= worker::SHARE_AT)
     }
 
     /// Wakes every worker and the driver (shutdown).

@@ -94,6 +94,11 @@ impl<D: Drive> DriverSlot<D> {
         }
     }
 
+    /// Whether a thread holds the driver (parked in it, or a busy worker firing timers).
+    pub(crate) fn is_taken(&self) -> bool {
+        self.taken.load(SeqCst)
+    }
+
     fn try_take(&self) -> bool {
         !self.taken.load(SeqCst)
             && self

@@ -48,6 +48,30 @@ use std::time::{Duration, Instant};
 /// goroutines ping-ponging through `runnext` must not starve the rest of the queue).
 pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
 
+/// A worker wakes a parked helper for its local queue only once that holds this many tasks,
+/// and a searcher steals from a local queue only this long, unless its owner is stuck in one
+/// task (see [`STUCK_AFTER`]). A few goroutines handing work to each other (a channel's
+/// senders and receivers, a `select!` and its feeders, a mutex's contenders) then stay on the
+/// core they share: each hand-off runs next on that core with the data in its cache, where
+/// spreading them over two cores made every hand-off a cross-core miss, and woke and parked
+/// the second core thousands of times a second (`mpmc` and `select` ran 1.7x to 2x slower on
+/// two workers than on one). A burst of work (a `go` loop) fills a queue past it at once.
+pub(crate) const SHARE_AT: usize = 16;
+
+/// A worker whose turn counter has not moved for this long is stuck in one task: a searcher
+/// then takes its queued tasks (and its `runnext`) however few, so that they wait for a long
+/// poll at most about this long while a searcher is around, and about [`WATCH`] otherwise.
+const STUCK_AFTER: Duration = Duration::from_micros(20);
+
+/// A searcher that found only short queues of busy workers keeps looking this long before it
+/// parks: a burst refills a queue past [`SHARE_AT`] within microseconds, and parking and
+/// being woken again at every refill would cost the spawner a system call each time.
+const PATIENCE: Duration = Duration::from_micros(50);
+
+/// A worker that parks having left short queues to their owners wakes after this long to see
+/// whether an owner got stuck in one task (Go's `sysmon` plays this part).
+const WATCH: Duration = Duration::from_millis(1);
+
 /// Every this many ticks a worker looks at the injection queue first and polls the reactor.
 const GLOBAL_CHECK_INTERVAL: u32 = 61;
 
@@ -80,6 +104,13 @@ pub(crate) struct Worker {
     io_gap: Cell<u32>,
     /// Goroutines that finished here, kept for a spawner to free (`task::dead`).
     dead: RefCell<Vec<std::task::Waker>>,
+    /// Per worker, its turn counter when this worker last saw it change, and when: how long
+    /// that worker has been in its current task, as far as this one can tell (`stuck`).
+    seen: RefCell<Box<[(u32, Instant)]>>,
+    /// The last search left short queues to their busy owners: park with [`WATCH`] as timeout.
+    watching: Cell<bool>,
+    /// Back from a [`WATCH`] timeout: the next search looks once, without [`PATIENCE`].
+    looking_again: Cell<bool>,
 }
 
 thread_local! {
@@ -136,6 +167,7 @@ pub(crate) fn retire(waker: std::task::Waker) {
 /// Runs worker `index` of `shared` until shutdown.
 pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     let _ours = crate::runtime::deadlock::sched_thread();
+    let n_workers = shared.remotes.len();
     let worker = Worker {
         driver: Arc::new(shared.driver().clone()),
         shared,
@@ -147,6 +179,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         io_poll_at: Cell::new(IO_GAP_MIN),
         io_gap: Cell::new(IO_GAP_MIN),
         dead: RefCell::new(Vec::new()),
+        seen: RefCell::new(vec![(0, Instant::now()); n_workers].into_boxed_slice()),
+        watching: Cell::new(false),
+        looking_again: Cell::new(false),
     };
     struct Uninstall;
     impl Drop for Uninstall {
@@ -252,6 +287,16 @@ pub(crate) trait Core {
     fn before_park(&self) {}
     /// Called each time the worker's parker returns.
     fn woke(&self) {}
+    /// The timeout of the next park: `None`, or a time after which to look at the queues
+    /// again although nobody notified us (`Worker`: it left short queues to busy owners).
+    fn park_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Called when a park with [`park_timeout`](Self::park_timeout) ended with nothing for us:
+    /// whether to search again instead of parking again.
+    fn look_again(&self) -> bool {
+        false
+    }
 }
 
 /// Runs worker `core` until its runtime shuts down.
@@ -310,7 +355,8 @@ pub(crate) fn wait_for_work<C: Core>(core: &C) {
         pool.notify_parked();
     }
     loop {
-        let drove = pool.parker(idx).park(pool.driver_slot(), None);
+        let timeout = core.park_timeout();
+        let drove = pool.parker(idx).park(pool.driver_slot(), timeout);
         core.woke();
         if pool.is_shutdown() {
             return;
@@ -335,6 +381,13 @@ pub(crate) fn wait_for_work<C: Core>(core: &C) {
         if !pool.idle().is_parked(idx) {
             // Notified: the notifier counted us as a searcher.
             core.searching().set(true);
+            return;
+        }
+        if timeout.is_some() && core.look_again() {
+            // Time to see whether an owner we left tasks to is stuck (see `Core::park_timeout`).
+            if !pool.idle().unpark_self(idx) {
+                core.searching().set(true);
+            }
             return;
         }
         // Spurious wake-up, or the reactor fired with nothing for us: sleep again.
@@ -464,14 +517,87 @@ impl Worker {
         }
     }
 
-    /// Pushes onto the back of the local queue and, if a worker is parked and nobody
-    /// searches, wakes one to steal it. The notification is not needed for liveness (this
-    /// worker is running and will pop the task itself), so the cheap check is enough to skip.
+    /// Pushes onto the back of the local queue and, once it holds [`SHARE_AT`] tasks, if a
+    /// worker is parked and nobody searches, wakes one to steal. The notification is not
+    /// needed for liveness (this worker is running and will pop the task itself), so the
+    /// cheap check is enough to skip.
     pub(crate) fn push_local(&self, task: Runnable) {
+        let queue = &self.remote().queue;
         // SAFETY: this thread owns its local queue.
-        unsafe { self.remote().queue.push_back(task, &*self.shared.inject) };
-        if self.shared.idle.may_need_wake() {
+        unsafe { queue.push_back(task, &*self.shared.inject) };
+        if queue.len() >= SHARE_AT && self.shared.idle.may_need_wake() {
             self.shared.notify_parked();
+        }
+    }
+
+    /// Whether worker `v` has been in one task for [`STUCK_AFTER`] or more, as far as the
+    /// changes of its turn counter seen from here tell (`now`: this search's clock reading).
+    fn stuck(&self, v: usize, now: Instant) -> bool {
+        let turns = self.shared.remotes[v].turns.load(Relaxed);
+        let mut seen = self.seen.borrow_mut();
+        let (last, since) = &mut seen[v];
+        if *last != turns {
+            (*last, *since) = (turns, now);
+            return false;
+        }
+        now.saturating_duration_since(*since) >= STUCK_AFTER
+    }
+
+    /// One look at the other workers' queues, the injection queue and the others' `runnext`
+    /// (last, so that a fresh hand-off is not taken at once). `Err(())`: nothing taken, but
+    /// short queues (or `runnext`s) of busy workers were left to them.
+    fn steal_once(&self) -> Result<Option<Runnable>, ()> {
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        let start = crate::rand::below(n as u32) as usize;
+        let mut now = None;
+        let mut clock = || *now.get_or_insert_with(Instant::now);
+        let mut left = false;
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == self.index {
+                continue;
+            }
+            let len = remotes[v].queue.len();
+            if len == 0 {
+                continue;
+            }
+            if len < SHARE_AT && !self.stuck(v, clock()) {
+                left = true;
+                continue;
+            }
+            // SAFETY: this thread owns its local queue, which is empty (we only search when
+            // `next_task` found nothing).
+            if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
+                return Ok(Some(t));
+            }
+        }
+        if let Some(t) = self.take_from_inject() {
+            return Ok(Some(t));
+        }
+        // Last pass: runnext slots of workers stuck in one task (their owners run the others
+        // next).
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == self.index || remotes[v].runnext.load(Relaxed).is_null() {
+                continue;
+            }
+            if !self.stuck(v, clock()) {
+                left = true;
+                continue;
+            }
+            let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
+            if let Some(p) = ptr::NonNull::new(p) {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
+                // SAFETY: as in `take_runnext`.
+                return Ok(Some(unsafe { Runnable::from_raw(p) }));
+            }
+        }
+        if left {
+            Err(())
+        } else {
+            Ok(None)
         }
     }
 
@@ -505,6 +631,8 @@ impl Core for Worker {
     fn begin_turn(&self) -> u32 {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
+        // Our own line (queue tail, runnext); thieves read it only while they search.
+        self.remote().turns.store(tick, Relaxed);
         if tick % TIMER_CHECK_INTERVAL == 0 {
             self.shared.driver_slot.fire_timers_if_due();
         }
@@ -538,43 +666,35 @@ impl Core for Worker {
 
     /// Steals half of a random victim's local queue, else takes from the injection queue,
     /// else, last, another worker's `runnext`.
+    /// Steals as [`steal_once`](Self::steal_once) does; while it leaves short queues to their
+    /// busy owners, keeps looking for [`PATIENCE`] (once, after a [`WATCH`] wake-up), then gives
+    /// up with `watching` set so that the park that follows has a timeout.
     fn steal(&self) -> Option<Runnable> {
-        let remotes = &self.shared.remotes;
-        let n = remotes.len();
-        let start = crate::rand::below(n as u32) as usize;
-        for i in 0..n {
-            let v = (start + i) % n;
-            if v == self.index {
-                continue;
-            }
-            // SAFETY: this thread owns its local queue, which is empty (we only search when
-            // `next_task` found nothing).
-            if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
-                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
-                return Some(t);
-            }
-        }
-        if let Some(t) = self.take_from_inject() {
-            return Some(t);
-        }
-        // Last pass: runnext slots of others (a worker stuck in a long poll must not keep its
-        // runnext task forever).
-        for i in 0..n {
-            let v = (start + i) % n;
-            if v == self.index {
-                continue;
-            }
-            if remotes[v].runnext.load(Relaxed).is_null() {
-                continue;
-            }
-            let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
-            if let Some(p) = ptr::NonNull::new(p) {
-                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
-                // SAFETY: as in `take_runnext`.
-                return Some(unsafe { Runnable::from_raw(p) });
+        let patience = if self.looking_again.replace(false) {
+            Duration::ZERO
+        } else {
+            PATIENCE
+        };
+        let mut until = None;
+        loop {
+            match self.steal_once() {
+                Ok(found) => {
+                    self.watching.set(false);
+                    return found;
+                }
+                Err(()) => {
+                    let now = Instant::now();
+                    let until = *until.get_or_insert(now + patience);
+                    if now >= until || self.shared.is_shutdown() {
+                        self.watching.set(true);
+                        return None;
+                    }
+                    for _ in 0..64 {
+                        std::hint::spin_loop();
+                    }
+                }
             }
         }
-        None
     }
 
     #[inline]
@@ -601,6 +721,21 @@ impl Core for Worker {
     #[inline]
     fn woke(&self) {
         self.last_driver_poll.set(Instant::now());
+    }
+
+    /// [`WATCH`] if the last search left short queues to busy owners, or if we will park in
+    /// the reactor (nobody holds it) while another worker is busy: then we are the one that
+    /// notices an owner stuck in one task with tasks queued behind it, which no notification
+    /// announces (fewer than [`SHARE_AT`], or a `runnext`). Otherwise no timeout.
+    fn park_timeout(&self) -> Option<Duration> {
+        let busy_elsewhere = self.shared.idle.num_parked() < self.shared.remotes.len();
+        let watch = self.watching.get() || (busy_elsewhere && !self.shared.driver_slot.is_taken());
+        watch.then_some(WATCH)
+    }
+
+    fn look_again(&self) -> bool {
+        self.looking_again.set(true);
+        true
     }
 }
 
