@@ -27,13 +27,11 @@
 //! each of them will look at the queues before it parks (parking re-checks the queues after
 //! putting itself on `sleepers`, under the same lock the notifier takes).
 //!
-//! "A queue" here is one that only the notification protocol serves: the injection queue
-//! (anyone pushes there) and a local queue long enough to share (`worker::SHARE_AT`). A
-//! worker's own `runnext` and shorter local queue are pushed only by that worker's thread while
-//! it runs, and it empties them before it parks, so its owner is the unparked worker that will
-//! look at them; waking a helper for them is only about parallelism (`Worker::push_local`
-//! skips it, the last searcher's re-check ignores them, and a parked worker looks again after
-//! `worker::WATCH` in case their owner is stuck in one task).
+//! "A queue" here is one that the notification protocol serves: the injection queue and the
+//! local queues. A worker's `runnext` is pushed only by that worker's thread while it runs, and
+//! it empties it before it parks, so its owner is the unparked worker that will look at it
+//! (the last searcher's re-check ignores it; a parked worker looks again after `worker::WATCH`
+//! in case its owner is stuck in one task: `worker::BACKLOG`).
 //!
 //! The worker-side steps (announce, re-check, notify) are `worker::{search, run_task, park}`
 //! and `worker::Pool::notify_parked`; loom runs them, with this type, in `scheduler::tests_loom`.

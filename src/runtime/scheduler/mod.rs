@@ -94,7 +94,7 @@ pub(crate) struct Remote {
     pub(crate) runnext: AtomicPtr<()>,
     pub(crate) parker: Parker,
     /// The worker's turn counter as of its latest turn (one per task it runs), for thieves
-    /// deciding whether it is stuck in one task (`worker::STUCK_AFTER`).
+    /// measuring the pace at which it runs its queue (`worker::BACKLOG`).
     pub(crate) turns: AtomicU32,
 }
 
@@ -226,17 +226,12 @@ impl Shared {
     }
 
     /// Whether a queue holds a task that a searcher would take now (used by the last searcher
-    /// before it parks): the injection queue, or a local queue of at least
-    /// `worker::SHARE_AT` tasks. A shorter local queue, or a `runnext`, is left to its owner,
-    /// which pushed it while running and will run it before it parks (only a worker's own
-    /// thread pushes there); a thief that declined one parks with a timeout to look again
+    /// before it parks): the injection queue or a local queue. A `runnext` is left to its
+    /// owner, which put it there while running and will run it before it parks (only a
+    /// worker's own thread does); a searcher that left one parks with a timeout, to look again
     /// in case the owner is stuck in one task (see `worker::Worker::steal`).
     pub(crate) fn has_work(&self) -> bool {
-        !self.inject.is_empty()
-            || self
-                .remotes
-                .iter()
-                .any(|r| r.queue.len() >= worker::SHARE_AT)
+        !self.inject.is_empty() || self.remotes.iter().any(|r| !r.queue.is_empty())
     }
 
     /// Wakes every worker and the driver (shutdown).

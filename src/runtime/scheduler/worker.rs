@@ -48,28 +48,18 @@ use std::time::{Duration, Instant};
 /// goroutines ping-ponging through `runnext` must not starve the rest of the queue).
 pub(crate) const MAX_RUNNEXT_STREAK: u32 = 16;
 
-/// A worker wakes a parked helper for its local queue only once that holds this many tasks,
-/// and a searcher steals from a local queue only this long, unless its owner is stuck in one
-/// task (see [`STUCK_AFTER`]). A few goroutines handing work to each other (a channel's
-/// senders and receivers, a `select!` and its feeders, a mutex's contenders) then stay on the
-/// core they share: each hand-off runs next on that core with the data in its cache, where
-/// spreading them over two cores made every hand-off a cross-core miss, and woke and parked
-/// the second core thousands of times a second (`mpmc` and `select` ran 1.7x to 2x slower on
-/// two workers than on one). A burst of work (a `go` loop) fills a queue past it at once.
-pub(crate) const SHARE_AT: usize = 16;
+/// A searcher takes another worker's `runnext` (the task that worker runs next) only if, at the
+/// pace that worker has run tasks over the last [`WINDOW`] or more, it would wait this long:
+/// a fresh hand-off between two goroutines is left where it is (it runs next, on the core that
+/// has its data), but not one behind a goroutine stuck in a long poll.
+const BACKLOG: Duration = Duration::from_micros(5);
 
-/// A worker whose turn counter has not moved for this long is stuck in one task: a searcher
-/// then takes its queued tasks (and its `runnext`) however few, so that they wait for a long
-/// poll at most about this long while a searcher is around, and about [`WATCH`] otherwise.
-const STUCK_AFTER: Duration = Duration::from_micros(20);
+/// The shortest time over which a searcher measures another worker's pace (its turn counter).
+const WINDOW: Duration = Duration::from_micros(20);
 
-/// A searcher that found only short queues of busy workers keeps looking this long before it
-/// parks: a burst refills a queue past [`SHARE_AT`] within microseconds, and parking and
-/// being woken again at every refill would cost the spawner a system call each time.
-const PATIENCE: Duration = Duration::from_micros(50);
-
-/// A worker that parks having left short queues to their owners wakes after this long to see
-/// whether an owner got stuck in one task (Go's `sysmon` plays this part).
+/// A worker that parks while another is busy wakes after this long to see whether the other
+/// is stuck in one task with a task in its `runnext`: nothing announces a `runnext` to the
+/// other workers (Go's `sysmon` plays this part).
 const WATCH: Duration = Duration::from_millis(1);
 
 /// Every this many ticks a worker looks at the injection queue first and polls the reactor.
@@ -105,12 +95,10 @@ pub(crate) struct Worker {
     /// Goroutines that finished here, kept for a spawner to free (`task::dead`).
     dead: RefCell<Vec<std::task::Waker>>,
     /// Per worker, its turn counter when this worker last saw it change, and when: how long
-    /// that worker has been in its current task, as far as this one can tell (`stuck`).
+    /// that worker's pace, as far as this one can tell (`backlogged`).
     seen: RefCell<Box<[(u32, Instant)]>>,
-    /// The last search left short queues to their busy owners: park with [`WATCH`] as timeout.
+    /// The last search left a `runnext` to its busy owner: park with [`WATCH`] as timeout.
     watching: Cell<bool>,
-    /// Back from a [`WATCH`] timeout: the next search looks once, without [`PATIENCE`].
-    looking_again: Cell<bool>,
 }
 
 thread_local! {
@@ -181,7 +169,6 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
         dead: RefCell::new(Vec::new()),
         seen: RefCell::new(vec![(0, Instant::now()); n_workers].into_boxed_slice()),
         watching: Cell::new(false),
-        looking_again: Cell::new(false),
     };
     struct Uninstall;
     impl Drop for Uninstall {
@@ -384,7 +371,8 @@ pub(crate) fn wait_for_work<C: Core>(core: &C) {
             return;
         }
         if timeout.is_some() && core.look_again() {
-            // Time to see whether an owner we left tasks to is stuck (see `Core::park_timeout`).
+            // Time to see whether an owner we left tasks to is too slow to run them (see
+            // `Core::park_timeout`).
             if !pool.idle().unpark_self(idx) {
                 core.searching().set(true);
             }
@@ -517,35 +505,41 @@ impl Worker {
         }
     }
 
-    /// Pushes onto the back of the local queue and, once it holds [`SHARE_AT`] tasks, if a
-    /// worker is parked and nobody searches, wakes one to steal. The notification is not
-    /// needed for liveness (this worker is running and will pop the task itself), so the
-    /// cheap check is enough to skip.
+    /// Pushes onto the back of the local queue and, if a worker is parked and nobody
+    /// searches, wakes one to steal it. The notification is not needed for liveness (this
+    /// worker is running and will pop the task itself), so the cheap check is enough to skip.
     pub(crate) fn push_local(&self, task: Runnable) {
-        let queue = &self.remote().queue;
         // SAFETY: this thread owns its local queue.
-        unsafe { queue.push_back(task, &*self.shared.inject) };
-        if queue.len() >= SHARE_AT && self.shared.idle.may_need_wake() {
+        unsafe { self.remote().queue.push_back(task, &*self.shared.inject) };
+        if self.shared.idle.may_need_wake() {
             self.shared.notify_parked();
         }
     }
 
-    /// Whether worker `v` has been in one task for [`STUCK_AFTER`] or more, as far as the
-    /// changes of its turn counter seen from here tell (`now`: this search's clock reading).
-    fn stuck(&self, v: usize, now: Instant) -> bool {
+    /// Whether `queued` tasks waiting for worker `v` would wait [`BACKLOG`] or more at the pace
+    /// it has run tasks since this worker last measured it (at least [`WINDOW`] ago; `now`:
+    /// this search's clock reading). A worker stuck in one poll has no pace: any task waits.
+    fn backlogged(&self, v: usize, queued: usize, now: Instant) -> bool {
         let turns = self.shared.remotes[v].turns.load(Relaxed);
         let mut seen = self.seen.borrow_mut();
         let (last, since) = &mut seen[v];
-        if *last != turns {
-            (*last, *since) = (turns, now);
+        let dt = now.saturating_duration_since(*since);
+        let ran = turns.wrapping_sub(*last);
+        if ran == 0 {
+            // In the same turn since we first saw it: every queued task has waited `dt`.
+            return dt.as_nanos() * queued as u128 >= BACKLOG.as_nanos();
+        }
+        if dt < WINDOW {
             return false;
         }
-        now.saturating_duration_since(*since) >= STUCK_AFTER
+        (*last, *since) = (turns, now);
+        // queued * (dt / ran) >= BACKLOG, in integers.
+        dt.as_nanos() * queued as u128 >= BACKLOG.as_nanos() * u128::from(ran)
     }
 
     /// One look at the other workers' queues, the injection queue and the others' `runnext`
-    /// (last, so that a fresh hand-off is not taken at once). `Err(())`: nothing taken, but
-    /// short queues (or `runnext`s) of busy workers were left to them.
+    /// (last, and only from a worker slow to run it: see [`BACKLOG`]). `Err(())`: nothing
+    /// taken, but a `runnext` was left to its busy owner.
     fn steal_once(&self) -> Result<Option<Runnable>, ()> {
         let remotes = &self.shared.remotes;
         let n = remotes.len();
@@ -558,14 +552,6 @@ impl Worker {
             if v == self.index {
                 continue;
             }
-            let len = remotes[v].queue.len();
-            if len == 0 {
-                continue;
-            }
-            if len < SHARE_AT && !self.stuck(v, clock()) {
-                left = true;
-                continue;
-            }
             // SAFETY: this thread owns its local queue, which is empty (we only search when
             // `next_task` found nothing).
             if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
@@ -576,14 +562,13 @@ impl Worker {
         if let Some(t) = self.take_from_inject() {
             return Ok(Some(t));
         }
-        // Last pass: runnext slots of workers stuck in one task (their owners run the others
-        // next).
+        // Last pass: runnext slots, whose owners run them next unless they are slow to.
         for i in 0..n {
             let v = (start + i) % n;
             if v == self.index || remotes[v].runnext.load(Relaxed).is_null() {
                 continue;
             }
-            if !self.stuck(v, clock()) {
+            if !self.backlogged(v, 1, clock()) {
                 left = true;
                 continue;
             }
@@ -666,33 +651,17 @@ impl Core for Worker {
 
     /// Steals half of a random victim's local queue, else takes from the injection queue,
     /// else, last, another worker's `runnext`.
-    /// Steals as [`steal_once`](Self::steal_once) does; while it leaves short queues to their
-    /// busy owners, keeps looking for [`PATIENCE`] (once, after a [`WATCH`] wake-up), then gives
-    /// up with `watching` set so that the park that follows has a timeout.
+    /// Steals as [`steal_once`](Self::steal_once) does; when it left a `runnext` to its busy
+    /// owner, the park that follows has [`WATCH`] as timeout (`park_timeout`).
     fn steal(&self) -> Option<Runnable> {
-        let patience = if self.looking_again.replace(false) {
-            Duration::ZERO
-        } else {
-            PATIENCE
-        };
-        let mut until = None;
-        loop {
-            match self.steal_once() {
-                Ok(found) => {
-                    self.watching.set(false);
-                    return found;
-                }
-                Err(()) => {
-                    let now = Instant::now();
-                    let until = *until.get_or_insert(now + patience);
-                    if now >= until || self.shared.is_shutdown() {
-                        self.watching.set(true);
-                        return None;
-                    }
-                    for _ in 0..64 {
-                        std::hint::spin_loop();
-                    }
-                }
+        match self.steal_once() {
+            Ok(found) => {
+                self.watching.set(false);
+                found
+            }
+            Err(()) => {
+                self.watching.set(true);
+                None
             }
         }
     }
@@ -723,10 +692,10 @@ impl Core for Worker {
         self.last_driver_poll.set(Instant::now());
     }
 
-    /// [`WATCH`] if the last search left short queues to busy owners, or if we will park in
+    /// [`WATCH`] if the last search left a `runnext` to its busy owner, or if we will park in
     /// the reactor (nobody holds it) while another worker is busy: then we are the one that
-    /// notices an owner stuck in one task with tasks queued behind it, which no notification
-    /// announces (fewer than [`SHARE_AT`], or a `runnext`). Otherwise no timeout.
+    /// notices an owner stuck in one task with a task in its `runnext`, which no notification
+    /// announces. Otherwise no timeout.
     fn park_timeout(&self) -> Option<Duration> {
         let busy_elsewhere = self.shared.idle.num_parked() < self.shared.remotes.len();
         let watch = self.watching.get() || (busy_elsewhere && !self.shared.driver_slot.is_taken());
@@ -734,7 +703,6 @@ impl Core for Worker {
     }
 
     fn look_again(&self) -> bool {
-        self.looking_again.set(true);
         true
     }
 }
