@@ -80,6 +80,10 @@ pub const YIELDERS: u64 = 1000;
 pub const MPMC_SENDERS: u64 = 4;
 pub const MPMC_RECEIVERS: u64 = 4;
 pub const MPMC_CAP: usize = 1024;
+/// `pool`: goroutines taking jobs from one channel, its capacity, and the work of one job.
+pub const POOL_WORKERS: u64 = 4;
+pub const POOL_CAP: usize = 16;
+pub const POOL_WORK: u32 = 1000;
 /// `skynet`: children per node; SIZE must be a power of it.
 pub const SKYNET_FANOUT: u64 = 10;
 /// `select`: channels (one sender each) the selecting goroutine reads.
@@ -101,6 +105,18 @@ pub const HTTP_BODY: &str = "Hello, World!\n";
 /// it is stopped, even on a loaded machine), spread so they do not all land in one wheel slot.
 pub fn timer_delay(i: u64) -> Duration {
     Duration::from_secs(30) + Duration::from_millis(i % 1024)
+}
+
+/// `pool`: one job, about a microsecond of CPU that no compiler can skip (`POOL_WORK` rounds of
+/// xorshift from `seed`; benches/go/main.go has the same loop).
+pub fn pool_job(seed: u64) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..POOL_WORK {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    x
 }
 
 /// `0 + 1 + .. + (n - 1)`: what summing the values `0..n` must give.
@@ -181,6 +197,8 @@ pub struct Fns {
     /// task the harness spawns.
     pub main: RunFn,
     pub mpmc: RunFn,
+    /// `pool`: `POOL_WORKERS` goroutines take SIZE jobs from one channel and do each.
+    pub pool: RunFn,
     pub skynet: RunFn,
     pub select: RunFn,
     pub waitgroup: RunFn,
@@ -254,6 +272,12 @@ const WORKLOADS: &[Workload] = &[
         size: 1_000_000,
         what: "4 senders, 4 receivers, cap 1024, SIZE messages",
         pick: |f| f.mpmc,
+    },
+    Workload {
+        name: "pool",
+        size: 200_000,
+        what: "4 goroutines take SIZE jobs (~1 us of CPU each) from one channel",
+        pick: |f| f.pool,
     },
     Workload {
         name: "skynet",

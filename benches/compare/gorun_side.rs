@@ -13,9 +13,9 @@
 //! is goroutine 1 on a worker, not a goroutine spawned from a `block_on`.
 
 use super::{
-    skynet_expect, sum_below, timer_delay, Fns, Tally, ECHO_CLIENTS, ECHO_MSG, MPMC_CAP,
-    MPMC_RECEIVERS, MPMC_SENDERS, MUTEX_TASKS, SELECT_CHANNELS, SKYNET_FANOUT, SLEEP, TIMER_TASKS,
-    WORKERS, YIELDERS,
+    pool_job, skynet_expect, sum_below, timer_delay, Fns, Tally, ECHO_CLIENTS, ECHO_MSG, MPMC_CAP,
+    MPMC_RECEIVERS, MPMC_SENDERS, MUTEX_TASKS, POOL_CAP, POOL_WORKERS, SELECT_CHANNELS,
+    SKYNET_FANOUT, SLEEP, TIMER_TASKS, WORKERS, YIELDERS,
 };
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use gorun::chan::{chan, Chan};
@@ -37,6 +37,7 @@ pub const FNS: Fns = Fns {
     pingpong,
     main: main_body,
     mpmc,
+    pool,
     skynet,
     select,
     waitgroup,
@@ -177,6 +178,34 @@ fn main_body(n: u64) -> Duration {
             echo.await.unwrap();
             start.elapsed()
         })
+}
+
+fn pool(n: u64) -> Duration {
+    run(async move {
+        let jobs = chan::<u64>(POOL_CAP);
+        let workers: Vec<_> = (0..POOL_WORKERS)
+            .map(|_| {
+                let jobs = jobs.clone();
+                go(async move {
+                    let (mut sum, mut mix) = (0, 0);
+                    while let Some(j) = jobs.recv().await {
+                        mix ^= pool_job(j);
+                        sum += j;
+                    }
+                    (sum, std::hint::black_box(mix))
+                })
+            })
+            .collect();
+        for j in 0..n {
+            jobs.send(j).await.unwrap();
+        }
+        jobs.close();
+        let mut sum = 0;
+        for w in workers {
+            sum += w.await.unwrap().0;
+        }
+        assert_eq!(sum, sum_below(n));
+    })
 }
 
 fn mpmc(n: u64) -> Duration {

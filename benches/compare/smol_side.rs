@@ -25,9 +25,9 @@
 //!   dropping it (which deregisters it).
 
 use super::{
-    skynet_expect, sum_below, timer_delay, Fns, Tally, ECHO_CLIENTS, ECHO_MSG, MPMC_CAP,
-    MPMC_RECEIVERS, MPMC_SENDERS, MUTEX_TASKS, SELECT_CHANNELS, SKYNET_FANOUT, SLEEP, TIMER_TASKS,
-    WORKERS, YIELDERS,
+    pool_job, skynet_expect, sum_below, timer_delay, Fns, Tally, ECHO_CLIENTS, ECHO_MSG, MPMC_CAP,
+    MPMC_RECEIVERS, MPMC_SENDERS, MUTEX_TASKS, POOL_CAP, POOL_WORKERS, SELECT_CHANNELS,
+    SKYNET_FANOUT, SLEEP, TIMER_TASKS, WORKERS, YIELDERS,
 };
 use async_channel::{bounded, Receiver, Sender};
 use async_executor::Executor;
@@ -54,6 +54,7 @@ pub const FNS: Fns = Fns {
     pingpong,
     main: main_body,
     mpmc,
+    pool,
     skynet,
     select,
     waitgroup,
@@ -284,6 +285,34 @@ fn main_body(n: u64) -> Duration {
         drop(ping_tx);
         echo.await;
         start.elapsed()
+    })
+}
+
+fn pool(n: u64) -> Duration {
+    run(async move {
+        let (tx, rx) = bounded::<u64>(POOL_CAP);
+        let workers: Vec<_> = (0..POOL_WORKERS)
+            .map(|_| {
+                let rx = rx.clone();
+                EX.spawn(async move {
+                    let (mut sum, mut mix) = (0, 0);
+                    while let Ok(j) = rx.recv().await {
+                        mix ^= pool_job(j);
+                        sum += j;
+                    }
+                    (sum, std::hint::black_box(mix))
+                })
+            })
+            .collect();
+        for j in 0..n {
+            tx.send(j).await.unwrap();
+        }
+        drop(tx);
+        let mut sum = 0;
+        for w in workers {
+            sum += w.await.0;
+        }
+        assert_eq!(sum, sum_below(n));
     })
 }
 

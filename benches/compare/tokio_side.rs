@@ -13,15 +13,15 @@
 //!   channel, and a oneshot (one value, one receiver) is what a tokio user takes for this.
 //! - tokio's `mpsc` has no capacity 0, so where Go uses an unbuffered channel (`pingpong`,
 //!   `skynet`, `select`) tokio uses capacity 1. `mpsc` has a single consumer, so `mpmc`'s four
-//!   receivers share the one `Receiver` behind a `tokio::sync::Mutex`.
+//!   receivers and `pool`'s four workers share the one `Receiver` behind a `tokio::sync::Mutex`.
 //! - a channel is closed by dropping its last `Sender` (Go: `close`).
 //! - `tokio::time::sleep` registers its timer on first poll, so `timers` polls each once (under
 //!   `unconstrained`, so the coop budget cannot skip a registration) and stops it by dropping.
 
 use super::{
-    skynet_expect, sum_below, timer_delay, Fns, Tally, ECHO_CLIENTS, ECHO_MSG, MPMC_CAP,
-    MPMC_RECEIVERS, MPMC_SENDERS, MUTEX_TASKS, SELECT_CHANNELS, SKYNET_FANOUT, SLEEP, TIMER_TASKS,
-    WORKERS, YIELDERS,
+    pool_job, skynet_expect, sum_below, timer_delay, Fns, Tally, ECHO_CLIENTS, ECHO_MSG, MPMC_CAP,
+    MPMC_RECEIVERS, MPMC_SENDERS, MUTEX_TASKS, POOL_CAP, POOL_WORKERS, SELECT_CHANNELS,
+    SKYNET_FANOUT, SLEEP, TIMER_TASKS, WORKERS, YIELDERS,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,6 +41,7 @@ pub const FNS: Fns = Fns {
     pingpong,
     main: main_body,
     mpmc,
+    pool,
     skynet,
     select,
     waitgroup,
@@ -181,6 +182,37 @@ fn main_body(n: u64) -> Duration {
             echo.await.unwrap();
             start.elapsed()
         })
+}
+
+fn pool(n: u64) -> Duration {
+    run(async move {
+        let (tx, rx) = mpsc::channel::<u64>(POOL_CAP);
+        let rx = Arc::new(Mutex::new(rx));
+        let workers: Vec<_> = (0..POOL_WORKERS)
+            .map(|_| {
+                let rx = rx.clone();
+                tokio::spawn(async move {
+                    let (mut sum, mut mix) = (0, 0);
+                    loop {
+                        let job = rx.lock().await.recv().await;
+                        let Some(j) = job else { break };
+                        mix ^= pool_job(j);
+                        sum += j;
+                    }
+                    (sum, std::hint::black_box(mix))
+                })
+            })
+            .collect();
+        for j in 0..n {
+            tx.send(j).await.unwrap();
+        }
+        drop(tx);
+        let mut sum = 0;
+        for w in workers {
+            sum += w.await.unwrap().0;
+        }
+        assert_eq!(sum, sum_below(n));
+    })
 }
 
 fn mpmc(n: u64) -> Duration {

@@ -31,6 +31,9 @@ const (
 	mpmcSenders    = 4
 	mpmcReceivers  = 4
 	mpmcCap        = 1024
+	poolWorkers    = 4
+	poolCap        = 16
+	poolWork       = 1000
 	skynetFanout   = 10
 	selectChannels = 4
 	mutexTasks     = 4
@@ -49,6 +52,7 @@ var workloads = map[string]func(n uint64){
 	"pingpong":  pingpong,
 	"main":      mainBody,
 	"mpmc":      mpmc,
+	"pool":      pool,
 	"skynet":    skynet,
 	"select":    selectWorkload,
 	"waitgroup": waitgroup,
@@ -234,6 +238,45 @@ func mpmc(n uint64) {
 	}
 	total := per * mpmcSenders
 	check(count == total && sum == sumBelow(total), "mpmc: %d messages summing to %d", count, sum)
+}
+
+// poolJob is compare.rs's pool_job: poolWork rounds of xorshift from seed.
+func poolJob(seed uint64) uint64 {
+	x := seed | 1
+	for i := 0; i < poolWork; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+// poolSink keeps the jobs' results alive, so that the compiler cannot drop the work.
+var poolSink uint64
+
+func pool(n uint64) {
+	jobs := make(chan uint64, poolCap)
+	sums := make(chan uint64)
+	for w := 0; w < poolWorkers; w++ {
+		go func() {
+			var sum, mix uint64
+			for j := range jobs {
+				mix ^= poolJob(j)
+				sum += j
+			}
+			atomic.AddUint64(&poolSink, mix)
+			sums <- sum
+		}()
+	}
+	for j := uint64(0); j < n; j++ {
+		jobs <- j
+	}
+	close(jobs)
+	var sum uint64
+	for w := 0; w < poolWorkers; w++ {
+		sum += <-sums
+	}
+	check(sum == sumBelow(n), "pool: jobs summing to %d", sum)
 }
 
 func skynet(n uint64) {
