@@ -94,8 +94,8 @@ pub(crate) struct Worker {
     io_gap: Cell<u32>,
     /// Goroutines that finished here, kept for a spawner to free (`task::dead`).
     dead: RefCell<Vec<std::task::Waker>>,
-    /// Per worker, its turn counter when this worker last saw it change, and when: how long
-    /// that worker's pace, as far as this one can tell (`backlogged`).
+    /// Per worker, its turn counter when this worker last measured it, and when: the start of
+    /// the window over which this one measures that worker's pace (`backlogged`).
     seen: RefCell<Box<[(u32, Instant)]>>,
     /// The last search left a `runnext` to its busy owner: park with [`WATCH`] as timeout.
     watching: Cell<bool>,
@@ -275,7 +275,8 @@ pub(crate) trait Core {
     /// Called each time the worker's parker returns.
     fn woke(&self) {}
     /// The timeout of the next park: `None`, or a time after which to look at the queues
-    /// again although nobody notified us (`Worker`: it left short queues to busy owners).
+    /// again although nobody notified us (`Worker`: a busy worker's `runnext` may wait behind
+    /// a long poll, and nothing announces it).
     fn park_timeout(&self) -> Option<std::time::Duration> {
         None
     }
@@ -650,9 +651,9 @@ impl Core for Worker {
     }
 
     /// Steals half of a random victim's local queue, else takes from the injection queue,
-    /// else, last, another worker's `runnext`.
-    /// Steals as [`steal_once`](Self::steal_once) does; when it left a `runnext` to its busy
-    /// owner, the park that follows has [`WATCH`] as timeout (`park_timeout`).
+    /// else, last, another worker's `runnext` if that worker is slow to run it
+    /// ([`steal_once`](Self::steal_once)); when it left a `runnext` to its busy owner, the park
+    /// that follows has [`WATCH`] as timeout (`park_timeout`).
     fn steal(&self) -> Option<Runnable> {
         match self.steal_once() {
             Ok(found) => {
