@@ -276,9 +276,7 @@ impl<T> Wheel<T> {
     #[inline]
     fn free(&mut self, key: u32) -> T {
         let payload = self.release(key);
-        if self.shrink_pending {
-            self.shrink();
-        }
+        self.shrink_if_pending();
         payload
     }
 

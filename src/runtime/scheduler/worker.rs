@@ -274,16 +274,11 @@ pub(crate) trait Core {
     fn before_park(&self) {}
     /// Called each time the worker's parker returns.
     fn woke(&self) {}
-    /// The timeout of the next park: `None`, or a time after which to look at the queues
-    /// again although nobody notified us (`Worker`: a busy worker's `runnext` may wait behind
-    /// a long poll, and nothing announces it).
+    /// The timeout of the next park: `None`, or a time after which a park that ended with
+    /// nothing for us searches again although nobody notified us (`Worker`: a busy worker's
+    /// `runnext` may wait behind a long poll, and nothing announces it).
     fn park_timeout(&self) -> Option<std::time::Duration> {
         None
-    }
-    /// Called when a park with [`park_timeout`](Self::park_timeout) ended with nothing for us:
-    /// whether to search again instead of parking again.
-    fn look_again(&self) -> bool {
-        false
     }
 }
 
@@ -371,7 +366,7 @@ pub(crate) fn wait_for_work<C: Core>(core: &C) {
             core.searching().set(true);
             return;
         }
-        if timeout.is_some() && core.look_again() {
+        if timeout.is_some() {
             // Time to see whether an owner we left tasks to is too slow to run them (see
             // `Core::park_timeout`).
             if !pool.idle().unpark_self(idx) {
@@ -538,55 +533,6 @@ impl Worker {
         dt.as_nanos() * queued as u128 >= BACKLOG.as_nanos() * u128::from(ran)
     }
 
-    /// One look at the other workers' queues, the injection queue and the others' `runnext`
-    /// (last, and only from a worker slow to run it: see [`BACKLOG`]). `Err(())`: nothing
-    /// taken, but a `runnext` was left to its busy owner.
-    fn steal_once(&self) -> Result<Option<Runnable>, ()> {
-        let remotes = &self.shared.remotes;
-        let n = remotes.len();
-        let start = crate::rand::below(n as u32) as usize;
-        let mut now = None;
-        let mut clock = || *now.get_or_insert_with(Instant::now);
-        let mut left = false;
-        for i in 0..n {
-            let v = (start + i) % n;
-            if v == self.index {
-                continue;
-            }
-            // SAFETY: this thread owns its local queue, which is empty (we only search when
-            // `next_task` found nothing).
-            if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
-                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
-                return Ok(Some(t));
-            }
-        }
-        if let Some(t) = self.take_from_inject() {
-            return Ok(Some(t));
-        }
-        // Last pass: runnext slots, whose owners run them next unless they are slow to.
-        for i in 0..n {
-            let v = (start + i) % n;
-            if v == self.index || remotes[v].runnext.load(Relaxed).is_null() {
-                continue;
-            }
-            if !self.backlogged(v, 1, clock()) {
-                left = true;
-                continue;
-            }
-            let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
-            if let Some(p) = ptr::NonNull::new(p) {
-                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
-                // SAFETY: as in `take_runnext`.
-                return Ok(Some(unsafe { Runnable::from_raw(p) }));
-            }
-        }
-        if left {
-            Err(())
-        } else {
-            Ok(None)
-        }
-    }
-
     /// A goroutine spawned by the running one goes to `runnext`, as in Go's `newproc`: a
     /// spawn-then-wait pattern (a chain, a fan-out the parent waits on) stays on this core.
     pub(crate) fn spawn_local(&self, task: Runnable) {
@@ -651,20 +597,51 @@ impl Core for Worker {
     }
 
     /// Steals half of a random victim's local queue, else takes from the injection queue,
-    /// else, last, another worker's `runnext` if that worker is slow to run it
-    /// ([`steal_once`](Self::steal_once)); when it left a `runnext` to its busy owner, the park
-    /// that follows has [`WATCH`] as timeout (`park_timeout`).
+    /// else, last, another worker's `runnext` if that worker is slow to run it (see
+    /// [`BACKLOG`]). When it leaves a `runnext` to its busy owner, the park that follows has
+    /// [`WATCH`] as timeout (`park_timeout`).
     fn steal(&self) -> Option<Runnable> {
-        match self.steal_once() {
-            Ok(found) => {
-                self.watching.set(false);
-                found
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        let start = crate::rand::below(n as u32) as usize;
+        let mut now = None;
+        let mut clock = || *now.get_or_insert_with(Instant::now);
+        // Set again below if this look leaves a `runnext` to its owner.
+        self.watching.set(false);
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == self.index {
+                continue;
             }
-            Err(()) => {
-                self.watching.set(true);
-                None
+            // SAFETY: this thread owns its local queue, which is empty (we only search when
+            // `next_task` found nothing).
+            if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
+                return Some(t);
             }
         }
+        if let Some(t) = self.take_from_inject() {
+            return Some(t);
+        }
+        // Last pass: runnext slots, whose owners run them next unless they are slow to.
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == self.index || remotes[v].runnext.load(Relaxed).is_null() {
+                continue;
+            }
+            if !self.backlogged(v, 1, clock()) {
+                self.watching.set(true);
+                continue;
+            }
+            let p = remotes[v].runnext.swap(ptr::null_mut(), AcqRel);
+            if let Some(p) = ptr::NonNull::new(p) {
+                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
+                self.watching.set(false);
+                // SAFETY: as in `take_runnext`.
+                return Some(unsafe { Runnable::from_raw(p) });
+            }
+        }
+        None
     }
 
     #[inline]
@@ -701,10 +678,6 @@ impl Core for Worker {
         let busy_elsewhere = self.shared.idle.num_parked() < self.shared.remotes.len();
         let watch = self.watching.get() || (busy_elsewhere && !self.shared.driver_slot.is_taken());
         watch.then_some(WATCH)
-    }
-
-    fn look_again(&self) -> bool {
-        true
     }
 }
 
