@@ -23,6 +23,8 @@ pub(crate) struct Counters {
     pub(crate) polls: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) parks: AtomicU64,
+    /// Times the worker stood aside (`worker::ASIDE`); internal, not in [`Metrics`].
+    pub(crate) asides: AtomicU64,
 }
 
 /// Adds one to a counter only the calling thread writes (a worker's own slot).

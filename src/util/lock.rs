@@ -34,6 +34,10 @@
 //! previous tag), and a new tag replaces the tag bits in it. The count wraps after 2^60
 //! releases on 64-bit targets.
 //!
+//! Each thread counts its contended acquisitions and how long they waited ([`contended`]; the
+//! clock is read only on the contended path): the scheduler uses it to see a worker whose
+//! goroutines spend their time waiting for a lock held on another core (`worker::ASIDE`).
+//!
 //! The reactor's timer wheels use it too, for the same reasons (short critical sections, wakers
 //! called after release): it lives in `util`, below both, so that neither imports the other.
 //!
@@ -59,6 +63,28 @@ fn with_tag(next: usize, tag: usize) -> usize {
 
 #[cfg(not(loom))]
 pub(crate) use std_impl::{ChanLock, Guard};
+
+thread_local! {
+    /// Contended acquisitions made on this thread (wrapping), and the nanoseconds they waited
+    /// in all: the scheduler reads them between tasks to see a worker that spends its time
+    /// waiting for a lock another holds (`worker::ASIDE_SHARE`).
+    static CONTENDED: std::cell::Cell<(u32, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// How many acquisitions on this thread found the lock held (wrapping), and how long they
+/// waited for it, in nanoseconds (wrapping).
+#[inline]
+pub(crate) fn contended() -> (u32, u64) {
+    CONTENDED.with(|c| c.get())
+}
+
+#[cfg(not(loom))]
+pub(crate) fn count_contended(waited: std::time::Duration) {
+    CONTENDED.with(|c| {
+        let (n, ns) = c.get();
+        c.set((n.wrapping_add(1), ns.wrapping_add(waited.as_nanos() as u64)));
+    });
+}
 
 #[cfg(not(loom))]
 mod std_impl {
@@ -170,6 +196,12 @@ mod std_impl {
 
         #[cold]
         fn lock_contended(&self) {
+            let start = std::time::Instant::now();
+            self.wait_for_unlock();
+            super::count_contended(start.elapsed());
+        }
+
+        fn wait_for_unlock(&self) {
             let mut backoff = 0u32;
             loop {
                 let mut cur = self.word.load(Relaxed);

@@ -27,6 +27,12 @@
 //! each of them will look at the queues before it parks (parking re-checks the queues after
 //! putting itself on `sleepers`, under the same lock the notifier takes).
 //!
+//! A worker *standing aside* (`worker::ASIDE`) sleeps for a bounded time while counted as
+//! unparked and off the sleepers list: no notification is meant for it, and like any unparked
+//! worker it looks at the queues when it wakes, before it could park. It stands aside only
+//! while another unparked worker does not ([`Idle::try_stand_aside`]), so the argument above
+//! holds with "will look" meaning "within that bounded time" for the tasks it handed over.
+//!
 //! "A queue" here is one that the notification protocol serves: the injection queue and the
 //! local queues. A worker's `runnext` is pushed only by that worker's thread while it runs, and
 //! it empties it before it parks, so its owner is the unparked worker that will look at it
@@ -51,6 +57,8 @@ pub(crate) struct Idle {
     /// Indices of parked workers; guarded by its lock.
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
+    /// Workers standing aside (unparked, but sleeping for a while: `worker::ASIDE`).
+    aside: AtomicUsize,
 }
 
 impl Idle {
@@ -59,6 +67,7 @@ impl Idle {
             state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
+            aside: AtomicUsize::new(0),
         }
     }
 
@@ -151,8 +160,59 @@ impl Idle {
         }
     }
 
+    /// Counts the calling (unparked) worker as standing aside (`worker::ASIDE`) if another
+    /// unparked worker does not, and at most half of the workers would: returns false,
+    /// counting nothing, otherwise. Two workers deciding at once both count first and then
+    /// look, so one of them sees the other: at least one unparked worker never stands aside.
+    pub(crate) fn try_stand_aside(&self) -> bool {
+        let aside = self.aside.fetch_add(1, SeqCst) + 1;
+        if 2 * aside <= self.num_workers && Self::unparked(self.state.load(SeqCst)) > aside {
+            return true;
+        }
+        self.aside.fetch_sub(1, SeqCst);
+        false
+    }
+
+    /// Ends [`try_stand_aside`](Self::try_stand_aside).
+    pub(crate) fn end_stand_aside(&self) {
+        self.aside.fetch_sub(1, SeqCst);
+    }
+
+    /// Number of workers standing aside (a snapshot).
+    #[cfg(test)]
+    pub(crate) fn aside_count(&self) -> usize {
+        self.aside.load(SeqCst)
+    }
+
     /// Number of parked workers (a snapshot).
     pub(crate) fn num_parked(&self) -> usize {
         self.num_workers - Self::unparked(self.state.load(SeqCst))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Idle;
+
+    #[test]
+    fn at_most_half_of_the_workers_stand_aside_and_never_the_last_one_running() {
+        let idle = Idle::new(4);
+        assert!(idle.try_stand_aside());
+        assert!(idle.try_stand_aside());
+        assert!(!idle.try_stand_aside(), "a third of four");
+        assert_eq!(idle.aside_count(), 2);
+        idle.end_stand_aside();
+        idle.end_stand_aside();
+        // Three of four parked: the one left running may not stand aside.
+        for i in 0..3 {
+            idle.transition_to_parked(i, false);
+        }
+        assert!(!idle.try_stand_aside(), "the only worker running");
+        assert_eq!(idle.aside_count(), 0, "a refusal counts nothing");
+        assert!(idle.unpark_self(0));
+        assert!(idle.try_stand_aside(), "another worker runs");
+
+        let one = Idle::new(1);
+        assert!(!one.try_stand_aside());
     }
 }

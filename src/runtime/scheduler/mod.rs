@@ -26,6 +26,11 @@
 //!   hold up timers and I/O. Busy workers fire due timers every 8 ticks (one clock read; Go's
 //!   `checkTimers`) and poll the reactor for I/O without blocking every 61 ticks.
 //! - Each task poll gets a cooperative budget (`coop`).
+//! - A worker whose goroutines spend a quarter of their time waiting for channel locks that
+//!   goroutines on another worker hold *stands aside* for a millisecond: it hands its queued
+//!   tasks to the injection queue and sleeps, if another worker keeps running
+//!   (`worker::ASIDE`): one core then runs the contended channel at one core's speed instead of
+//!   two cores fighting over its cache lines.
 //!
 //! # Invariants
 //!
