@@ -805,8 +805,12 @@ mod tests {
         let siblings = Arc::new(AtomicU64::new(0));
         let spawned = Arc::new(AtomicU64::new(0));
         let contender = {
-            let (done, siblings, spawned, asides) =
-                (done.clone(), siblings.clone(), spawned.clone(), asides.clone());
+            let (done, siblings, spawned, asides) = (
+                done.clone(),
+                siblings.clone(),
+                spawned.clone(),
+                asides.clone(),
+            );
             let inner = shared.clone();
             shared.spawn(
                 async move {
@@ -844,7 +848,11 @@ mod tests {
             assert!(Instant::now() < deadline, "a sibling goroutine never ran");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(shared.idle.aside_count(), 0, "a worker is still counted aside");
+        assert_eq!(
+            shared.idle.aside_count(),
+            0,
+            "a worker is still counted aside"
+        );
         drop(rt);
     }
 }
