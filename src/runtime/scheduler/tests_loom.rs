@@ -303,3 +303,22 @@ fn parker_unpark_before_and_during_park() {
         t.join().unwrap();
     });
 }
+
+/// Two workers deciding at once to stand aside (`worker::ASIDE`), while both run: exactly one
+/// may, so one worker always keeps running; and once it is back, the other may.
+#[test]
+fn two_running_workers_never_both_stand_aside() {
+    crate::loom::model(|| {
+        let idle = Arc::new(Idle::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let idle = idle.clone();
+                thread::spawn(move || idle.try_stand_aside())
+            })
+            .collect();
+        let asides: Vec<bool> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(asides.iter().filter(|&&a| a).count(), 1, "{asides:?}");
+        idle.end_stand_aside();
+        assert!(idle.try_stand_aside(), "the way is free again");
+    });
+}
