@@ -23,7 +23,7 @@ pub(crate) struct Counters {
     pub(crate) polls: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) parks: AtomicU64,
-    /// Times the worker stood aside (`worker::ASIDE`); internal, not in [`Metrics`].
+    /// Times the worker stood aside (`worker::aside`); internal, not in [`Metrics`].
     pub(crate) asides: AtomicU64,
 }
 

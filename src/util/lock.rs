@@ -36,7 +36,7 @@
 //!
 //! Each thread counts its contended acquisitions and how long they waited ([`contended`]; the
 //! clock is read only on the contended path): the scheduler uses it to see a worker whose
-//! goroutines spend their time waiting for a lock held on another core (`worker::ASIDE`).
+//! goroutines spend their time waiting for a lock held on another core (`worker::aside`).
 //!
 //! The reactor's timer wheels use it too, for the same reasons (short critical sections, wakers
 //! called after release): it lives in `util`, below both, so that neither imports the other.
@@ -67,7 +67,7 @@ pub(crate) use std_impl::{ChanLock, Guard};
 thread_local! {
     /// Contended acquisitions made on this thread (wrapping), and the nanoseconds they waited
     /// in all: the scheduler reads them between tasks to see a worker that spends its time
-    /// waiting for a lock another holds (`worker::ASIDE_SHARE`).
+    /// waiting for a lock another holds (`worker::aside`).
     static CONTENDED: std::cell::Cell<(u32, u64)> = const { std::cell::Cell::new((0, 0)) };
 }
 

@@ -27,7 +27,7 @@
 //! each of them will look at the queues before it parks (parking re-checks the queues after
 //! putting itself on `sleepers`, under the same lock the notifier takes).
 //!
-//! A worker *standing aside* (`worker::ASIDE`) sleeps for a bounded time while counted as
+//! A worker *standing aside* (`worker::aside`) sleeps for a bounded time while counted as
 //! unparked and off the sleepers list: no notification is meant for it, and like any unparked
 //! worker it looks at the queues when it wakes, before it could park. It stands aside only
 //! while another unparked worker does not ([`Idle::try_stand_aside`]), so the argument above
@@ -39,8 +39,9 @@
 //! (the last searcher's re-check ignores it; a parked worker looks again after `worker::WATCH`
 //! in case its owner is stuck in one task: `worker::BACKLOG`).
 //!
-//! The worker-side steps (announce, re-check, notify) are `worker::{search, run_task, park}`
-//! and `worker::Pool::notify_parked`; loom runs them, with this type, in `scheduler::tests_loom`.
+//! The worker-side steps (announce, re-check, notify) are
+//! `worker::protocol::{search, run_task, wait_for_work}` and `worker::Pool::notify_parked`;
+//! loom runs them, with this type, in `scheduler::tests_loom`.
 
 use crate::loom::sync::atomic::{
     AtomicUsize,
@@ -57,7 +58,7 @@ pub(crate) struct Idle {
     /// Indices of parked workers; guarded by its lock.
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
-    /// Workers standing aside (unparked, but sleeping for a while: `worker::ASIDE`).
+    /// Workers standing aside (unparked, but sleeping for a while: `worker::aside`).
     aside: AtomicUsize,
 }
 
@@ -160,7 +161,7 @@ impl Idle {
         }
     }
 
-    /// Counts the calling (unparked) worker as standing aside (`worker::ASIDE`) if another
+    /// Counts the calling (unparked) worker as standing aside (`worker::aside`) if another
     /// unparked worker does not, and at most half of the workers would: returns false,
     /// counting nothing, otherwise. Two workers deciding at once both count first and then
     /// look, so one of them sees the other: at least one unparked worker never stands aside.

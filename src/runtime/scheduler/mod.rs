@@ -29,7 +29,7 @@
 //! - A worker whose goroutines spend a quarter of their time waiting for channel locks that
 //!   goroutines on another worker hold *stands aside* for a millisecond: it hands its queued
 //!   tasks to the injection queue and sleeps, if another worker keeps running
-//!   (`worker::ASIDE`): one core then runs the contended channel at one core's speed instead of
+//!   (`worker::aside`): one core then runs the contended channel at one core's speed instead of
 //!   two cores fighting over its cache lines.
 //!
 //! # Invariants

@@ -1,6 +1,7 @@
 //! Loom models of the worker loop's park/unpark protocol, on the real code: each worker thread
-//! runs [`worker::run_loop`] itself (with its [`search`](worker::search),
-//! [`run_task`](worker::run_task), [`wait_for_work`](worker::wait_for_work) and [`Pool::notify_parked`]), over
+//! runs [`worker::run_loop`] itself (with its [`search`](worker::protocol::search),
+//! [`run_task`](worker::protocol::run_task),
+//! [`wait_for_work`](worker::protocol::wait_for_work) and [`Pool::notify_parked`]), over
 //! the real [`Idle`], [`Parker`] and [`DriverSlot`]. Only what the loop is generic over is a
 //! stand-in: the run queues are counters of tasks ([`Queues`]) and the reactor is a condvar
 //! that dispatches "events" by scheduling a task on the worker parked in it
@@ -304,7 +305,7 @@ fn parker_unpark_before_and_during_park() {
     });
 }
 
-/// Two workers deciding at once to stand aside (`worker::ASIDE`), while both run: exactly one
+/// Two workers deciding at once to stand aside (`worker::aside`), while both run: exactly one
 /// may, so one worker always keeps running; and once it is back, the other may.
 #[test]
 fn two_running_workers_never_both_stand_aside() {
