@@ -32,6 +32,12 @@ impl Drop for Watchdog {
     }
 }
 
+/// `GORUN_TEST_SCALE=small`: a reduced run for slow instrumented runs (valgrind, see
+/// `.ci/valgrind`), as `stress_util::small`.
+pub fn small() -> bool {
+    std::env::var("GORUN_TEST_SCALE").is_ok_and(|v| v == "small")
+}
+
 /// Whether tests run in an optimized build (big workloads are scaled down in debug).
 pub fn release() -> bool {
     !cfg!(debug_assertions)
