@@ -6,7 +6,8 @@
 //! shutdown (`EPOLLRDHUP`). Each source has an [`IoState`]: one atomic word holding
 //! `READABLE`, `WRITABLE`, `READ_CLOSED`, `ERROR` and `SHUTDOWN` bits plus an event counter
 //! (`tick`) in the upper bits, and one waker list per direction (guarded by
-//! `IoState::waiters`). This is tokio's `ScheduledIo` with a mutex instead of an intrusive list.
+//! `IoState::waiters`, the channels' short spin lock: `util::lock`). This is tokio's
+//! `ScheduledIo` with a lock and waker lists instead of an intrusive list.
 //!
 //! - Reading is ready while any of `READABLE`, `READ_CLOSED` (the peer shut its writing
 //!   down, or the connection is gone: `EPOLLRDHUP`/`EPOLLHUP`) and `ERROR` (`EPOLLERR`) is
@@ -50,7 +51,7 @@ use std::io;
 use std::task::{Context, Poll, Waker};
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::loom::sync::Mutex;
+use crate::util::lock::ChanLock;
 
 /// A direction of readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,14 +182,14 @@ pub(crate) struct IoState {
     /// `tick << TICK_SHIFT | ERROR? | READ_CLOSED? | SHUTDOWN? | WRITABLE? | READABLE?`.
     readiness: AtomicUsize,
     /// Guarded by this lock: the tasks waiting for each direction.
-    waiters: Mutex<Waiters>,
+    waiters: ChanLock<Waiters>,
 }
 
 impl IoState {
     pub(crate) fn new() -> IoState {
         IoState {
             readiness: AtomicUsize::new(READABLE | WRITABLE),
-            waiters: Mutex::new(Waiters::default()),
+            waiters: ChanLock::new(Waiters::default()),
         }
     }
 
@@ -201,7 +202,7 @@ impl IoState {
         let _ = self.readiness.fetch_update(SeqCst, SeqCst, |cur| {
             Some((cur | bits).wrapping_add(1 << TICK_SHIFT))
         });
-        let mut w = self.waiters.lock().unwrap();
+        let mut w = self.waiters.lock();
         if bits & Direction::Read.mask() != 0 {
             w.read.take_all(out);
         }
@@ -213,7 +214,7 @@ impl IoState {
     /// Called at shutdown: fails every current and future wait.
     pub(crate) fn shutdown(&self, out: &mut Vec<Waker>) {
         self.readiness.fetch_or(SHUTDOWN, SeqCst);
-        let mut w = self.waiters.lock().unwrap();
+        let mut w = self.waiters.lock();
         w.read.take_all(out);
         w.write.take_all(out);
     }
@@ -230,7 +231,7 @@ impl IoState {
             return Poll::Ready(r);
         }
         {
-            let mut w = self.waiters.lock().unwrap();
+            let mut w = self.waiters.lock();
             match dir {
                 Direction::Read => w.read.register(cx.waker()),
                 Direction::Write => w.write.register(cx.waker()),
@@ -256,7 +257,7 @@ impl IoState {
             return Poll::Ready(r);
         }
         let replaced = {
-            let mut w = self.waiters.lock().unwrap();
+            let mut w = self.waiters.lock();
             match dir {
                 Direction::Read => w.read.register_slot(cx.waker(), slot),
                 Direction::Write => w.write.register_slot(cx.waker(), slot),
@@ -273,7 +274,7 @@ impl IoState {
     /// Removes a dropped future's waker from `dir`'s list (if readiness has not taken it).
     pub(crate) fn unregister(&self, dir: Direction, slot: WaitSlot) {
         let removed = {
-            let mut w = self.waiters.lock().unwrap();
+            let mut w = self.waiters.lock();
             match dir {
                 Direction::Read => w.read.unregister(slot),
                 Direction::Write => w.write.unregister(slot),
@@ -285,7 +286,7 @@ impl IoState {
 
     #[cfg(test)]
     fn waiters(&self, dir: Direction) -> usize {
-        let w = self.waiters.lock().unwrap();
+        let w = self.waiters.lock();
         match dir {
             Direction::Read => w.read.len(),
             Direction::Write => w.write.len(),

@@ -38,8 +38,9 @@
 //! clock is read only on the contended path): the scheduler uses it to see a worker whose
 //! goroutines spend their time waiting for a lock held on another core (`worker::aside`).
 //!
-//! The reactor's timer wheels use it too, for the same reasons (short critical sections, wakers
-//! called after release): it lives in `util`, below both, so that neither imports the other.
+//! The reactor's timer wheels and I/O sources' waker lists use it too, for the same reasons
+//! (short critical sections, wakers called after release): it lives in `util`, below both, so
+//! that neither imports the other.
 //!
 //! Under loom it is loom's `Mutex` plus a loom atomic counting acquisitions and releases the
 //! same way, so loom explores the interleavings of both.
