@@ -174,7 +174,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize) {
     // The injection queue too: a worker that outlived shutdown's wait (a long poll) may have
     // spilled its queue there after shutdown drained it.
     loop {
-        while let Some(t) = worker.take_runnext().or_else(|| worker.pop_local()) {
+        while let Some(t) = worker.pop_own() {
             drop(t);
         }
         let left = worker.shared.inject.drain();
@@ -274,6 +274,12 @@ impl Worker {
     fn pop_local(&self) -> Option<Runnable> {
         // SAFETY: this thread owns its local queue.
         unsafe { self.remote().queue.pop() }
+    }
+
+    /// A task from this worker's own queues, `runnext` first (emptying them: shutdown, and
+    /// standing aside).
+    fn pop_own(&self) -> Option<Runnable> {
+        self.take_runnext().or_else(|| self.pop_local())
     }
 
     /// Takes a task from the injection queue and moves a fair share of the rest into the

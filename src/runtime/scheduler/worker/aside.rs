@@ -39,12 +39,10 @@ impl Worker {
         crate::runtime::metrics::bump(&self.shared.counters[self.index].asides);
         // Our tasks go where the running workers look (a notification wakes a parked one if
         // nobody searches, as for any task made visible there).
-        let mut tasks = Vec::new();
-        while let Some(t) = self.take_runnext().or_else(|| self.pop_local()) {
-            tasks.push(t);
-        }
-        if !tasks.is_empty() {
-            self.shared.inject.push_batch(tasks.into_iter());
+        if self.has_local_work() {
+            self.shared
+                .inject
+                .push_batch(std::iter::from_fn(|| self.pop_own()));
             self.shared.notify_parked();
         }
         // Not on the sleepers list: no notification is meant for us, and we stay counted as
