@@ -25,7 +25,7 @@ const RECEIVERS: usize = 4;
 /// Operations per goroutine: about a second in a debug build; a tenth of that with
 /// `GORUN_TEST_SCALE=small` (valgrind).
 fn per_sender() -> u64 {
-    if stress_util::small() {
+    if common::small() {
         return 500;
     }
     (if cfg!(debug_assertions) {
@@ -131,7 +131,7 @@ fn cap16_channel_random_cancellation_loses_and_duplicates_nothing() {
 fn aborted_senders_and_receivers_lose_no_message() {
     let what = "stress_cancel_chan_abort";
     let mut rng = Rng::new(stress_util::seed(what));
-    let rounds = if stress_util::small() {
+    let rounds = if common::small() {
         30
     } else {
         (if cfg!(debug_assertions) { 300 } else { 3_000 }) * stress_util::scale()
@@ -437,7 +437,7 @@ fn semaphore_acquire_cancellation_restores_every_permit() {
 fn wait_group_wait_cancellation_releases_every_remaining_waiter() {
     let what = "stress_cancel_wait_group";
     let mut rng = Rng::new(stress_util::seed(what));
-    let rounds = if stress_util::small() {
+    let rounds = if common::small() {
         50
     } else {
         (if cfg!(debug_assertions) { 500 } else { 5_000 }) * stress_util::scale()

@@ -16,7 +16,7 @@ use gorun::sync::WaitGroup;
 use gorun::time::timeout;
 
 fn goroutines() -> usize {
-    if stress_util::small() {
+    if common::small() {
         20_000
     } else if stress_util::big() {
         1_000_000

@@ -26,7 +26,7 @@ const ACCEPTERS: usize = 1_000;
 /// every scale (about 3,000 with `GORUN_TEST_SCALE=small`, for valgrind); `STRESS_SCALE`
 /// repeats the whole test that many times.
 fn per_kind() -> usize {
-    if stress_util::small() {
+    if common::small() {
         250
     } else {
         (100_000 - CONNS - ACCEPTERS).div_ceil(7)
@@ -46,7 +46,7 @@ fn shutdown_with_every_kind_of_wait() {
     let n = per_kind();
     let (conns, accepters) = (CONNS, ACCEPTERS);
     let total = 7 * n + conns + accepters;
-    assert!(total >= 100_000 || stress_util::small());
+    assert!(total >= 100_000 || common::small());
     let dropped = Arc::new(AtomicUsize::new(0));
     let waiting = Arc::new(AtomicUsize::new(0));
     let rt = stress_util::rt();
@@ -169,7 +169,7 @@ fn shutdown_with_every_kind_of_wait() {
 #[test]
 fn wakers_fired_from_foreign_threads_during_and_after_shutdown_are_harmless() {
     let _w = common::watchdog("stress_shutdown_foreign_wakers", stress_util::budget(60));
-    let (rounds, n) = if stress_util::small() {
+    let (rounds, n) = if common::small() {
         (1, 200)
     } else {
         (5 * stress_util::scale(), 1_000)

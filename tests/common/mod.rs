@@ -33,7 +33,7 @@ impl Drop for Watchdog {
 }
 
 /// `GORUN_TEST_SCALE=small`: a reduced run for slow instrumented runs (valgrind, see
-/// `.ci/valgrind`), as `stress_util::small`.
+/// `.ci/valgrind`); in the `stress_*` tests it wins over `STRESS_SCALE`.
 pub fn small() -> bool {
     std::env::var("GORUN_TEST_SCALE").is_ok_and(|v| v == "small")
 }

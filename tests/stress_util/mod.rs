@@ -26,12 +26,6 @@ pub fn scale() -> u64 {
     }
 }
 
-/// `GORUN_TEST_SCALE=small`: a reduced run for slow instrumented runs (valgrind, see
-/// `.ci/valgrind`); it wins over `STRESS_SCALE`.
-pub fn small() -> bool {
-    std::env::var("GORUN_TEST_SCALE").is_ok_and(|v| v == "small")
-}
-
 /// Whether the tests run bigger than CI's default (an optimized build or `STRESS_SCALE` > 1).
 pub fn big() -> bool {
     !cfg!(debug_assertions) || scale() > 1
