@@ -311,24 +311,32 @@ impl Driver {
         }
     }
 
-    /// Fires every timer due by now, `FIRE_BATCH` per lock acquisition. Only the thread
-    /// holding the driver (parked in it, or a busy worker that took it) calls it.
+    /// Fires every timer due at the clock reading it starts with, `FIRE_BATCH` per lock
+    /// acquisition. Only the thread holding the driver (parked in it, or a busy worker that
+    /// took it) calls it.
+    ///
+    /// Timers that come due while it fires wait for the next call (a busy worker's next timer
+    /// check, or the next `poll`), so the call is bounded. Reading the clock again for every
+    /// batch let a stream of timers coming due as fast as one thread fires them keep that
+    /// thread firing for ever: a million sleeps coming due at about 5,000 a millisecond kept
+    /// one worker firing, away from its own tasks and holding the driver, for 80 ms, and the
+    /// sleeps ended up to 100 ms late; the other workers now share the firing between tasks.
     pub(crate) fn fire_due_timers(&self) {
+        let now = Instant::now();
+        self.advance_clock_floor(now);
         for (i, w) in self.wheels.iter().enumerate() {
-            self.fire_due(i, w);
+            self.fire_due(i, w, now);
         }
     }
 
-    /// Fires every timer of wheel `w` due by now, `FIRE_BATCH` per lock acquisition.
-    fn fire_due(&self, i: usize, w: &ChanLock<super::TimerState>) {
+    /// Fires every timer of wheel `w` due at `now`, `FIRE_BATCH` per lock acquisition.
+    fn fire_due(&self, i: usize, w: &ChanLock<super::TimerState>, now: Instant) {
         let mut out = Deferred::default();
         let mut shrink = false;
         loop {
             let more = {
                 let mut st = w.lock();
                 st.parked_until = 0;
-                let now = Instant::now();
-                self.advance_clock_floor(now);
                 let now_tick = self.tick_now(now);
                 st.wheel.collect_step(now_tick, GC_STEP, is_dead);
                 let more = st.wheel.poll(now_tick, FIRE_BATCH, |_, when, a| {
