@@ -18,8 +18,10 @@
 //!   from the injection queue first, so it cannot starve; when its local queue is empty it
 //!   takes a batch from there.
 //! - An idle worker becomes a *searcher* (at most half of them at once) and steals half of a
-//!   random victim's queue; finding nothing it parks ([`idle`], [`park`]). New work wakes a
-//!   parked worker only when nobody is searching; a searcher that finds work wakes the next.
+//!   random victim's queue; finding nothing, it spins up to 20 µs while another worker is busy
+//!   (taking only work that waits: `worker::Worker::spin_for_work`), then parks ([`idle`],
+//!   [`park`]). New work wakes a parked worker only when nobody is searching; a searcher that
+//!   finds work wakes the next.
 //! - The first worker to park drives the reactor (epoll, timers); the others sleep on a
 //!   condvar. A worker woken in the reactor with tasks to run wakes a sleeping one to park in
 //!   the reactor in its place (Go's `wakeNetPoller`), so a task that runs long there does not
