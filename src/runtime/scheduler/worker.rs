@@ -361,6 +361,20 @@ impl Worker {
         dt.as_nanos() * queued as u128 >= BACKLOG.as_nanos() * u128::from(ran)
     }
 
+    /// Steals half of worker `v`'s local queue into ours (counted in the metrics); returns one
+    /// of the tasks to run. Only while searching: our own local queue is then empty.
+    fn steal_queue_of(&self, v: usize) -> Option<Runnable> {
+        // SAFETY: this thread owns its local queue, which is empty (we only search when
+        // `next_task` found nothing).
+        let t = unsafe {
+            self.shared.remotes[v]
+                .queue
+                .steal_into(&self.remote().queue)
+        }?;
+        crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
+        Some(t)
+    }
+
     /// One look at the other workers' queues: steals half of a random victim's local queue,
     /// else takes from the injection queue, else, last, another worker's `runnext` if that
     /// worker is slow to run it (see [`BACKLOG`]).
@@ -377,10 +391,7 @@ impl Worker {
             if v == self.index {
                 continue;
             }
-            // SAFETY: this thread owns its local queue, which is empty (we only search when
-            // `next_task` found nothing).
-            if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
-                crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
+            if let Some(t) = self.steal_queue_of(v) {
                 return Some(t);
             }
         }
@@ -451,9 +462,7 @@ impl Worker {
                 if queued == 0 || !self.backlogged(v, queued, now) {
                     continue;
                 }
-                // SAFETY: as in `steal_once`: our local queue is empty.
-                if let Some(t) = unsafe { remotes[v].queue.steal_into(&self.remote().queue) } {
-                    crate::runtime::metrics::bump(&self.shared.counters[self.index].steals);
+                if let Some(t) = self.steal_queue_of(v) {
                     return Some(t);
                 }
             }
